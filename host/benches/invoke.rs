@@ -1,0 +1,161 @@
+//! Benchmarks of the pack runtime (run with `cargo bench -p orch --bench invoke` after
+//! `scripts/build-packs`):
+//! - a no-op action on a fresh instance, JSON in and out, vs the same JSON work around a native
+//!   Rust function (the baseline);
+//! - loading a precompiled pack from its serialized artifact vs compiling it from the `.wasm`;
+//! - resident memory over 1,000 sequential invocations (it must not grow).
+//!
+//! Ratios against a baseline measured in the same run are what to compare across machines.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::Criterion;
+use orch::runtime::bindings::CallContext;
+use orch::runtime::{Limits, Runtime};
+use serde_json::{Value, json};
+use wasmtime::component::Component;
+
+fn guest(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("wasm32-wasip2/guest").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run scripts/build-packs first", path.display());
+    path
+}
+
+fn context() -> CallContext {
+    CallContext {
+        run_id: "bench".into(),
+        task: "noop".into(),
+        attempt: 1,
+        idempotency_key: "bench-key".into(),
+    }
+}
+
+/// The native baseline: the same JSON in/out as the wasm path, around a function that does
+/// nothing.
+#[inline(never)]
+fn native_noop(input: &str) -> String {
+    let value: Value = serde_json::from_str(input).expect("json");
+    black_box(&value);
+    "{}".to_owned()
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let runtime = Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime");
+    let wasm = std::fs::read(guest("misbehave")).expect("read guest");
+    let component = runtime.compile(&wasm).expect("compile");
+    let pack = runtime.prepare("misbehave", &component).expect("prepare");
+    let ctx = context();
+    let limits = Limits::DEFAULT;
+
+    let mut group = criterion.benchmark_group("invoke");
+    group.bench_function("wasm_fresh_instance_noop", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let input = serde_json::to_string(&json!({})).expect("json");
+            let invocation = runtime
+                .invoke(&pack, "noop", &input, &ctx, &limits)
+                .await
+                .expect("invoke");
+            let output: Value =
+                serde_json::from_str(&invocation.result.expect("ok")).expect("json");
+            black_box(output)
+        })
+    });
+    group.bench_function("native_noop", |b| {
+        b.iter(|| {
+            let input = serde_json::to_string(&json!({})).expect("json");
+            let output: Value = serde_json::from_str(&native_noop(&input)).expect("json");
+            black_box(output)
+        })
+    });
+    group.finish();
+
+    let serialized = component.serialize().expect("serialize");
+    let mut group = criterion.benchmark_group("load");
+    group.sample_size(10);
+    group.bench_function("deserialize_precompiled", |b| {
+        b.iter(|| {
+            // SAFETY: bytes serialized above by this very engine.
+            let component = unsafe { Component::deserialize(runtime.engine(), &serialized) };
+            black_box(component.expect("deserialize"))
+        })
+    });
+    group.bench_function("compile_from_wasm", |b| {
+        b.iter(|| black_box(runtime.compile(&wasm).expect("compile")))
+    });
+    group.finish();
+    criterion.final_summary();
+
+    report_ratio("invoke", "wasm_fresh_instance_noop", "native_noop");
+    report_ratio("load", "compile_from_wasm", "deserialize_precompiled");
+    report_memory(&tokio, &runtime, &pack, &ctx);
+}
+
+/// Reads criterion's median estimates and prints `a / b`.
+fn report_ratio(group: &str, a: &str, b: &str) {
+    let median = |bench: &str| -> Option<f64> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/criterion")
+            .join(group)
+            .join(bench)
+            .join("new/estimates.json");
+        let estimates: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        estimates["median"]["point_estimate"].as_f64()
+    };
+    if let (Some(a_ns), Some(b_ns)) = (median(a), median(b)) {
+        println!(
+            "ratio {group}: {a} median {:.2} µs / {b} median {:.2} µs = {:.1}x",
+            a_ns / 1e3,
+            b_ns / 1e3,
+            a_ns / b_ns
+        );
+    }
+}
+
+fn rss_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident memory before and after 1,000 sequential invocations, after a warm-up of 100.
+fn report_memory(
+    tokio: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    pack: &orch::runtime::PreparedPack,
+    ctx: &CallContext,
+) {
+    let run = |n: usize| {
+        tokio.block_on(async {
+            for _ in 0..n {
+                let invocation = runtime
+                    .invoke(pack, "noop", "{}", ctx, &Limits::DEFAULT)
+                    .await
+                    .expect("invoke");
+                black_box(invocation);
+            }
+        })
+    };
+    run(100);
+    let before = rss_kib("VmRSS:");
+    run(1_000);
+    let after = rss_kib("VmRSS:");
+    println!(
+        "memory: RSS {before} KiB before, {after} KiB after 1000 sequential invocations \
+         (growth {} KiB); peak RSS of the process {} KiB",
+        after as i64 - before as i64,
+        rss_kib("VmHWM:")
+    );
+}

@@ -1,0 +1,78 @@
+//! Command-line interface: clap types and one module per verb. Nothing below `cli` knows clap.
+//!
+//! Exit codes: 0 success; 1 the action (or run) failed: the pack reported an error or the
+//! sandbox stopped it; 2 bad usage or input, fixable by the user (unknown pack, input that
+//! fails its schema, a file that is not a pack); 3 orch itself or its environment failed
+//! (store, disk, a bug).
+
+mod action;
+mod pack;
+mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::packs::PackError;
+use crate::runtime::{ComponentError, SandboxError};
+use crate::schema::InputRejected;
+
+/// Exit code: the action or run failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: orch or its environment failed.
+pub const EXIT_INTERNAL: u8 = 3;
+
+/// orch runs automation packs (WebAssembly components) in a sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "orch", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// Directory holding the store and installed packs [default: ~/.local/share/orch].
+    #[arg(long, env = "ORCH_HOME", global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// More diagnostics on stderr (-v info, -vv debug); ORCH_LOG sets a filter instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install, inspect and remove automation packs.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
+    /// Run a single pack action.
+    #[command(subcommand)]
+    Action(action::ActionCommand),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let session = session::Session::new(cli.home);
+    match cli.command {
+        Command::Pack(command) => pack::run(&session, command).await,
+        Command::Action(command) => action::run(&session, command).await,
+    }
+}
+
+/// The exit code for a failed command, from the kind of error in its chain.
+pub fn exit_code_for(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.is::<action::ActionFailed>() || cause.is::<SandboxError>() {
+            return EXIT_FAILED;
+        }
+        if cause.is::<PackError>()
+            || cause.is::<InputRejected>()
+            || cause.is::<ComponentError>()
+            || cause.is::<action::InputError>()
+        {
+            return EXIT_USAGE;
+        }
+    }
+    EXIT_INTERNAL
+}

@@ -1,0 +1,58 @@
+//! What a command works with: the home, the store and the runtime, opened on first use so a
+//! command that needs none of them (such as `--help`) costs nothing.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+
+use crate::home::Home;
+use crate::packs::Packs;
+use crate::runtime::{Limits, Runtime};
+use crate::store::Store;
+
+/// Lazily opened resources of one command.
+pub struct Session {
+    home_arg: Option<PathBuf>,
+    opened: OnceLock<(Home, Store)>,
+    runtime: OnceLock<Runtime>,
+}
+
+impl Session {
+    /// A session on `home` (or the default home).
+    pub fn new(home: Option<PathBuf>) -> Self {
+        Self {
+            home_arg: home,
+            opened: OnceLock::new(),
+            runtime: OnceLock::new(),
+        }
+    }
+
+    fn opened(&self) -> anyhow::Result<&(Home, Store)> {
+        if let Some(opened) = self.opened.get() {
+            return Ok(opened);
+        }
+        let root = match &self.home_arg {
+            Some(root) => root.clone(),
+            None => Home::default_root()?,
+        };
+        let home = Home::open(&root).with_context(|| format!("opening ORCH_HOME {}", root.display()))?;
+        let store = Store::open(&home.database())?;
+        Ok(self.opened.get_or_init(|| (home, store)))
+    }
+
+    /// The runtime, sized for memory caps up to `max_memory_bytes` (at least the default).
+    pub fn runtime(&self, max_memory_bytes: usize) -> anyhow::Result<&Runtime> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = Runtime::new(max_memory_bytes.max(Limits::DEFAULT.memory_bytes))?;
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// The installed packs, with a runtime allowing memory caps up to `max_memory_bytes`.
+    pub fn packs(&self, max_memory_bytes: usize) -> anyhow::Result<Packs<'_>> {
+        let (home, store) = self.opened()?;
+        Ok(Packs::new(home, store, self.runtime(max_memory_bytes)?))
+    }
+}

@@ -1,0 +1,343 @@
+//! Installed packs: adding (validate, describe in the sandbox, precompile, record), listing,
+//! removing, and loading one for invocation.
+
+pub mod cache;
+pub mod manifest;
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::home::Home;
+use crate::runtime::{ComponentError, PreparedPack, Runtime, SandboxError};
+use crate::store::{PackRow, Store};
+pub use cache::CacheOutcome;
+pub use manifest::{ActionSpec, Manifest, ManifestError};
+
+/// A pack as installed.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstalledPack {
+    /// The checked manifest.
+    #[serde(flatten)]
+    pub manifest: Manifest,
+    /// sha256 of the `.wasm`.
+    pub digest: String,
+    /// Size of the `.wasm` in bytes.
+    pub size: u64,
+    /// Interfaces the component imports.
+    pub imports: Vec<String>,
+    /// Where it was added from.
+    pub source: String,
+    /// First installed.
+    pub installed_at: String,
+    /// Last replaced.
+    pub updated_at: String,
+}
+
+impl InstalledPack {
+    fn from_row(row: PackRow) -> anyhow::Result<Self> {
+        let manifest: Manifest = serde_json::from_str(&row.manifest)
+            .with_context(|| format!("reading the stored manifest of pack {:?}", row.name))?;
+        let imports: Vec<String> = serde_json::from_str(&row.imports)
+            .with_context(|| format!("reading the stored imports of pack {:?}", row.name))?;
+        Ok(Self {
+            manifest,
+            digest: row.digest,
+            size: u64::try_from(row.size).unwrap_or(0),
+            imports,
+            source: row.source,
+            installed_at: row.installed_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// What `add` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum AddChange {
+    /// A new pack.
+    Installed,
+    /// Same content as installed: nothing done.
+    Unchanged,
+    /// Same name, higher version.
+    Upgraded {
+        /// The version replaced.
+        from: String,
+    },
+    /// Same name, lower version.
+    Downgraded {
+        /// The version replaced.
+        from: String,
+    },
+    /// Same name and version, other content.
+    Replaced {
+        /// The digest replaced.
+        previous_digest: String,
+    },
+}
+
+/// The result of `add`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddReport {
+    /// What changed.
+    #[serde(flatten)]
+    pub change: AddChange,
+    /// The pack as installed now.
+    pub pack: InstalledPack,
+}
+
+/// A pack ready to invoke.
+pub struct LoadedPack {
+    /// The installed pack.
+    pub installed: InstalledPack,
+    /// Compiled and linked.
+    pub prepared: PreparedPack,
+    /// Whether the compiled artifact came from the cache.
+    pub cache: CacheOutcome,
+}
+
+/// Errors a user can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// No such pack.
+    #[error("no pack named {0:?} is installed; see installed packs with: orch pack list")]
+    NotInstalled(String),
+    /// No such action.
+    #[error("pack {pack:?} has no action {action:?}; its actions are: {available}")]
+    UnknownAction {
+        /// Pack name.
+        pack: String,
+        /// The action asked for.
+        action: String,
+        /// The pack's actions.
+        available: String,
+    },
+    /// Malformed `PACK.ACTION`.
+    #[error("{0:?} is not an action reference; write PACK.ACTION, e.g. text.diff")]
+    BadActionRef(String),
+    /// The file is not a usable component.
+    #[error("{path} cannot be added: {source}")]
+    Component {
+        /// The file.
+        path: String,
+        /// Why.
+        source: ComponentError,
+    },
+    /// `describe` failed in the sandbox.
+    #[error("{path} cannot be added: describe failed: {source}")]
+    Describe {
+        /// The file.
+        path: String,
+        /// Why.
+        source: SandboxError,
+    },
+    /// The description is invalid.
+    #[error("{path} cannot be added: {source}")]
+    Manifest {
+        /// The file.
+        path: String,
+        /// Why.
+        source: ManifestError,
+    },
+}
+
+/// Splits `PACK.ACTION`.
+pub fn parse_action_ref(reference: &str) -> Result<(&str, &str), PackError> {
+    match reference.split_once('.') {
+        Some((pack, action)) if !pack.is_empty() && !action.is_empty() && !action.contains('.') => {
+            Ok((pack, action))
+        }
+        _ => Err(PackError::BadActionRef(reference.to_owned())),
+    }
+}
+
+/// The installed packs of one home.
+pub struct Packs<'a> {
+    home: &'a Home,
+    store: &'a Store,
+    runtime: &'a Runtime,
+}
+
+impl<'a> Packs<'a> {
+    /// Packs of `home`, recorded in `store`, run by `runtime`.
+    pub fn new(home: &'a Home, store: &'a Store, runtime: &'a Runtime) -> Self {
+        Self {
+            home,
+            store,
+            runtime,
+        }
+    }
+
+    /// Adds the pack in `path`: checks it, describes it in the sandbox, precompiles it and
+    /// records it. `progress` receives a short phrase before each slow step.
+    pub async fn add(&self, path: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<AddReport> {
+        let shown = path.display().to_string();
+        let wasm = fs::read(path).with_context(|| format!("reading pack file {shown}"))?;
+        let digest = cache::sha256_hex(&wasm);
+        if let Some(existing) = self.installed_with_digest(&digest)? {
+            return Ok(AddReport {
+                change: AddChange::Unchanged,
+                pack: existing,
+            });
+        }
+        progress("compiling");
+        let component = self.runtime.compile(&wasm).map_err(|source| PackError::Component {
+            path: shown.clone(),
+            source,
+        })?;
+        let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pack");
+        let prepared = self
+            .runtime
+            .prepare(file_name, &component)
+            .map_err(|source| PackError::Component {
+                path: shown.clone(),
+                source,
+            })?;
+        progress("describing");
+        let info = self
+            .runtime
+            .describe(&prepared)
+            .await
+            .map_err(|source| PackError::Describe {
+                path: shown.clone(),
+                source,
+            })?;
+        let manifest = Manifest::from_info(info).map_err(|source| PackError::Manifest {
+            path: shown.clone(),
+            source,
+        })?;
+        progress("saving");
+        // Files first, the record last: a crash in between leaves an unused file, never a
+        // record pointing at nothing.
+        cache::write_private_atomically(&self.home.pack_file(&digest), &wasm)?;
+        cache::save(self.home, self.store, self.runtime, &digest, &component)?;
+        let previous = self.store.pack(&manifest.name)?;
+        let row = PackRow {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            vendor: manifest.vendor.clone(),
+            description: manifest.description.clone(),
+            digest: digest.clone(),
+            size: i64::try_from(wasm.len()).unwrap_or(i64::MAX),
+            manifest: serde_json::to_string(&manifest)?,
+            imports: serde_json::to_string(&prepared.shape().imports)?,
+            source: fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
+            installed_at: String::new(),
+            updated_at: String::new(),
+        };
+        let stored = self.store.put_pack(&row)?;
+        let change = match previous {
+            None => AddChange::Installed,
+            Some(previous) => {
+                self.forget_file_if_unused(&previous.digest)?;
+                change_from(&previous, &manifest.version)
+            }
+        };
+        Ok(AddReport {
+            change,
+            pack: InstalledPack::from_row(stored)?,
+        })
+    }
+
+    fn installed_with_digest(&self, digest: &str) -> anyhow::Result<Option<InstalledPack>> {
+        for row in self.store.packs()? {
+            if row.digest == digest && self.home.pack_file(digest).exists() {
+                return Ok(Some(InstalledPack::from_row(row)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every installed pack, by name.
+    pub fn list(&self) -> anyhow::Result<Vec<InstalledPack>> {
+        self.store
+            .packs()?
+            .into_iter()
+            .map(InstalledPack::from_row)
+            .collect()
+    }
+
+    /// The pack called `name`.
+    pub fn get(&self, name: &str) -> anyhow::Result<InstalledPack> {
+        let row = self
+            .store
+            .pack(name)?
+            .ok_or_else(|| PackError::NotInstalled(name.to_owned()))?;
+        InstalledPack::from_row(row)
+    }
+
+    /// Removes the pack called `name` with its stored file and compiled artifacts.
+    pub fn remove(&self, name: &str) -> anyhow::Result<InstalledPack> {
+        let pack = self.get(name)?;
+        self.store.remove_pack(name)?;
+        self.forget_file_if_unused(&pack.digest)?;
+        Ok(pack)
+    }
+
+    fn forget_file_if_unused(&self, digest: &str) -> anyhow::Result<()> {
+        if self.store.packs_with_digest(digest)? > 0 {
+            return Ok(());
+        }
+        for key in self.store.remove_artifacts(digest)? {
+            remove_if_present(&self.home.artifact_file(digest, &key))?;
+        }
+        remove_if_present(&self.home.pack_file(digest))
+    }
+
+    /// Loads the pack called `name` for invocation (from the compiled cache when it can).
+    pub fn load(&self, name: &str) -> anyhow::Result<LoadedPack> {
+        let installed = self.get(name)?;
+        let (component, cache) =
+            cache::load(self.home, self.store, self.runtime, name, &installed.digest)?;
+        let prepared = self
+            .runtime
+            .prepare(name, &component)
+            .with_context(|| format!("linking pack {name:?}"))?;
+        Ok(LoadedPack {
+            installed,
+            prepared,
+            cache,
+        })
+    }
+}
+
+fn change_from(previous: &PackRow, version: &str) -> AddChange {
+    match (
+        semver::Version::parse(&previous.version),
+        semver::Version::parse(version),
+    ) {
+        (Ok(old), Ok(new)) if new > old => AddChange::Upgraded {
+            from: previous.version.clone(),
+        },
+        (Ok(old), Ok(new)) if new < old => AddChange::Downgraded {
+            from: previous.version.clone(),
+        },
+        _ => AddChange::Replaced {
+            previous_digest: previous.digest.clone(),
+        },
+    }
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("removing {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_action_references() {
+        assert_eq!(parse_action_ref("text.diff").unwrap(), ("text", "diff"));
+        for bad in ["text", ".diff", "text.", "a.b.c"] {
+            assert!(parse_action_ref(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! A pack's manifest: what `describe` returned, checked and kept in the store.
+//!
+//! `describe` output comes from third-party code, so every field is validated before the host
+//! relies on it: names usable in workflows, a real version, unique actions, schemas that compile.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::runtime::bindings::PackInfo;
+use crate::schema::Schema;
+
+/// The checked description of a pack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Pack name.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// Vendor.
+    pub vendor: String,
+    /// Description.
+    pub description: String,
+    /// Actions, in the pack's order.
+    pub actions: Vec<ActionSpec>,
+    /// Destinations the pack asks to reach.
+    pub destinations: Vec<Destination>,
+}
+
+/// One action of a pack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpec {
+    /// Action name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// JSON Schema of the input.
+    pub input_schema: Value,
+    /// JSON Schema of the output.
+    pub output_schema: Value,
+    /// Whether a blind retry is harmless.
+    pub idempotent: bool,
+}
+
+/// A destination a pack asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    /// `http` or `ssh`.
+    pub kind: String,
+    /// Host pattern with optional port.
+    pub pattern: String,
+    /// Why the pack needs it.
+    pub reason: String,
+}
+
+/// Why a pack's description is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Bad pack name.
+    #[error(
+        "the pack calls itself {0:?}; a pack name is 1-64 lowercase letters, digits, `_` or `-`, \
+         starting with a letter"
+    )]
+    Name(String),
+    /// Bad version.
+    #[error("pack {pack:?} declares version {version:?}, which is not a semantic version ({reason})")]
+    Version {
+        /// Pack name.
+        pack: String,
+        /// The version given.
+        version: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// No actions.
+    #[error("pack {0:?} declares no actions")]
+    NoActions(String),
+    /// Bad action name.
+    #[error(
+        "pack {pack:?} has an action named {action:?}; an action name is 1-64 lowercase letters, \
+         digits or `_`, starting with a letter"
+    )]
+    ActionName {
+        /// Pack name.
+        pack: String,
+        /// The action name given.
+        action: String,
+    },
+    /// Two actions of the same name.
+    #[error("pack {pack:?} declares the action {action:?} twice")]
+    DuplicateAction {
+        /// Pack name.
+        pack: String,
+        /// The duplicated name.
+        action: String,
+    },
+    /// A schema that is not JSON or not a JSON Schema.
+    #[error("pack {pack:?} action {action:?} has an invalid {which} schema: {reason}")]
+    Schema {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// `input` or `output`.
+        which: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A destination of an unknown kind.
+    #[error(
+        "pack {pack:?} asks for a destination of kind {kind:?}; the kinds are `http` and `ssh`"
+    )]
+    DestinationKind {
+        /// Pack name.
+        pack: String,
+        /// The kind given.
+        kind: String,
+    },
+}
+
+fn is_name(name: &str, extra: &[char]) -> bool {
+    let mut chars = name.chars();
+    (1..=64).contains(&name.len())
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
+}
+
+impl Manifest {
+    /// Checks `info` and turns it into a manifest.
+    pub fn from_info(info: PackInfo) -> Result<Self, ManifestError> {
+        let pack = info.name.clone();
+        if !is_name(&pack, &['_', '-']) {
+            return Err(ManifestError::Name(pack));
+        }
+        if let Err(err) = semver::Version::parse(&info.version) {
+            return Err(ManifestError::Version {
+                pack,
+                version: info.version,
+                reason: err.to_string(),
+            });
+        }
+        if info.actions.is_empty() {
+            return Err(ManifestError::NoActions(pack));
+        }
+        let mut actions: Vec<ActionSpec> = Vec::with_capacity(info.actions.len());
+        for action in info.actions {
+            if !is_name(&action.name, &['_']) {
+                return Err(ManifestError::ActionName {
+                    pack,
+                    action: action.name,
+                });
+            }
+            if actions.iter().any(|a| a.name == action.name) {
+                return Err(ManifestError::DuplicateAction {
+                    pack,
+                    action: action.name,
+                });
+            }
+            let input_schema = parse_schema(&pack, &action.name, "input", &action.input_schema)?;
+            let output_schema = parse_schema(&pack, &action.name, "output", &action.output_schema)?;
+            actions.push(ActionSpec {
+                name: action.name,
+                description: action.description,
+                input_schema,
+                output_schema,
+                idempotent: action.idempotent,
+            });
+        }
+        let mut destinations = Vec::with_capacity(info.destinations.len());
+        for destination in info.destinations {
+            if destination.kind != "http" && destination.kind != "ssh" {
+                return Err(ManifestError::DestinationKind {
+                    pack,
+                    kind: destination.kind,
+                });
+            }
+            destinations.push(Destination {
+                kind: destination.kind,
+                pattern: destination.pattern,
+                reason: destination.reason,
+            });
+        }
+        Ok(Self {
+            name: pack,
+            version: info.version,
+            vendor: info.vendor,
+            description: info.description,
+            actions,
+            destinations,
+        })
+    }
+
+    /// The action called `name`.
+    pub fn action(&self, name: &str) -> Option<&ActionSpec> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// Action names, comma-separated, for error messages.
+    pub fn action_names(&self) -> String {
+        self.actions
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn parse_schema(pack: &str, action: &str, which: &'static str, text: &str) -> Result<Value, ManifestError> {
+    let error = |reason: String| ManifestError::Schema {
+        pack: pack.to_owned(),
+        action: action.to_owned(),
+        which,
+        reason,
+    };
+    let schema: Value = serde_json::from_str(text).map_err(|err| error(format!("not JSON: {err}")))?;
+    Schema::compile(&schema).map_err(error)?;
+    Ok(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::orch::pack::types::{ActionInfo, Destination as WitDestination};
+
+    fn info() -> PackInfo {
+        PackInfo {
+            name: "netdev".into(),
+            version: "1.2.0".into(),
+            vendor: "Acme".into(),
+            description: "devices".into(),
+            actions: vec![ActionInfo {
+                name: "get_config".into(),
+                description: "get".into(),
+                input_schema: r#"{"type":"object"}"#.into(),
+                output_schema: "true".into(),
+                idempotent: true,
+            }],
+            destinations: vec![WitDestination {
+                kind: "ssh".into(),
+                pattern: "inventory".into(),
+                reason: "devices".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn accepts_a_well_formed_description() {
+        let manifest = Manifest::from_info(info()).unwrap();
+        assert_eq!(manifest.action("get_config").unwrap().input_schema["type"], "object");
+        assert_eq!(manifest.action_names(), "get_config");
+    }
+
+    #[test]
+    fn rejects_bad_names_versions_duplicates_and_schemas() {
+        let mut bad = info();
+        bad.name = "Net Dev".into();
+        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::Name(_))));
+
+        let mut bad = info();
+        bad.version = "one".into();
+        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::Version { .. })));
+
+        let mut bad = info();
+        bad.actions.push(bad.actions[0].clone());
+        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::DuplicateAction { .. })));
+
+        let mut bad = info();
+        bad.actions[0].input_schema = "{not json".into();
+        let err = Manifest::from_info(bad).unwrap_err().to_string();
+        assert!(err.contains("invalid input schema: not JSON"), "{err}");
+
+        let mut bad = info();
+        bad.destinations[0].kind = "ftp".into();
+        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::DestinationKind { .. })));
+    }
+}

@@ -1,0 +1,522 @@
+//! The sandbox: one wasmtime `Engine` per process, a linker built once, an `InstancePre` per
+//! pack and a fresh `Store` and instance for every invocation, under [`Limits`].
+//!
+//! Everything a pack does wrong (trap, endless loop, memory bomb, stack overflow, panic,
+//! oversized output) ends as a [`SandboxError`] naming the pack, the action and the limit; the
+//! process and other invocations go on.
+
+pub mod bindings;
+pub mod engine;
+pub mod inspect;
+pub mod limits;
+pub mod sandbox;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+
+use crate::capabilities::{self, log::LogCapability, log::LogLine};
+use bindings::{ActionError, CallContext, PackInfo, PackPre};
+pub use inspect::{ComponentError, Shape};
+pub use limits::Limits;
+use sandbox::Sandbox;
+
+/// The process's WebAssembly runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    engine_key: String,
+    pooled: bool,
+    max_memory_bytes: usize,
+    slots: Arc<Semaphore>,
+    _ticker: engine::EpochTicker,
+}
+
+/// A pack compiled and linked, ready to instantiate any number of times.
+#[derive(Clone)]
+pub struct PreparedPack {
+    name: String,
+    pre: PackPre<Sandbox>,
+    shape: Shape,
+}
+
+impl PreparedPack {
+    /// The name the pack is known by (for `describe` at add time: the file name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the component imports and exports.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+}
+
+/// What one invocation produced.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The action's JSON output, or the error the action reported.
+    pub result: Result<String, ActionError>,
+    /// Lines the pack logged.
+    pub logs: Vec<LogLine>,
+    /// Lines dropped past the log cap.
+    pub logs_dropped: usize,
+    /// Wall time of the call, instantiation included.
+    pub elapsed: Duration,
+}
+
+/// An invocation that the sandbox stopped or could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The wall-clock deadline passed.
+    #[error(
+        "pack {pack:?} action {action:?} exceeded its deadline of {}; raise it with --timeout if \
+         the action is just slow",
+        humantime::format_duration(*limit)
+    )]
+    Deadline {
+        /// Pack name.
+        pack: String,
+        /// Action name (`describe` for the description call).
+        action: String,
+        /// The deadline.
+        limit: Duration,
+    },
+    /// A linear memory wanted to grow past the cap.
+    #[error(
+        "pack {pack:?} action {action:?} exceeded the memory limit of {} MiB (it asked for {} \
+         MiB); raise it with --memory-limit if the action really needs more",
+        limit >> 20, asked.div_ceil(1 << 20)
+    )]
+    Memory {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// The cap in bytes.
+        limit: usize,
+        /// The size refused, in bytes.
+        asked: usize,
+    },
+    /// The guest's stack overflowed.
+    #[error(
+        "pack {pack:?} action {action:?} overflowed its stack (limit {} KiB): unbounded recursion?",
+        limit >> 10
+    )]
+    StackOverflow {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// The wasm stack limit in bytes.
+        limit: usize,
+    },
+    /// The output was larger than the cap.
+    #[error(
+        "pack {pack:?} action {action:?} returned {} bytes of output, more than the limit of {} \
+         bytes; raise it with --output-limit or make the action return less",
+        size, limit
+    )]
+    OutputTooLarge {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// Bytes returned.
+        size: usize,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The output was not a JSON document.
+    #[error("pack {pack:?} action {action:?} returned output that is not valid JSON: {reason}")]
+    InvalidOutput {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// The guest panicked (a Rust panic aborts with a trap after printing its message).
+    #[error("pack {pack:?} action {action:?} panicked: {message}")]
+    Panic {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// The panic message the guest printed.
+        message: String,
+    },
+    /// Any other trap.
+    #[error("pack {pack:?} action {action:?} trapped: {trap}{}", stderr_suffix(stderr))]
+    Trap {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// The trap and its wasm backtrace.
+        trap: String,
+        /// The tail of what the guest wrote to stderr.
+        stderr: String,
+    },
+    /// The instance could not be created.
+    #[error("pack {pack:?}: could not create an instance: {source:#}")]
+    Instantiate {
+        /// Pack name.
+        pack: String,
+        /// The cause.
+        source: anyhow::Error,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\nthe pack wrote to stderr:\n{}", stderr.trim_end())
+    }
+}
+
+/// Raised from the epoch callback when the deadline passes.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline exceeded")]
+struct DeadlineExceeded;
+
+/// Extra time past the deadline granted to a host call before the whole call is dropped:
+/// epochs interrupt guest code only, so a host call stuck in I/O is bounded by this timer.
+const HOST_CALL_GRACE: Duration = Duration::from_secs(1);
+/// Limits for `describe`: it must be quick and small.
+const DESCRIBE_LIMITS: Limits = Limits {
+    memory_bytes: 64 << 20,
+    deadline: Duration::from_secs(10),
+    output_bytes: 4 << 20,
+};
+const WASM_STACK_BYTES: usize = 512 << 10;
+
+impl Runtime {
+    /// Creates the engine, the epoch ticker and the linker. `max_memory_bytes` is the largest
+    /// memory cap any invocation of this process may ask for.
+    pub fn new(max_memory_bytes: usize) -> anyhow::Result<Self> {
+        let (engine, pooled) = engine::build_engine(max_memory_bytes)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI")?;
+        capabilities::add_to_linker(&mut linker).context("linking orch capabilities")?;
+        let ticker = engine::EpochTicker::start(&engine)?;
+        let engine_key = engine::engine_key(&engine);
+        let permits = if pooled {
+            engine::MAX_CONCURRENT_INSTANCES as usize
+        } else {
+            Semaphore::MAX_PERMITS
+        };
+        Ok(Self {
+            engine,
+            linker,
+            engine_key,
+            pooled,
+            max_memory_bytes,
+            slots: Arc::new(Semaphore::new(permits)),
+            _ticker: ticker,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Names this engine's configuration; compiled artifacts are keyed by it.
+    pub fn engine_key(&self) -> &str {
+        &self.engine_key
+    }
+
+    /// Whether the pooling allocator is in use (false after a fallback).
+    pub fn is_pooled(&self) -> bool {
+        self.pooled
+    }
+
+    /// Compiles a component from its bytes, checking the header first for a clear error.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Component, ComponentError> {
+        inspect::check_header(wasm)?;
+        Component::new(&self.engine, wasm).map_err(|err| ComponentError::Invalid(err.into()))
+    }
+
+    /// Checks the component against the contract and links it.
+    pub fn prepare(&self, name: &str, component: &Component) -> Result<PreparedPack, ComponentError> {
+        let shape = inspect::shape(&self.engine, component);
+        inspect::check_contract(&shape)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|err| ComponentError::Invalid(err.into()))?;
+        let pre = PackPre::new(instance_pre).map_err(|err| ComponentError::Invalid(err.into()))?;
+        Ok(PreparedPack {
+            name: name.to_owned(),
+            pre,
+            shape,
+        })
+    }
+
+    /// Calls `describe` in a sandbox with tight limits and no grants.
+    pub async fn describe(&self, pack: &PreparedPack) -> Result<PackInfo, SandboxError> {
+        let mut store = self.new_store(&DESCRIBE_LIMITS);
+        let call = async {
+            let instance = pack.pre.instantiate_async(&mut store).await?;
+            instance.orch_pack_handler().call_describe(&mut store).await
+        };
+        let outcome = self.run_bounded(&DESCRIBE_LIMITS, call).await;
+        match outcome {
+            Ok(info) => Ok(info),
+            Err(err) => Err(classify(err, &store, &pack.name, "describe", &DESCRIBE_LIMITS)),
+        }
+    }
+
+    /// Runs `action` with `input` (a JSON document already validated against the action's
+    /// schema) in a fresh instance under `limits`.
+    pub async fn invoke(
+        &self,
+        pack: &PreparedPack,
+        action: &str,
+        input: &str,
+        context: &CallContext,
+        limits: &Limits,
+    ) -> Result<Invocation, SandboxError> {
+        let limits = Limits {
+            memory_bytes: limits.memory_bytes.min(self.max_memory_bytes),
+            ..*limits
+        };
+        let _slot = self.slots.acquire().await.map_err(|err| SandboxError::Instantiate {
+            pack: pack.name.clone(),
+            source: err.into(),
+        })?;
+        let started = Instant::now();
+        let mut store = self.new_store(&limits);
+        let call = async {
+            let instance = pack.pre.instantiate_async(&mut store).await?;
+            instance
+                .orch_pack_handler()
+                .call_invoke(&mut store, action, input, context)
+                .await
+        };
+        let outcome = self.run_bounded(&limits, call).await;
+        let elapsed = started.elapsed();
+        let result = match outcome {
+            Ok(result) => result,
+            Err(err) => return Err(classify(err, &store, &pack.name, action, &limits)),
+        };
+        let result = match result {
+            Ok(output) => {
+                check_output(&output, &pack.name, action, &limits)?;
+                Ok(output)
+            }
+            Err(error) => Err(bounded_action_error(error)),
+        };
+        let (logs, logs_dropped) = store.data_mut().log.take();
+        Ok(Invocation {
+            result,
+            logs,
+            logs_dropped,
+            elapsed,
+        })
+    }
+
+    fn new_store(&self, limits: &Limits) -> Store<Sandbox> {
+        let sandbox = Sandbox::new(limits.memory_bytes, LogCapability::default());
+        let mut store = Store::new(&self.engine, sandbox);
+        store.limiter(|sandbox| &mut sandbox.limiter);
+        let deadline = Instant::now() + limits.deadline;
+        // Yield to the executor at every tick so one busy guest does not hold a worker thread,
+        // and trap once the wall-clock deadline has passed.
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(DeadlineExceeded.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+
+    async fn run_bounded<T>(
+        &self,
+        limits: &Limits,
+        call: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        match tokio::time::timeout(limits.deadline + HOST_CALL_GRACE, call).await {
+            Ok(result) => result,
+            Err(_) => Err(DeadlineExceeded.into()),
+        }
+    }
+}
+
+fn check_output(output: &str, pack: &str, action: &str, limits: &Limits) -> Result<(), SandboxError> {
+    if output.len() > limits.output_bytes {
+        return Err(SandboxError::OutputTooLarge {
+            pack: pack.to_owned(),
+            action: action.to_owned(),
+            size: output.len(),
+            limit: limits.output_bytes,
+        });
+    }
+    if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(output) {
+        return Err(SandboxError::InvalidOutput {
+            pack: pack.to_owned(),
+            action: action.to_owned(),
+            reason: err.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Bounds what a pack can put in an error: it ends up in terminals and in the run history.
+fn bounded_action_error(mut error: ActionError) -> ActionError {
+    const MAX_CODE: usize = 64;
+    const MAX_MESSAGE: usize = 8 << 10;
+    const MAX_DETAILS: usize = 64 << 10;
+    error.code.truncate(floor_char_boundary(&error.code, MAX_CODE));
+    error
+        .message
+        .truncate(floor_char_boundary(&error.message, MAX_MESSAGE));
+    if let Some(details) = &error.details {
+        if details.len() > MAX_DETAILS || serde_json::from_str::<serde::de::IgnoredAny>(details).is_err() {
+            error.details = None;
+        }
+    }
+    error
+}
+
+fn floor_char_boundary(text: &str, max: usize) -> usize {
+    if text.len() <= max {
+        return text.len();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+/// Turns a failed call into the error that names what happened.
+fn classify(
+    err: wasmtime::Error,
+    store: &Store<Sandbox>,
+    pack: &str,
+    action: &str,
+    limits: &Limits,
+) -> SandboxError {
+    let (pack, action) = (pack.to_owned(), action.to_owned());
+    let sandbox = store.data();
+    if err.downcast_ref::<DeadlineExceeded>().is_some() {
+        return SandboxError::Deadline {
+            pack,
+            action,
+            limit: limits.deadline,
+        };
+    }
+    if let Some(asked) = sandbox.limiter.refused_growth_to() {
+        return SandboxError::Memory {
+            pack,
+            action,
+            limit: limits.memory_bytes,
+            asked,
+        };
+    }
+    let stderr = sandbox.stderr_text();
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => {
+            return SandboxError::StackOverflow {
+                pack,
+                action,
+                limit: WASM_STACK_BYTES,
+            };
+        }
+        Some(Trap::UnreachableCodeReached) => {
+            if let Some(message) = panic_message(&stderr) {
+                return SandboxError::Panic {
+                    pack,
+                    action,
+                    message,
+                };
+            }
+        }
+        Some(_) => {}
+        None => {
+            if err.downcast_ref::<wasmtime::WasmBacktrace>().is_none()
+                && !format!("{err:#}").contains("wasm trap")
+            {
+                return SandboxError::Instantiate {
+                    pack,
+                    source: err.into(),
+                };
+            }
+        }
+    }
+    SandboxError::Trap {
+        pack,
+        action,
+        trap: format!("{err:?}"),
+        stderr: tail(&stderr, 2048),
+    }
+}
+
+/// The message of a Rust panic as printed by std: `thread '…' panicked at src/lib.rs:1:2:\nmsg`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at")?;
+    let rest = &stderr[start + "panicked at".len()..];
+    let (location, message) = rest.split_once('\n').unwrap_or((rest, ""));
+    let message = message
+        .lines()
+        .take_while(|line| !line.starts_with("note:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some(format!(
+        "{} (at {})",
+        message.trim(),
+        location.trim().trim_end_matches(':')
+    ))
+}
+
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_the_message_of_a_rust_panic() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:42:5:\nmisbehave panicked on purpose\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "misbehave panicked on purpose (at src/lib.rs:42:5)"
+        );
+        assert_eq!(panic_message("plain text"), None);
+    }
+
+    #[test]
+    fn drops_details_that_are_not_json_and_cuts_long_messages() {
+        let error = bounded_action_error(ActionError {
+            code: "x".repeat(100),
+            message: "m".repeat(10_000),
+            retryable: false,
+            details: Some("{oops".into()),
+        });
+        assert_eq!(error.code.len(), 64);
+        assert_eq!(error.message.len(), 8 << 10);
+        assert_eq!(error.details, None);
+    }
+}

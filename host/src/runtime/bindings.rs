@@ -1,0 +1,19 @@
+//! The one `bindgen!` of the crate: Rust types and traits generated from `wit/`.
+//!
+//! Every export is async because invocations run on the tokio runtime with epoch-based
+//! yielding; imports are async so capabilities (http, ssh) can do I/O without blocking a worker.
+
+wasmtime::component::bindgen!({
+    world: "pack",
+    path: "../wit",
+    imports: { default: async },
+    exports: { default: async },
+});
+
+pub use exports::orch::pack::handler::{ActionError, CallContext, PackInfo};
+pub use orch::pack::log::Level as LogLevel;
+
+/// The exported interface every pack must provide, with the contract version this host speaks.
+pub const HANDLER_INTERFACE: &str = "orch:pack/handler@0.1.0";
+/// The WIT package and version of the contract.
+pub const CONTRACT: &str = "orch:pack@0.1.0";

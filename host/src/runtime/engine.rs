@@ -1,0 +1,131 @@
+//! The process-wide wasmtime `Engine`: its configuration, the epoch ticker that drives deadlines,
+//! and the key that ties a compiled artifact to this configuration.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances. Deadlines are checked at this granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instances that may be live at once in this process (the pool's size). Workflow fan-outs
+/// are bounded by this; more concurrent invocations wait for a slot.
+pub const MAX_CONCURRENT_INSTANCES: u32 = 128;
+
+/// Builds the engine: pooling allocator sized for `max_memory_bytes` per linear memory, epoch
+/// interruption on. The pool reserves virtual memory up front; where the host refuses the
+/// reservation (a low `ulimit -v`, some containers) we fall back to on-demand allocation,
+/// which is slower to instantiate but otherwise identical.
+pub fn build_engine(max_memory_bytes: usize) -> anyhow::Result<(Engine, bool)> {
+    match Engine::new(&config(Some(max_memory_bytes))) {
+        Ok(engine) => Ok((engine, true)),
+        Err(err) => {
+            tracing::warn!(
+                "pooling allocator unavailable ({err:#}); falling back to on-demand allocation"
+            );
+            let engine = Engine::new(&config(None))
+                .map_err(anyhow::Error::from)
+                .context("creating the wasmtime engine")?;
+            Ok((engine, false))
+        }
+    }
+}
+
+fn config(pool_memory_bytes: Option<usize>) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // Stack use of the guest is bounded separately from the host's async stack so a runaway
+    // recursion traps cleanly instead of overflowing the fiber.
+    config.max_wasm_stack(512 << 10);
+    config.async_stack_size(2 << 20);
+    if let Some(memory_bytes) = pool_memory_bytes {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(MAX_CONCURRENT_INSTANCES)
+            .total_core_instances(MAX_CONCURRENT_INSTANCES * 8)
+            .total_memories(MAX_CONCURRENT_INSTANCES * 2)
+            .total_tables(MAX_CONCURRENT_INSTANCES * 8)
+            .total_stacks(MAX_CONCURRENT_INSTANCES)
+            .max_memories_per_component(4)
+            .max_memory_size(memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// A key naming this engine's compilation settings and wasmtime version: compiled artifacts are
+/// stored under it, so an artifact from another configuration or release is never loaded.
+pub fn engine_key(engine: &Engine) -> String {
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on its own OS thread. A tokio task would not
+/// do: a guest spinning on a worker thread would starve it, and the deadline would never fire.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    /// Starts ticking `engine`. The thread holds only a weak reference and exits with the engine.
+    pub fn start(engine: &Engine) -> anyhow::Result<Self> {
+        let weak = engine.weak();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("orch-epoch".into())
+            .spawn(move || {
+                while !stop_flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .context("starting the epoch ticker thread")?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Epoch ticks that cover `deadline`, rounded up, at least one.
+pub fn ticks_for(deadline: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_nanos();
+    u64::try_from(deadline.as_nanos().div_ceil(tick))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_round_up_and_never_reach_zero() {
+        assert_eq!(ticks_for(Duration::ZERO), 1);
+        assert_eq!(ticks_for(Duration::from_millis(1)), 1);
+        assert_eq!(ticks_for(Duration::from_millis(25)), 3);
+        assert_eq!(ticks_for(Duration::from_secs(60)), 6000);
+    }
+}

@@ -1,0 +1,132 @@
+//! JSON Schema checks of action inputs (and of the schemas packs declare).
+//!
+//! The validator is built without remote or file `$ref` resolution: a schema comes from a pack,
+//! and a pack must not be able to make the host fetch anything.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// A compiled schema.
+pub struct Schema {
+    validator: jsonschema::Validator,
+}
+
+/// One way an input fails its schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON Pointer to the offending value (`/devices/2/port`); empty for the document itself.
+    pub path: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+/// An input that fails the action's schema, with every violation.
+#[derive(Debug, thiserror::Error)]
+pub struct InputRejected {
+    /// `pack.action` whose schema was checked.
+    pub action: String,
+    /// Each violation, in document order.
+    pub violations: Vec<Violation>,
+}
+
+impl fmt::Display for InputRejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.violations.len();
+        write!(
+            f,
+            "input of {} does not match its schema ({count} violation{}):",
+            self.action,
+            if count == 1 { "" } else { "s" }
+        )?;
+        for violation in &self.violations {
+            let path = if violation.path.is_empty() { "/" } else { &violation.path };
+            write!(f, "\n  at {path}: {}", violation.message)?;
+        }
+        write!(f, "\nsee the schema with: orch pack show {}", pack_of(&self.action))
+    }
+}
+
+fn pack_of(action: &str) -> &str {
+    action.split_once('.').map_or(action, |(pack, _)| pack)
+}
+
+impl Schema {
+    /// Compiles `schema`; the error says why it is not a usable JSON Schema.
+    pub fn compile(schema: &Value) -> Result<Self, String> {
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(schema)
+            .map(|validator| Self { validator })
+            .map_err(|err| err.to_string())
+    }
+
+    /// Checks `input`, collecting every violation.
+    pub fn check(&self, action: &str, input: &Value) -> Result<(), InputRejected> {
+        let violations: Vec<Violation> = self
+            .validator
+            .iter_errors(input)
+            .map(|err| Violation {
+                path: err.instance_path().to_string(),
+                message: err.to_string(),
+            })
+            .collect();
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(InputRejected {
+                action: action.to_owned(),
+                violations,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn device_schema() -> Schema {
+        Schema::compile(&json!({
+            "type": "object",
+            "properties": {
+                "name": { "type": "string" },
+                "port": { "type": "integer", "minimum": 1, "maximum": 65535 }
+            },
+            "required": ["name"],
+            "additionalProperties": false
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn lists_every_violation_with_its_path() {
+        let err = device_schema()
+            .check("netdev.get", &json!({ "port": 70000, "extra": true }))
+            .unwrap_err();
+        let paths: Vec<&str> = err.violations.iter().map(|v| v.path.as_str()).collect();
+        assert!(paths.contains(&"/port"), "{paths:?}");
+        assert!(paths.contains(&""), "{paths:?}");
+        assert_eq!(err.violations.len(), 3, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("input of netdev.get does not match its schema (3 violations)"));
+        assert!(text.contains("at /port: 70000 is greater than the maximum of 65535"), "{text}");
+    }
+
+    #[test]
+    fn accepts_a_valid_input() {
+        assert!(device_schema().check("x.y", &json!({ "name": "r1", "port": 22 })).is_ok());
+    }
+
+    #[test]
+    fn refuses_schemas_that_reference_remote_documents() {
+        let schema = json!({ "$ref": "https://example.com/schema.json" });
+        assert!(Schema::compile(&schema).is_err());
+    }
+
+    #[test]
+    fn refuses_something_that_is_not_a_schema() {
+        assert!(Schema::compile(&json!({ "type": 12 })).is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! The test host: builds the guest components once per test binary, gives each test its own
+//! `ORCH_HOME`, and runs the `orch` binary in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// Where guest components are built.
+fn guest_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let target = if target.is_absolute() { target } else { workspace().join(target) };
+    target.join("wasm32-wasip2").join("guest")
+}
+
+/// The path of the built guest `name` (e.g. `text`, `misbehave`), building all guests on the
+/// first call so tests never run against stale components.
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(workspace().join("scripts/build-packs"))
+            .current_dir(workspace())
+            .status()
+            .expect("running scripts/build-packs");
+        assert!(status.success(), "scripts/build-packs failed");
+    });
+    let path = guest_dir().join(format!("{name}.wasm"));
+    assert!(path.exists(), "guest {} was not built", path.display());
+    path
+}
+
+/// One `ORCH_HOME` and the `orch` binary.
+pub struct TestHost {
+    home: tempfile::TempDir,
+}
+
+/// What one `orch` command did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts the exit code and returns stderr.
+    #[track_caller]
+    pub fn fails_with(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "expected exit code {code}, got {self:#?}");
+        &self.stderr
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {self:#?}"))
+    }
+}
+
+impl TestHost {
+    pub fn new() -> Self {
+        Self {
+            home: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Runs `orch ARGS` in this home.
+    pub fn orch(&self, args: &[&str]) -> Run {
+        self.orch_with_stdin(args, "")
+    }
+
+    /// Runs `orch ARGS` with `stdin` as standard input.
+    pub fn orch_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orch"))
+            .args(args)
+            .env("ORCH_HOME", self.home.path())
+            .env_remove("ORCH_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting orch");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("writing stdin");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("waiting for orch");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// A host with the given guests installed.
+    pub fn with_packs(names: &[&str]) -> Self {
+        let host = Self::new();
+        for name in names {
+            let path = guest(name);
+            host.orch(&["pack", "add", path.to_str().expect("utf-8 path")]).ok();
+        }
+        host
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `orch` binary, a fresh `ORCH_HOME` per test, and real pack
+//! components built from `packs/` and `tests/guests/`.
+
+mod harness;
+
+mod action_run;
+mod pack_add;
+mod sandbox_limits;

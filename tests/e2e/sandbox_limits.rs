@@ -1,0 +1,87 @@
+//! Misbehaving packs fail their own invocation with an error naming the pack, the action and
+//! the limit; the host goes on.
+
+use crate::harness::TestHost;
+
+#[test]
+fn an_endless_loop_hits_the_deadline() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let started = std::time::Instant::now();
+    let err = host
+        .orch(&["action", "run", "misbehave.loop_forever", "--timeout", "300ms"])
+        .fails_with(1)
+        .to_owned();
+    assert!(err.contains("pack \"misbehave\" action \"loop_forever\" exceeded its deadline of 300ms"), "{err}");
+    // Not a timing assertion on performance: only that the deadline, not something else, ended it.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_cap() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let err = host
+        .orch(&["action", "run", "misbehave.alloc", "--memory-limit", "32"])
+        .fails_with(1)
+        .to_owned();
+    assert!(err.contains("pack \"misbehave\" action \"alloc\" exceeded the memory limit of 32 MiB"), "{err}");
+}
+
+#[test]
+fn unbounded_recursion_overflows_the_stack_cleanly() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let err = host.orch(&["action", "run", "misbehave.recurse"]).fails_with(1).to_owned();
+    assert!(err.contains("pack \"misbehave\" action \"recurse\" overflowed its stack"), "{err}");
+}
+
+#[test]
+fn an_oversized_output_is_refused() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let err = host
+        // Memory is raised so that the output cap, not the memory cap, is what stops it.
+        .orch(&["action", "run", "misbehave.huge_output", "--memory-limit", "1024", "--input", r#"{"mb":100}"#])
+        .fails_with(1)
+        .to_owned();
+    assert!(err.contains("pack \"misbehave\" action \"huge_output\" returned"), "{err}");
+    assert!(err.contains("more than the limit of 16777216 bytes"), "{err}");
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let err = host.orch(&["action", "run", "misbehave.panic"]).fails_with(1).to_owned();
+    assert!(err.contains("pack \"misbehave\" action \"panic\" panicked: misbehave panicked on purpose"), "{err}");
+}
+
+#[test]
+fn the_host_goes_on_after_a_failed_invocation() {
+    // One process, several invocations: the library API, so a failure and a success share an
+    // engine, a pool and a linker.
+    let host = TestHost::with_packs(&["misbehave"]);
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    rt.block_on(async {
+        let home = orch::home::Home::open(host.home()).expect("home");
+        let store = orch::store::Store::open(&home.database()).expect("store");
+        let runtime = orch::runtime::Runtime::new(256 << 20).expect("runtime");
+        let packs = orch::packs::Packs::new(&home, &store, &runtime);
+        let pack = packs.load("misbehave").expect("load");
+        let context = orch::runtime::bindings::CallContext {
+            run_id: String::new(),
+            task: String::new(),
+            attempt: 1,
+            idempotency_key: "k".into(),
+        };
+        let limits = orch::runtime::Limits {
+            deadline: std::time::Duration::from_millis(200),
+            ..Default::default()
+        };
+        for bad in ["panic", "recurse", "loop_forever", "alloc"] {
+            let result = runtime.invoke(&pack.prepared, bad, "{}", &context, &limits).await;
+            assert!(result.is_err(), "{bad} should fail");
+        }
+        let ok = runtime
+            .invoke(&pack.prepared, "noop", "{}", &context, &limits)
+            .await
+            .expect("noop after failures");
+        assert_eq!(ok.result.expect("no action error"), "{}");
+    });
+}
