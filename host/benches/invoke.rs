@@ -20,8 +20,14 @@ fn guest(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join("wasm32-wasip2/guest").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} is missing: run scripts/build-packs first", path.display());
+    let path = target
+        .join("wasm32-wasip2/guest")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-packs first",
+        path.display()
+    );
     path
 }
 

@@ -59,7 +59,8 @@ impl Home {
 
     /// The compiled artifact of `digest` for the engine `engine_key`.
     pub fn artifact_file(&self, digest: &str, engine_key: &str) -> PathBuf {
-        self.cache_dir().join(format!("{digest}-{engine_key}.cwasm"))
+        self.cache_dir()
+            .join(format!("{digest}-{engine_key}.cwasm"))
     }
 }
 
@@ -67,7 +68,10 @@ fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
     match fs::metadata(dir) {
         Ok(meta) => {
             if !meta.is_dir() {
-                bail!("{} is not a directory; point ORCH_HOME at a directory", dir.display());
+                bail!(
+                    "{} is not a directory; point ORCH_HOME at a directory",
+                    dir.display()
+                );
             }
             if meta.permissions().mode() & 0o022 != 0 {
                 bail!(
@@ -96,7 +100,11 @@ mod tests {
     fn creates_an_owner_only_layout() {
         let tmp = tempfile::tempdir().unwrap();
         let home = Home::open(tmp.path().join("home")).unwrap();
-        for dir in [home.root().to_path_buf(), home.packs_dir(), home.cache_dir()] {
+        for dir in [
+            home.root().to_path_buf(),
+            home.packs_dir(),
+            home.cache_dir(),
+        ] {
             let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o700, "{}", dir.display());
         }

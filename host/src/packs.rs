@@ -184,10 +184,13 @@ impl<'a> Packs<'a> {
             });
         }
         progress("compiling");
-        let component = self.runtime.compile(&wasm).map_err(|source| PackError::Component {
-            path: shown.clone(),
-            source,
-        })?;
+        let component = self
+            .runtime
+            .compile(&wasm)
+            .map_err(|source| PackError::Component {
+                path: shown.clone(),
+                source,
+            })?;
         let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pack");
         let prepared = self
             .runtime
@@ -197,14 +200,14 @@ impl<'a> Packs<'a> {
                 source,
             })?;
         progress("describing");
-        let info = self
-            .runtime
-            .describe(&prepared)
-            .await
-            .map_err(|source| PackError::Describe {
-                path: shown.clone(),
-                source,
-            })?;
+        let info =
+            self.runtime
+                .describe(&prepared)
+                .await
+                .map_err(|source| PackError::Describe {
+                    path: shown.clone(),
+                    source,
+                })?;
         let manifest = Manifest::from_info(info).map_err(|source| PackError::Manifest {
             path: shown.clone(),
             source,
@@ -224,7 +227,10 @@ impl<'a> Packs<'a> {
             size: i64::try_from(wasm.len()).unwrap_or(i64::MAX),
             manifest: serde_json::to_string(&manifest)?,
             imports: serde_json::to_string(&prepared.shape().imports)?,
-            source: fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
+            source: fs::canonicalize(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
             installed_at: String::new(),
             updated_at: String::new(),
         };

@@ -102,24 +102,23 @@ pub enum SandboxError {
         /// The size refused, in bytes.
         asked: usize,
     },
-    /// The guest's stack overflowed.
-    #[error(
-        "pack {pack:?} action {action:?} overflowed its stack (limit {} KiB): unbounded recursion?",
-        limit >> 10
-    )]
+    /// The guest's stack overflowed: the engine's wasm stack, or the stack the guest keeps in
+    /// its own linear memory.
+    #[error("pack {pack:?} action {action:?} overflowed its stack ({which}): unbounded recursion?")]
     StackOverflow {
         /// Pack name.
         pack: String,
         /// Action name.
         action: String,
-        /// The wasm stack limit in bytes.
-        limit: usize,
+        /// Which stack, with its size where the host sets it.
+        which: String,
     },
     /// The output was larger than the cap.
     #[error(
         "pack {pack:?} action {action:?} returned {} bytes of output, more than the limit of {} \
          bytes; raise it with --output-limit or make the action return less",
-        size, limit
+        size,
+        limit
     )]
     OutputTooLarge {
         /// Pack name.
@@ -152,7 +151,10 @@ pub enum SandboxError {
         message: String,
     },
     /// Any other trap.
-    #[error("pack {pack:?} action {action:?} trapped: {trap}{}", stderr_suffix(stderr))]
+    #[error(
+        "pack {pack:?} action {action:?} trapped: {trap}{}",
+        stderr_suffix(stderr)
+    )]
     Trap {
         /// Pack name.
         pack: String,
@@ -247,7 +249,11 @@ impl Runtime {
     }
 
     /// Checks the component against the contract and links it.
-    pub fn prepare(&self, name: &str, component: &Component) -> Result<PreparedPack, ComponentError> {
+    pub fn prepare(
+        &self,
+        name: &str,
+        component: &Component,
+    ) -> Result<PreparedPack, ComponentError> {
         let shape = inspect::shape(&self.engine, component);
         inspect::check_contract(&shape)?;
         let instance_pre = self
@@ -272,7 +278,13 @@ impl Runtime {
         let outcome = self.run_bounded(&DESCRIBE_LIMITS, call).await;
         match outcome {
             Ok(info) => Ok(info),
-            Err(err) => Err(classify(err, &store, &pack.name, "describe", &DESCRIBE_LIMITS)),
+            Err(err) => Err(classify(
+                err,
+                &store,
+                &pack.name,
+                "describe",
+                &DESCRIBE_LIMITS,
+            )),
         }
     }
 
@@ -290,10 +302,14 @@ impl Runtime {
             memory_bytes: limits.memory_bytes.min(self.max_memory_bytes),
             ..*limits
         };
-        let _slot = self.slots.acquire().await.map_err(|err| SandboxError::Instantiate {
-            pack: pack.name.clone(),
-            source: err.into(),
-        })?;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|err| SandboxError::Instantiate {
+                pack: pack.name.clone(),
+                source: err.into(),
+            })?;
         let started = Instant::now();
         let mut store = self.new_store(&limits);
         let call = async {
@@ -355,7 +371,12 @@ impl Runtime {
     }
 }
 
-fn check_output(output: &str, pack: &str, action: &str, limits: &Limits) -> Result<(), SandboxError> {
+fn check_output(
+    output: &str,
+    pack: &str,
+    action: &str,
+    limits: &Limits,
+) -> Result<(), SandboxError> {
     if output.len() > limits.output_bytes {
         return Err(SandboxError::OutputTooLarge {
             pack: pack.to_owned(),
@@ -379,12 +400,16 @@ fn bounded_action_error(mut error: ActionError) -> ActionError {
     const MAX_CODE: usize = 64;
     const MAX_MESSAGE: usize = 8 << 10;
     const MAX_DETAILS: usize = 64 << 10;
-    error.code.truncate(floor_char_boundary(&error.code, MAX_CODE));
+    error
+        .code
+        .truncate(floor_char_boundary(&error.code, MAX_CODE));
     error
         .message
         .truncate(floor_char_boundary(&error.message, MAX_MESSAGE));
     if let Some(details) = &error.details {
-        if details.len() > MAX_DETAILS || serde_json::from_str::<serde::de::IgnoredAny>(details).is_err() {
+        if details.len() > MAX_DETAILS
+            || serde_json::from_str::<serde::de::IgnoredAny>(details).is_err()
+        {
             error.details = None;
         }
     }
@@ -433,7 +458,14 @@ fn classify(
             return SandboxError::StackOverflow {
                 pack,
                 action,
-                limit: WASM_STACK_BYTES,
+                which: format!("the {} KiB wasm stack", WASM_STACK_BYTES >> 10),
+            };
+        }
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_wrapped(&err) => {
+            return SandboxError::StackOverflow {
+                pack,
+                action,
+                which: "the stack in the pack's linear memory".to_owned(),
             };
         }
         Some(Trap::UnreachableCodeReached) => {
@@ -463,6 +495,21 @@ fn classify(
         trap: format!("{err:?}"),
         stderr: tail(&stderr, 2048),
     }
+}
+
+/// True when an out-of-bounds access hit the top 64 KiB of the 32-bit address space. Compilers
+/// for wasm32 (LLVM: Rust, C) keep the call stack in linear memory, growing down towards 0;
+/// unbounded recursion moves the stack pointer below 0, which wraps to just under 4 GiB.
+/// An honest out-of-bounds bug essentially never lands there.
+fn shadow_stack_wrapped(err: &wasmtime::Error) -> bool {
+    err.chain().any(|cause| {
+        let text = cause.to_string();
+        text.split("wasm address 0x")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .is_some_and(|address| (0xffff_0000..=0xffff_ffff).contains(&address))
+    })
 }
 
 /// The message of a Rust panic as printed by std: `thread '…' panicked at src/lib.rs:1:2:\nmsg`.

@@ -40,10 +40,18 @@ impl fmt::Display for InputRejected {
             if count == 1 { "" } else { "s" }
         )?;
         for violation in &self.violations {
-            let path = if violation.path.is_empty() { "/" } else { &violation.path };
+            let path = if violation.path.is_empty() {
+                "/"
+            } else {
+                &violation.path
+            };
             write!(f, "\n  at {path}: {}", violation.message)?;
         }
-        write!(f, "\nsee the schema with: orch pack show {}", pack_of(&self.action))
+        write!(
+            f,
+            "\nsee the schema with: orch pack show {}",
+            pack_of(&self.action)
+        )
     }
 }
 
@@ -111,12 +119,19 @@ mod tests {
         assert_eq!(err.violations.len(), 3, "{err}");
         let text = err.to_string();
         assert!(text.contains("input of netdev.get does not match its schema (3 violations)"));
-        assert!(text.contains("at /port: 70000 is greater than the maximum of 65535"), "{text}");
+        assert!(
+            text.contains("at /port: 70000 is greater than the maximum of 65535"),
+            "{text}"
+        );
     }
 
     #[test]
     fn accepts_a_valid_input() {
-        assert!(device_schema().check("x.y", &json!({ "name": "r1", "port": 22 })).is_ok());
+        assert!(
+            device_schema()
+                .check("x.y", &json!({ "name": "r1", "port": 22 }))
+                .is_ok()
+        );
     }
 
     #[test]

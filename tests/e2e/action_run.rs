@@ -5,13 +5,19 @@ use crate::harness::TestHost;
 #[test]
 fn runs_text_diff_and_prints_its_output() {
     let host = TestHost::with_packs(&["text"]);
-    let input = r#"{"old":"hostname r1\ninterface Gi0/1\n","new":"hostname r1\ninterface Gi0/2\n"}"#;
-    let out = host.orch(&["action", "run", "text.diff", "--input", input]).json();
+    let input =
+        r#"{"old":"hostname r1\ninterface Gi0/1\n","new":"hostname r1\ninterface Gi0/2\n"}"#;
+    let out = host
+        .orch(&["action", "run", "text.diff", "--input", input])
+        .json();
     assert_eq!(out["added"], 1);
     assert_eq!(out["removed"], 1);
     assert_eq!(out["changed"], true);
     let diff = out["diff"].as_str().expect("diff text");
-    assert!(diff.contains("-interface Gi0/1") && diff.contains("+interface Gi0/2"), "{diff}");
+    assert!(
+        diff.contains("-interface Gi0/1") && diff.contains("+interface Gi0/2"),
+        "{diff}"
+    );
 }
 
 #[test]
@@ -21,10 +27,19 @@ fn reads_the_input_from_a_file_and_from_stdin() {
     let file = host.home().join("input.json");
     std::fs::write(&file, input).expect("write");
     let from_file = host
-        .orch(&["action", "run", "text.normalize", "--input-file", file.to_str().expect("utf-8")])
+        .orch(&[
+            "action",
+            "run",
+            "text.normalize",
+            "--input-file",
+            file.to_str().expect("utf-8"),
+        ])
         .json();
     let from_stdin = host
-        .orch_with_stdin(&["action", "run", "text.normalize", "--input-file", "-"], input)
+        .orch_with_stdin(
+            &["action", "run", "text.normalize", "--input-file", "-"],
+            input,
+        )
         .json();
     assert_eq!(from_file, from_stdin);
     assert_eq!(from_file["text"], "hostname r1\n");
@@ -34,10 +49,19 @@ fn reads_the_input_from_a_file_and_from_stdin() {
 fn rejects_input_that_fails_the_schema_listing_each_violation() {
     let host = TestHost::with_packs(&["misbehave"]);
     let err = host
-        .orch(&["action", "run", "misbehave.echo", "--input", r#"{"count":-1,"extra":1}"#])
+        .orch(&[
+            "action",
+            "run",
+            "misbehave.echo",
+            "--input",
+            r#"{"count":-1,"extra":1}"#,
+        ])
         .fails_with(2)
         .to_owned();
-    assert!(err.contains("input of misbehave.echo does not match its schema"), "{err}");
+    assert!(
+        err.contains("input of misbehave.echo does not match its schema"),
+        "{err}"
+    );
     assert!(err.contains("at /count:"), "{err}");
     assert!(err.contains("\"message\" is a required property"), "{err}");
     assert!(err.contains("extra"), "{err}");
@@ -50,18 +74,33 @@ fn rejects_input_that_is_not_json() {
         .orch(&["action", "run", "text.diff", "--input", "{old: 1"])
         .fails_with(2)
         .to_owned();
-    assert!(err.contains("the input from --input is not valid JSON"), "{err}");
+    assert!(
+        err.contains("the input from --input is not valid JSON"),
+        "{err}"
+    );
 }
 
 #[test]
 fn names_the_actions_of_a_pack_when_the_action_is_unknown() {
     let host = TestHost::with_packs(&["text"]);
-    let err = host.orch(&["action", "run", "text.dif"]).fails_with(2).to_owned();
+    let err = host
+        .orch(&["action", "run", "text.dif"])
+        .fails_with(2)
+        .to_owned();
     assert!(err.contains("pack \"text\" has no action \"dif\""), "{err}");
-    assert!(err.contains("diff, normalize, extract") || err.contains("diff"), "{err}");
-    let err = host.orch(&["action", "run", "nope.diff"]).fails_with(2).to_owned();
+    assert!(
+        err.contains("diff, normalize, extract") || err.contains("diff"),
+        "{err}"
+    );
+    let err = host
+        .orch(&["action", "run", "nope.diff"])
+        .fails_with(2)
+        .to_owned();
     assert!(err.contains("no pack named \"nope\""), "{err}");
-    let err = host.orch(&["action", "run", "textdiff"]).fails_with(2).to_owned();
+    let err = host
+        .orch(&["action", "run", "textdiff"])
+        .fails_with(2)
+        .to_owned();
     assert!(err.contains("write PACK.ACTION"), "{err}");
 }
 
@@ -82,12 +121,25 @@ fn an_action_error_exits_1_with_its_code_and_message() {
 #[test]
 fn pack_logs_go_to_stderr_and_output_to_stdout() {
     let host = TestHost::with_packs(&["misbehave"]);
-    let run = host.orch(&["action", "run", "misbehave.echo", "--input", r#"{"message":"hi","count":2}"#]);
+    let run = host.orch(&[
+        "action",
+        "run",
+        "misbehave.echo",
+        "--input",
+        r#"{"message":"hi","count":2}"#,
+    ]);
     let out = run.json();
     assert_eq!(out["message"], "hi");
     assert!(run.stderr.contains("info"), "{}", run.stderr);
     let body = host
-        .orch(&["action", "run", "misbehave.echo", "--json", "--input", r#"{"message":"hi","count":2}"#])
+        .orch(&[
+            "action",
+            "run",
+            "misbehave.echo",
+            "--json",
+            "--input",
+            r#"{"message":"hi","count":2}"#,
+        ])
         .json();
     assert_eq!(body["output"]["count"], 2);
     assert_eq!(body["logs"][0]["level"], "info");

@@ -18,7 +18,11 @@ fn guest_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"));
-    let target = if target.is_absolute() { target } else { workspace().join(target) };
+    let target = if target.is_absolute() {
+        target
+    } else {
+        workspace().join(target)
+    };
     target.join("wasm32-wasip2").join("guest")
 }
 
@@ -125,7 +129,8 @@ impl TestHost {
         let host = Self::new();
         for name in names {
             let path = guest(name);
-            host.orch(&["pack", "add", path.to_str().expect("utf-8 path")]).ok();
+            host.orch(&["pack", "add", path.to_str().expect("utf-8 path")])
+                .ok();
         }
         host
     }

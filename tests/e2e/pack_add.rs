@@ -13,7 +13,10 @@ fn adds_lists_shows_and_removes_the_text_pack() {
     let out = host.orch(&["pack", "add", path(&text)]).ok().to_owned();
     assert!(out.contains("installed pack text"), "{out}");
     assert!(out.contains("diff"), "{out}");
-    assert!(out.contains("orch:pack/log@0.1.0"), "imports are shown: {out}");
+    assert!(
+        out.contains("orch:pack/types@0.1.0"),
+        "imports are shown: {out}"
+    );
 
     let list = host.orch(&["pack", "list", "--json"]).json();
     let packs = list.as_array().expect("array");
@@ -38,8 +41,14 @@ fn adds_lists_shows_and_removes_the_text_pack() {
 
     let out = host.orch(&["pack", "remove", "text"]).ok().to_owned();
     assert!(out.contains("removed pack text"), "{out}");
-    assert_eq!(host.orch(&["pack", "list", "--json"]).json(), serde_json::json!([]));
-    let err = host.orch(&["pack", "show", "text"]).fails_with(2).to_owned();
+    assert_eq!(
+        host.orch(&["pack", "list", "--json"]).json(),
+        serde_json::json!([])
+    );
+    let err = host
+        .orch(&["pack", "show", "text"])
+        .fails_with(2)
+        .to_owned();
     assert!(err.contains("no pack named \"text\" is installed"), "{err}");
     // Removing deletes the stored file and the compiled artifact too.
     let leftovers: Vec<_> = ["packs", "cache"]
@@ -55,26 +64,34 @@ fn adding_the_same_file_twice_is_a_no_op_that_says_so() {
     let text = guest("text");
     host.orch(&["pack", "add", path(&text)]).ok();
     let again = host.orch(&["pack", "add", path(&text)]).ok().to_owned();
-    assert!(again.contains("already installed with this content"), "{again}");
+    assert!(
+        again.contains("already installed with this content"),
+        "{again}"
+    );
     assert!(again.contains("nothing to do"), "{again}");
 }
 
 #[test]
 fn adding_a_new_version_upgrades_and_says_so() {
     let host = TestHost::new();
-    // Same pack name, another version: the future version of the misbehave guest is built from
-    // the same crate with ORCH_TEST_PACK_VERSION, so we make one by patching the version string
-    // inside a copy of the component instead. The simplest faithful check: add, then add a
-    // component whose describe reports a higher version.
+    // `misbehave_v2` is the misbehave guest built from the same source at version 0.2.0.
     let v1 = guest("misbehave");
     host.orch(&["pack", "add", path(&v1)]).ok();
     let v2 = guest("misbehave_v2");
     let out = host.orch(&["pack", "add", path(&v2)]).ok().to_owned();
-    assert!(out.contains("upgraded pack misbehave from 0.1.0 to 0.2.0"), "{out}");
+    assert!(
+        out.contains("upgraded pack misbehave from 0.1.0 to 0.2.0"),
+        "{out}"
+    );
     let list = host.orch(&["pack", "list", "--json"]).json();
     assert_eq!(list[0]["version"], "0.2.0");
     // The old version's files are gone: one stored pack file remains.
-    assert_eq!(std::fs::read_dir(host.home().join("packs")).expect("dir").count(), 1);
+    assert_eq!(
+        std::fs::read_dir(host.home().join("packs"))
+            .expect("dir")
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -82,14 +99,20 @@ fn refuses_a_file_that_is_not_wasm() {
     let host = TestHost::new();
     let file = host.home().join("notes.wasm");
     std::fs::write(&file, "these are not the bytes you are looking for").expect("write");
-    let err = host.orch(&["pack", "add", path(&file)]).fails_with(2).to_owned();
+    let err = host
+        .orch(&["pack", "add", path(&file)])
+        .fails_with(2)
+        .to_owned();
     assert!(err.contains("not a WebAssembly file"), "{err}");
 }
 
 #[test]
 fn refuses_a_missing_file_naming_it() {
     let host = TestHost::new();
-    let err = host.orch(&["pack", "add", "/nonexistent/pack.wasm"]).fails_with(3).to_owned();
+    let err = host
+        .orch(&["pack", "add", "/nonexistent/pack.wasm"])
+        .fails_with(3)
+        .to_owned();
     assert!(err.contains("/nonexistent/pack.wasm"), "{err}");
 }
 
@@ -97,10 +120,19 @@ fn refuses_a_missing_file_naming_it() {
 fn refuses_a_core_module() {
     let host = TestHost::new();
     let file = host.home().join("core.wasm");
-    std::fs::write(&file, wat::parse_str("(module (func (export \"run\")))").expect("wat"))
-        .expect("write");
-    let err = host.orch(&["pack", "add", path(&file)]).fails_with(2).to_owned();
-    assert!(err.contains("core WebAssembly module, not a component"), "{err}");
+    std::fs::write(
+        &file,
+        wat::parse_str("(module (func (export \"run\")))").expect("wat"),
+    )
+    .expect("write");
+    let err = host
+        .orch(&["pack", "add", path(&file)])
+        .fails_with(2)
+        .to_owned();
+    assert!(
+        err.contains("core WebAssembly module, not a component"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -110,7 +142,10 @@ fn refuses_a_component_of_another_world() {
         .orch(&["pack", "add", path(&guest("other_world"))])
         .fails_with(2)
         .to_owned();
-    assert!(err.contains("does not export `orch:pack/handler@0.1.0`"), "{err}");
+    assert!(
+        err.contains("does not export `orch:pack/handler@0.1.0`"),
+        "{err}"
+    );
     assert!(err.contains("not an orch pack"), "{err}");
 }
 
@@ -134,14 +169,19 @@ fn refuses_a_pack_whose_describe_traps() {
         .to_owned();
     assert!(err.contains("describe failed"), "{err}");
     assert!(err.contains("panicked"), "{err}");
-    assert_eq!(host.orch(&["pack", "list", "--json"]).json(), serde_json::json!([]));
+    assert_eq!(
+        host.orch(&["pack", "list", "--json"]).json(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn a_corrupt_or_truncated_cache_entry_is_rebuilt() {
     let host = TestHost::with_packs(&["text"]);
     let input = r#"{"old":"a\n","new":"b\n"}"#;
-    let expected = host.orch(&["action", "run", "text.diff", "--input", input]).json();
+    let expected = host
+        .orch(&["action", "run", "text.diff", "--input", input])
+        .json();
 
     let cache = host.home().join("cache");
     let artifact = std::fs::read_dir(&cache)
@@ -155,8 +195,16 @@ fn a_corrupt_or_truncated_cache_entry_is_rebuilt() {
     std::fs::write(&artifact, &bytes[..bytes.len() / 2]).expect("truncate");
     let run = host.orch(&["-v", "action", "run", "text.diff", "--input", input]);
     assert_eq!(run.json(), expected);
-    assert!(run.stderr.contains("corrupt or truncated"), "{}", run.stderr);
-    assert_eq!(std::fs::read(&artifact).expect("read"), bytes, "the artifact was rebuilt");
+    assert!(
+        run.stderr.contains("corrupt or truncated"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read(&artifact).expect("read"),
+        bytes,
+        "the artifact was rebuilt"
+    );
 
     // Same length, flipped bytes in the middle of the code.
     let mut corrupt = bytes.clone();
@@ -167,11 +215,19 @@ fn a_corrupt_or_truncated_cache_entry_is_rebuilt() {
     std::fs::write(&artifact, &corrupt).expect("corrupt");
     let run = host.orch(&["-v", "action", "run", "text.diff", "--input", input]);
     assert_eq!(run.json(), expected);
-    assert!(run.stderr.contains("corrupt or truncated"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("corrupt or truncated"),
+        "{}",
+        run.stderr
+    );
 
     // Missing.
     std::fs::remove_file(&artifact).expect("remove");
-    assert_eq!(host.orch(&["action", "run", "text.diff", "--input", input]).json(), expected);
+    assert_eq!(
+        host.orch(&["action", "run", "text.diff", "--input", input])
+            .json(),
+        expected
+    );
     assert!(artifact.exists(), "the artifact was written again");
 }
 
@@ -188,7 +244,14 @@ fn a_cache_entry_from_another_engine_configuration_is_not_loaded() {
     // name, so a foreign artifact simply does not match and the pack still runs.
     let foreign = cache.join("0000-foreign.cwasm");
     std::fs::rename(&artifact, &foreign).expect("rename");
-    let run = host.orch(&["-v", "action", "run", "text.diff", "--input", r#"{"old":"a","new":"a"}"#]);
+    let run = host.orch(&[
+        "-v",
+        "action",
+        "run",
+        "text.diff",
+        "--input",
+        r#"{"old":"a","new":"a"}"#,
+    ]);
     run.ok();
     assert!(run.stderr.contains("compiling pack"), "{}", run.stderr);
 }

@@ -8,10 +8,19 @@ fn an_endless_loop_hits_the_deadline() {
     let host = TestHost::with_packs(&["misbehave"]);
     let started = std::time::Instant::now();
     let err = host
-        .orch(&["action", "run", "misbehave.loop_forever", "--timeout", "300ms"])
+        .orch(&[
+            "action",
+            "run",
+            "misbehave.loop_forever",
+            "--timeout",
+            "300ms",
+        ])
         .fails_with(1)
         .to_owned();
-    assert!(err.contains("pack \"misbehave\" action \"loop_forever\" exceeded its deadline of 300ms"), "{err}");
+    assert!(
+        err.contains("pack \"misbehave\" action \"loop_forever\" exceeded its deadline of 300ms"),
+        "{err}"
+    );
     // Not a timing assertion on performance: only that the deadline, not something else, ended it.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
@@ -23,14 +32,23 @@ fn a_memory_bomb_hits_the_memory_cap() {
         .orch(&["action", "run", "misbehave.alloc", "--memory-limit", "32"])
         .fails_with(1)
         .to_owned();
-    assert!(err.contains("pack \"misbehave\" action \"alloc\" exceeded the memory limit of 32 MiB"), "{err}");
+    assert!(
+        err.contains("pack \"misbehave\" action \"alloc\" exceeded the memory limit of 32 MiB"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unbounded_recursion_overflows_the_stack_cleanly() {
     let host = TestHost::with_packs(&["misbehave"]);
-    let err = host.orch(&["action", "run", "misbehave.recurse"]).fails_with(1).to_owned();
-    assert!(err.contains("pack \"misbehave\" action \"recurse\" overflowed its stack"), "{err}");
+    let err = host
+        .orch(&["action", "run", "misbehave.recurse"])
+        .fails_with(1)
+        .to_owned();
+    assert!(
+        err.contains("pack \"misbehave\" action \"recurse\" overflowed its stack"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -38,18 +56,38 @@ fn an_oversized_output_is_refused() {
     let host = TestHost::with_packs(&["misbehave"]);
     let err = host
         // Memory is raised so that the output cap, not the memory cap, is what stops it.
-        .orch(&["action", "run", "misbehave.huge_output", "--memory-limit", "1024", "--input", r#"{"mb":100}"#])
+        .orch(&[
+            "action",
+            "run",
+            "misbehave.huge_output",
+            "--memory-limit",
+            "1024",
+            "--input",
+            r#"{"mb":100}"#,
+        ])
         .fails_with(1)
         .to_owned();
-    assert!(err.contains("pack \"misbehave\" action \"huge_output\" returned"), "{err}");
-    assert!(err.contains("more than the limit of 16777216 bytes"), "{err}");
+    assert!(
+        err.contains("pack \"misbehave\" action \"huge_output\" returned"),
+        "{err}"
+    );
+    assert!(
+        err.contains("more than the limit of 16777216 bytes"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_panic_is_reported_with_its_message() {
     let host = TestHost::with_packs(&["misbehave"]);
-    let err = host.orch(&["action", "run", "misbehave.panic"]).fails_with(1).to_owned();
-    assert!(err.contains("pack \"misbehave\" action \"panic\" panicked: misbehave panicked on purpose"), "{err}");
+    let err = host
+        .orch(&["action", "run", "misbehave.panic"])
+        .fails_with(1)
+        .to_owned();
+    assert!(
+        err.contains("pack \"misbehave\" action \"panic\" panicked: misbehave panicked on purpose"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -75,7 +113,9 @@ fn the_host_goes_on_after_a_failed_invocation() {
             ..Default::default()
         };
         for bad in ["panic", "recurse", "loop_forever", "alloc"] {
-            let result = runtime.invoke(&pack.prepared, bad, "{}", &context, &limits).await;
+            let result = runtime
+                .invoke(&pack.prepared, bad, "{}", &context, &limits)
+                .await;
             assert!(result.is_err(), "{bad} should fail");
         }
         let ok = runtime

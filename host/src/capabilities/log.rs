@@ -125,7 +125,10 @@ mod tests {
         log.record("info", "a", Some("{not json"));
         log.record("info", "b", Some(r#"{"device":"r1"}"#));
         let (lines, _) = log.take();
-        assert_eq!(lines[0].fields.as_ref().unwrap()["orch_note"], "fields dropped: not valid JSON");
+        assert_eq!(
+            lines[0].fields.as_ref().unwrap()["orch_note"],
+            "fields dropped: not valid JSON"
+        );
         assert_eq!(lines[1].fields.as_ref().unwrap()["device"], "r1");
     }
 }

@@ -69,7 +69,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         return Err(format!("{text:?} is not a positive duration"));
     }
-    humantime::parse_duration(text).map_err(|err| format!("{text:?}: {err} (write e.g. 30s, 2m, 500ms)"))
+    humantime::parse_duration(text)
+        .map_err(|err| format!("{text:?}: {err} (write e.g. 30s, 2m, 500ms)"))
 }
 
 pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<ExitCode> {
@@ -83,17 +84,18 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
     let input = read_input(&args)?;
     let packs = session.packs(limits.memory_bytes)?;
     let pack = packs.load(pack_name)?;
-    let spec = pack
-        .installed
-        .manifest
-        .action(action_name)
-        .ok_or_else(|| PackError::UnknownAction {
-            pack: pack_name.to_owned(),
-            action: action_name.to_owned(),
-            available: pack.installed.manifest.action_names(),
-        })?;
-    let schema = Schema::compile(&spec.input_schema)
-        .map_err(|reason| anyhow::anyhow!("the input schema of {} is invalid: {reason}", args.action))?;
+    let spec =
+        pack.installed
+            .manifest
+            .action(action_name)
+            .ok_or_else(|| PackError::UnknownAction {
+                pack: pack_name.to_owned(),
+                action: action_name.to_owned(),
+                available: pack.installed.manifest.action_names(),
+            })?;
+    let schema = Schema::compile(&spec.input_schema).map_err(|reason| {
+        anyhow::anyhow!("the input schema of {} is invalid: {reason}", args.action)
+    })?;
     schema.check(&args.action, &input)?;
     let context = CallContext {
         run_id: String::new(),
@@ -103,7 +105,13 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
     };
     let invocation = session
         .runtime(limits.memory_bytes)?
-        .invoke(&pack.prepared, action_name, &input.to_string(), &context, &limits)
+        .invoke(
+            &pack.prepared,
+            action_name,
+            &input.to_string(),
+            &context,
+            &limits,
+        )
         .await?;
 
     let mut out = std::io::stdout().lock();
@@ -126,7 +134,11 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
             }
         }
         if invocation.logs_dropped > 0 {
-            writeln!(err, " note {} more log lines were dropped (cap reached)", invocation.logs_dropped)?;
+            writeln!(
+                err,
+                " note {} more log lines were dropped (cap reached)",
+                invocation.logs_dropped
+            )?;
         }
         if let Ok(output) = &invocation.result {
             let value: Value = serde_json::from_str(output)?;
@@ -170,12 +182,16 @@ fn read_input(args: &RunArgs) -> anyhow::Result<Value> {
                 eprintln!("reading the input JSON from stdin; end with Ctrl-D");
             }
             let mut text = String::new();
-            stdin.lock().read_to_string(&mut text).context("reading the input from stdin")?;
+            stdin
+                .lock()
+                .read_to_string(&mut text)
+                .context("reading the input from stdin")?;
             (text, "stdin".to_owned())
         }
         (None, Some(path)) => (
-            std::fs::read_to_string(path)
-                .map_err(|err| InputError(format!("cannot read input file {}: {err}", path.display())))?,
+            std::fs::read_to_string(path).map_err(|err| {
+                InputError(format!("cannot read input file {}: {err}", path.display()))
+            })?,
             path.display().to_string(),
         ),
         (None, None) => ("{}".to_owned(), "the default input".to_owned()),

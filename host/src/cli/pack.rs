@@ -58,7 +58,9 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             spinner.enable_steady_tick(Duration::from_millis(100));
             let shown = file.display().to_string();
             let report = packs
-                .add(&file, &|step| spinner.set_message(format!("{step} {shown}")))
+                .add(&file, &|step| {
+                    spinner.set_message(format!("{step} {shown}"))
+                })
                 .await;
             spinner.finish_and_clear();
             let report = report?;
@@ -106,10 +108,22 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 serde_json::to_writer_pretty(&mut out, &list)?;
                 writeln!(out)?;
             } else if list.is_empty() {
-                writeln!(out, "no packs installed; add one with: orch pack add FILE.wasm")?;
+                writeln!(
+                    out,
+                    "no packs installed; add one with: orch pack add FILE.wasm"
+                )?;
             } else {
-                let width = list.iter().map(|p| p.manifest.name.len()).max().unwrap_or(4).max(4);
-                writeln!(out, "{:width$}  {:10}  {:7}  DESCRIPTION", "NAME", "VERSION", "ACTIONS")?;
+                let width = list
+                    .iter()
+                    .map(|p| p.manifest.name.len())
+                    .max()
+                    .unwrap_or(4)
+                    .max(4);
+                writeln!(
+                    out,
+                    "{:width$}  {:10}  {:7}  DESCRIPTION",
+                    "NAME", "VERSION", "ACTIONS"
+                )?;
                 for pack in &list {
                     let m = &pack.manifest;
                     writeln!(
@@ -118,7 +132,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                         m.name,
                         m.version,
                         m.actions.len(),
-                        first_line(&m.description)
+                        ellipsize(first_line(&m.description), 60)
                     )?;
                 }
             }
@@ -135,13 +149,21 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
         }
         PackCommand::Remove { name } => {
             let pack = packs.remove(&name)?;
-            writeln!(out, "removed pack {} {}", pack.manifest.name, pack.manifest.version)?;
+            writeln!(
+                out,
+                "removed pack {} {}",
+                pack.manifest.name, pack.manifest.version
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(out: &mut impl std::io::Write, pack: &InstalledPack, detailed: bool) -> anyhow::Result<()> {
+fn describe(
+    out: &mut impl std::io::Write,
+    pack: &InstalledPack,
+    detailed: bool,
+) -> anyhow::Result<()> {
     let m = &pack.manifest;
     writeln!(out, "  vendor:       {}", m.vendor)?;
     writeln!(out, "  description:  {}", m.description)?;
@@ -155,11 +177,30 @@ fn describe(out: &mut impl std::io::Write, pack: &InstalledPack, detailed: bool)
     writeln!(out, "  actions:")?;
     let width = m.actions.iter().map(|a| a.name.len()).max().unwrap_or(0);
     for action in &m.actions {
-        let flag = if action.idempotent { "" } else { "  [not idempotent]" };
-        writeln!(out, "    {:width$}  {}{flag}", action.name, first_line(&action.description))?;
+        let flag = if action.idempotent {
+            ""
+        } else {
+            "  [not idempotent]"
+        };
+        writeln!(
+            out,
+            "    {:width$}  {}{flag}",
+            action.name,
+            first_line(&action.description)
+        )?;
         if detailed {
-            writeln!(out, "    {:width$}    input:  {}", "", fields(&action.input_schema))?;
-            writeln!(out, "    {:width$}    output: {}", "", fields(&action.output_schema))?;
+            writeln!(
+                out,
+                "    {:width$}    input:  {}",
+                "",
+                fields(&action.input_schema)
+            )?;
+            writeln!(
+                out,
+                "    {:width$}    output: {}",
+                "",
+                fields(&action.output_schema)
+            )?;
         }
     }
     writeln!(out, "  imports (what the pack could ever touch):")?;
@@ -195,7 +236,11 @@ fn fields(schema: &Value) -> String {
     properties
         .iter()
         .map(|(name, prop)| {
-            let optional = if required.contains(&name.as_str()) { "" } else { "?" };
+            let optional = if required.contains(&name.as_str()) {
+                ""
+            } else {
+                "?"
+            };
             let ty = prop
                 .get("type")
                 .map_or_else(|| "any".to_owned(), |t| t.to_string().replace('"', ""));
@@ -207,6 +252,14 @@ fn fields(schema: &Value) -> String {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
+}
+
+fn ellipsize(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max_chars - 1).collect();
+    format!("{}…", cut.trim_end())
 }
 
 fn short(digest: &str) -> &str {

@@ -36,7 +36,8 @@ impl Session {
             Some(root) => root.clone(),
             None => Home::default_root()?,
         };
-        let home = Home::open(&root).with_context(|| format!("opening ORCH_HOME {}", root.display()))?;
+        let home =
+            Home::open(&root).with_context(|| format!("opening ORCH_HOME {}", root.display()))?;
         let store = Store::open(&home.database())?;
         Ok(self.opened.get_or_init(|| (home, store)))
     }

@@ -68,7 +68,12 @@ pub fn load(
     Ok((component, CacheOutcome::Rebuilt(reason)))
 }
 
-fn try_load(home: &Home, store: &Store, runtime: &Runtime, digest: &str) -> Result<Component, String> {
+fn try_load(
+    home: &Home,
+    store: &Store,
+    runtime: &Runtime,
+    digest: &str,
+) -> Result<Component, String> {
     let key = runtime.engine_key();
     let row = store
         .artifact(digest, key)
@@ -85,8 +90,12 @@ fn try_load(home: &Home, store: &Store, runtime: &Runtime, digest: &str) -> Resu
     // SAFETY: the bytes were written by this host (the record's sha256 matches, and the record
     // and file live in the owner-only home) for this exact engine configuration (the key).
     // wasmtime still checks the header and the configuration before using them.
-    unsafe { Component::deserialize(runtime.engine(), &bytes) }
-        .map_err(|err| format!("artifact {} was refused by wasmtime: {err:#}", path.display()))
+    unsafe { Component::deserialize(runtime.engine(), &bytes) }.map_err(|err| {
+        format!(
+            "artifact {} was refused by wasmtime: {err:#}",
+            path.display()
+        )
+    })
 }
 
 /// Serializes `component` into the cache and records its hash.

@@ -62,7 +62,9 @@ pub enum ManifestError {
     )]
     Name(String),
     /// Bad version.
-    #[error("pack {pack:?} declares version {version:?}, which is not a semantic version ({reason})")]
+    #[error(
+        "pack {pack:?} declares version {version:?}, which is not a semantic version ({reason})"
+    )]
     Version {
         /// Pack name.
         pack: String,
@@ -204,14 +206,20 @@ impl Manifest {
     }
 }
 
-fn parse_schema(pack: &str, action: &str, which: &'static str, text: &str) -> Result<Value, ManifestError> {
+fn parse_schema(
+    pack: &str,
+    action: &str,
+    which: &'static str,
+    text: &str,
+) -> Result<Value, ManifestError> {
     let error = |reason: String| ManifestError::Schema {
         pack: pack.to_owned(),
         action: action.to_owned(),
         which,
         reason,
     };
-    let schema: Value = serde_json::from_str(text).map_err(|err| error(format!("not JSON: {err}")))?;
+    let schema: Value =
+        serde_json::from_str(text).map_err(|err| error(format!("not JSON: {err}")))?;
     Schema::compile(&schema).map_err(error)?;
     Ok(schema)
 }
@@ -245,7 +253,10 @@ mod tests {
     #[test]
     fn accepts_a_well_formed_description() {
         let manifest = Manifest::from_info(info()).unwrap();
-        assert_eq!(manifest.action("get_config").unwrap().input_schema["type"], "object");
+        assert_eq!(
+            manifest.action("get_config").unwrap().input_schema["type"],
+            "object"
+        );
         assert_eq!(manifest.action_names(), "get_config");
     }
 
@@ -253,15 +264,24 @@ mod tests {
     fn rejects_bad_names_versions_duplicates_and_schemas() {
         let mut bad = info();
         bad.name = "Net Dev".into();
-        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::Name(_))));
+        assert!(matches!(
+            Manifest::from_info(bad),
+            Err(ManifestError::Name(_))
+        ));
 
         let mut bad = info();
         bad.version = "one".into();
-        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::Version { .. })));
+        assert!(matches!(
+            Manifest::from_info(bad),
+            Err(ManifestError::Version { .. })
+        ));
 
         let mut bad = info();
         bad.actions.push(bad.actions[0].clone());
-        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::DuplicateAction { .. })));
+        assert!(matches!(
+            Manifest::from_info(bad),
+            Err(ManifestError::DuplicateAction { .. })
+        ));
 
         let mut bad = info();
         bad.actions[0].input_schema = "{not json".into();
@@ -270,6 +290,9 @@ mod tests {
 
         let mut bad = info();
         bad.destinations[0].kind = "ftp".into();
-        assert!(matches!(Manifest::from_info(bad), Err(ManifestError::DestinationKind { .. })));
+        assert!(matches!(
+            Manifest::from_info(bad),
+            Err(ManifestError::DestinationKind { .. })
+        ));
     }
 }

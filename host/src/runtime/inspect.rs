@@ -71,8 +71,7 @@ pub fn check_header(bytes: &[u8]) -> Result<(), ComponentError> {
     const COMPONENT: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]);
-        if text.trim_start().starts_with("(module") || text.trim_start().starts_with("(component")
-        {
+        if text.trim_start().starts_with("(module") || text.trim_start().starts_with("(component") {
             return Err(ComponentError::WasmText);
         }
         return Err(ComponentError::NotWasm);
@@ -170,8 +169,14 @@ mod tests {
 
     #[test]
     fn recognises_text_core_modules_and_garbage() {
-        assert!(matches!(check_header(b"hello world"), Err(ComponentError::NotWasm)));
-        assert!(matches!(check_header(b"(module)"), Err(ComponentError::WasmText)));
+        assert!(matches!(
+            check_header(b"hello world"),
+            Err(ComponentError::NotWasm)
+        ));
+        assert!(matches!(
+            check_header(b"(module)"),
+            Err(ComponentError::WasmText)
+        ));
         assert!(matches!(
             check_header(b"\0asm\x01\0\0\0"),
             Err(ComponentError::CoreModule)
@@ -199,7 +204,10 @@ mod tests {
     #[test]
     fn rejects_other_worlds_and_foreign_imports() {
         let s = shape(&[], &["run"]);
-        assert!(matches!(check_contract(&s), Err(ComponentError::OtherWorld { .. })));
+        assert!(matches!(
+            check_contract(&s),
+            Err(ComponentError::OtherWorld { .. })
+        ));
         let s = shape(&["acme:secret/door@1.0.0"], &["orch:pack/handler@0.1.0"]);
         let err = check_contract(&s).unwrap_err().to_string();
         assert!(err.contains("acme:secret/door@1.0.0"), "{err}");

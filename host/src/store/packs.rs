@@ -125,9 +125,11 @@ impl Store {
     /// How many installed packs use the file with `digest`.
     pub fn packs_with_digest(&self, digest: &str) -> anyhow::Result<i64> {
         let conn = self.conn();
-        Ok(conn.query_row("SELECT count(*) FROM packs WHERE digest = ?1", [digest], |row| {
-            row.get(0)
-        })?)
+        Ok(conn.query_row(
+            "SELECT count(*) FROM packs WHERE digest = ?1",
+            [digest],
+            |row| row.get(0),
+        )?)
     }
 
     /// The artifact of `digest` compiled for `engine_key`, if recorded.
@@ -231,7 +233,10 @@ mod tests {
         store.put_artifact(&artifact).unwrap();
         assert_eq!(store.artifact("aa", "k1").unwrap(), Some(artifact));
         assert_eq!(store.artifact("aa", "k2").unwrap(), None);
-        assert_eq!(store.remove_artifacts("aa").unwrap(), vec!["k1".to_string()]);
+        assert_eq!(
+            store.remove_artifacts("aa").unwrap(),
+            vec!["k1".to_string()]
+        );
         assert_eq!(store.artifact("aa", "k1").unwrap(), None);
     }
 }
