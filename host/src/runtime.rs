@@ -406,12 +406,12 @@ fn bounded_action_error(mut error: ActionError) -> ActionError {
     error
         .message
         .truncate(floor_char_boundary(&error.message, MAX_MESSAGE));
-    if let Some(details) = &error.details {
-        if details.len() > MAX_DETAILS
+    let unusable = |details: &String| {
+        details.len() > MAX_DETAILS
             || serde_json::from_str::<serde::de::IgnoredAny>(details).is_err()
-        {
-            error.details = None;
-        }
+    };
+    if error.details.as_ref().is_some_and(unusable) {
+        error.details = None;
     }
     error
 }

@@ -149,11 +149,9 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
     match invocation.result {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(error) => {
-            if !args.json {
-                if let Some(details) = error.details.as_deref() {
-                    let details: Value = serde_json::from_str(details).unwrap_or(Value::Null);
-                    eprintln!("details: {}", serde_json::to_string_pretty(&details)?);
-                }
+            if let (false, Some(details)) = (args.json, error.details.as_deref()) {
+                let details: Value = serde_json::from_str(details).unwrap_or(Value::Null);
+                eprintln!("details: {}", serde_json::to_string_pretty(&details)?);
             }
             Err(ActionFailed {
                 action: args.action.clone(),

@@ -203,9 +203,22 @@ fn describe(
             )?;
         }
     }
-    writeln!(out, "  imports (what the pack could ever touch):")?;
-    for import in &pack.imports {
+    writeln!(out, "  imports (all the pack could ever touch):")?;
+    let (wasi, orch): (Vec<&String>, Vec<&String>) =
+        pack.imports.iter().partition(|i| i.starts_with("wasi:"));
+    for import in orch {
         writeln!(out, "    {import}")?;
+    }
+    if !wasi.is_empty() {
+        let names: Vec<&str> = wasi
+            .iter()
+            .map(|i| i.trim_start_matches("wasi:").split('@').next().unwrap_or(i))
+            .collect();
+        writeln!(
+            out,
+            "    wasi: {} (given: clocks, random, captured stdout/stderr; no files, env, sockets)",
+            names.join(", ")
+        )?;
     }
     if m.destinations.is_empty() {
         writeln!(out, "  destinations asked for: none")?;

@@ -39,6 +39,11 @@ impl Sandbox {
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .max_random_size(MAX_RANDOM_BYTES)
+            // WASI's own sockets stay shut: network access is brokered by orch capabilities,
+            // which check grants. (Addresses are denied by default too; this says it twice.)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
             .allow_blocking_current_thread(false)
             .build();
         let mut table = ResourceTable::new();

@@ -1,0 +1,647 @@
+//! Expression evaluation: `<% … %>` / `{{ … }}` through minijinja, and the workflow functions.
+//!
+//! One process-wide minijinja environment holds the functions (`ctx`, `result`, `succeeded`,
+//! `failed`, `completed`, `item`, `task`, `zip`) with strict undefined handling and a fuel limit,
+//! so a typo is an error rather than an empty string and a runaway expression stops. The functions
+//! find the data they serve in a hidden [`Scope`] object passed as the only context variable;
+//! nothing else is visible to an expression. The same functions run in a *stub* mode for
+//! `orch workflow validate`, where they return permissive placeholders and record misuse.
+//!
+//! Data is converted to minijinja values and back, never parsed: a `<% %>` inside an action result
+//! or a run input is just characters.
+
+use std::fmt;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use indexmap::IndexMap;
+use minijinja::value::{
+    Enumerator, Object, ObjectExt, ObjectRepr, Rest, Value as MjValue, ValueKind,
+};
+use minijinja::{Environment, Error as MjError, ErrorKind, State, UndefinedBehavior};
+use serde_json::Value;
+
+use crate::model::{Expr, Loc, Piece, Template};
+
+/// Instruction budget for one expression: far above any honest expression, far below a hang.
+const FUEL: u64 = 100_000;
+/// Longest expression accepted. minijinja's parser recurses once per binary operator, so a few
+/// thousand chained `+` overflow the thread's stack (measured: 3000 terms abort a 2 MiB thread);
+/// a cap keeps a hostile or generated workflow from killing the host. Real expressions are short.
+pub const MAX_EXPR_LEN: usize = 2000;
+/// Name of the one context variable; the functions look the scope up through it.
+const SCOPE_VAR: &str = "__orch_scope";
+
+/// A compiled expression or why it does not compile.
+pub(crate) type Compiled =
+    Result<Arc<minijinja::Expression<'static, 'static>>, (ErrorKind, String)>;
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.add_function("ctx", f_ctx);
+    env.add_function("result", f_result);
+    env.add_function("succeeded", f_succeeded);
+    env.add_function("failed", f_failed);
+    env.add_function("completed", f_completed);
+    env.add_function("item", f_item);
+    env.add_function("task", f_task);
+    env.add_function("zip", f_zip);
+    env
+});
+
+/// An expression that failed, with where it came from.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{expression} in {site} (line {}, column {}): {message}", loc.line, loc.column)]
+pub struct ExprError {
+    /// The expression with its delimiters.
+    pub expression: String,
+    /// Task and field, e.g. `task "fetch" input.device`.
+    pub site: String,
+    /// What went wrong.
+    pub message: String,
+    /// Where the expression is written.
+    pub loc: Loc,
+}
+
+/// Failure inside one evaluation, before the caller names the site.
+#[derive(Debug, Clone)]
+pub(crate) struct EvalFailure {
+    pub expression: String,
+    pub message: String,
+    pub loc: Loc,
+    /// minijinja's kind when the engine raised it (the validator filters on it).
+    pub kind: Option<ErrorKind>,
+}
+
+impl EvalFailure {
+    pub(crate) fn at(self, site: impl Into<String>) -> ExprError {
+        ExprError {
+            expression: self.expression,
+            site: site.into(),
+            message: self.message,
+            loc: self.loc,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scope: what the functions can see during one evaluation.
+
+/// Status of the execution whose outcome is being looked at (`next`, `retry.when`).
+#[derive(Debug, Clone)]
+pub(crate) struct Current {
+    pub succeeded: bool,
+    pub result: MjValue,
+}
+
+/// The item bound by `with`.
+#[derive(Debug, Clone)]
+pub(crate) struct ItemBinding {
+    pub value: MjValue,
+    /// Names from `a, b in …`; empty for the plain form.
+    pub names: Arc<Vec<String>>,
+}
+
+/// Extra knowledge and a problem log for the validator's dry run.
+#[derive(Debug, Default)]
+pub(crate) struct Stub {
+    pub task_names: Vec<String>,
+    pub problems: Mutex<Vec<String>>,
+}
+
+/// Data one evaluation may see. Cheap to build: everything large is behind an `Arc`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    pub ctx: Arc<IndexMap<String, MjValue>>,
+    pub tasks: Arc<IndexMap<String, MjValue>>,
+    pub current: Option<Current>,
+    pub item: Option<ItemBinding>,
+    pub stub: Option<Arc<Stub>>,
+}
+
+impl Object for Scope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+}
+
+impl Scope {
+    fn problem(&self, msg: String) -> Result<MjValue, MjError> {
+        match &self.stub {
+            Some(stub) => {
+                if let Ok(mut p) = stub.problems.lock() {
+                    p.push(msg);
+                }
+                Ok(stub_value())
+            }
+            None => Err(MjError::new(ErrorKind::InvalidOperation, msg)),
+        }
+    }
+}
+
+/// `ctx()` as a map without copying the variables.
+#[derive(Debug)]
+struct CtxMap(Arc<IndexMap<String, MjValue>>);
+
+impl Object for CtxMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        key.as_str().and_then(|k| self.0.get(k).cloned())
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_enumerator(|this| Box::new(this.0.keys().map(|k| MjValue::from(k.as_str()))))
+    }
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+/// Placeholder used by the dry run: any attribute, any item, truthy, iterates as empty.
+#[derive(Debug)]
+struct StubValue;
+
+impl Object for StubValue {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, _key: &MjValue) -> Option<MjValue> {
+        Some(stub_value())
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Empty
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stub")
+    }
+}
+
+pub(crate) fn stub_value() -> MjValue {
+    MjValue::from_object(StubValue)
+}
+
+fn scope_of(state: &State) -> Result<Arc<Scope>, MjError> {
+    state
+        .lookup(SCOPE_VAR)
+        .and_then(|v| v.downcast_object::<Scope>())
+        .ok_or_else(|| {
+            MjError::new(
+                ErrorKind::InvalidOperation,
+                "workflow functions are not available here",
+            )
+        })
+}
+
+fn f_ctx(state: &State, name: Option<MjValue>) -> Result<MjValue, MjError> {
+    let scope = scope_of(state)?;
+    let Some(name) = name else {
+        return Ok(MjValue::from_object(CtxMap(scope.ctx.clone())));
+    };
+    let Some(name) = name.as_str() else {
+        return Err(MjError::new(
+            ErrorKind::InvalidOperation,
+            "ctx() takes a variable name in quotes, e.g. ctx('device')",
+        ));
+    };
+    match scope.ctx.get(name) {
+        Some(v) => Ok(v.clone()),
+        None => {
+            let known: Vec<&str> = scope.ctx.keys().map(String::as_str).collect();
+            let msg = format!(
+                "ctx has no variable `{name}`; known: {}",
+                list_or_none(&known)
+            );
+            match &scope.stub {
+                Some(_) => scope.problem(msg),
+                None => Err(MjError::new(ErrorKind::UndefinedError, msg)),
+            }
+        }
+    }
+}
+
+fn f_result(state: &State) -> Result<MjValue, MjError> {
+    let scope = scope_of(state)?;
+    match &scope.current {
+        Some(c) => Ok(c.result.clone()),
+        None => {
+            scope.problem("result() is only available in a task's `next` and `retry.when`".into())
+        }
+    }
+}
+
+fn status_fn(state: &State, name: &str, f: fn(bool) -> bool) -> Result<MjValue, MjError> {
+    let scope = scope_of(state)?;
+    match &scope.current {
+        Some(c) => Ok(MjValue::from(f(c.succeeded))),
+        None => scope.problem(format!(
+            "{name}() is only available in a task's `next` and `retry.when`"
+        )),
+    }
+}
+
+fn f_succeeded(state: &State) -> Result<MjValue, MjError> {
+    status_fn(state, "succeeded", |s| s)
+}
+
+fn f_failed(state: &State) -> Result<MjValue, MjError> {
+    status_fn(state, "failed", |s| !s)
+}
+
+fn f_completed(state: &State) -> Result<MjValue, MjError> {
+    status_fn(state, "completed", |_| true)
+}
+
+fn f_item(state: &State, name: Option<MjValue>) -> Result<MjValue, MjError> {
+    let scope = scope_of(state)?;
+    let Some(item) = &scope.item else {
+        return scope.problem("item() is only available in the input of a task with `with`".into());
+    };
+    let Some(name) = name else {
+        if item.names.is_empty() {
+            return Ok(item.value.clone());
+        }
+        // Orquesta: with names, item() is a map of name to value.
+        let pairs: Vec<(MjValue, MjValue)> = item
+            .names
+            .iter()
+            .map(|n| Ok((MjValue::from(n.as_str()), named_item(&scope, item, n)?)))
+            .collect::<Result<_, MjError>>()?;
+        return Ok(MjValue::from_pairs(pairs));
+    };
+    let Some(name) = name.as_str() else {
+        return Err(MjError::new(
+            ErrorKind::InvalidOperation,
+            "item() takes an item name in quotes, e.g. item('host')",
+        ));
+    };
+    if !item.names.iter().any(|n| n == name) {
+        let known: Vec<&str> = item.names.iter().map(String::as_str).collect();
+        return scope.problem(format!(
+            "item has no name `{name}`; `with` names: {} (use `{name} in <% … %>` to name items)",
+            list_or_none(&known)
+        ));
+    }
+    named_item(&scope, item, name)
+}
+
+fn named_item(scope: &Scope, item: &ItemBinding, name: &str) -> Result<MjValue, MjError> {
+    if scope.stub.is_some() {
+        return Ok(stub_value());
+    }
+    let pos = item.names.iter().position(|n| n == name).unwrap_or(0);
+    if item.names.len() == 1 {
+        return Ok(item.value.clone());
+    }
+    item.value.get_item_by_index(pos).map_err(|_| {
+        MjError::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "item is not a list of {} values for names {:?}",
+                item.names.len(),
+                item.names
+            ),
+        )
+    })
+}
+
+fn f_task(state: &State, name: MjValue) -> Result<MjValue, MjError> {
+    let scope = scope_of(state)?;
+    let Some(name) = name.as_str() else {
+        return Err(MjError::new(
+            ErrorKind::InvalidOperation,
+            "task() takes a task name in quotes, e.g. task('fetch')",
+        ));
+    };
+    if let Some(stub) = &scope.stub {
+        if !stub.task_names.iter().any(|t| t == name) {
+            return scope.problem(format!("task('{name}') names no task of this workflow"));
+        }
+        return Ok(MjValue::from_pairs([
+            ("result", stub_value()),
+            ("status", MjValue::from("succeeded")),
+        ]));
+    }
+    Ok(scope.tasks.get(name).cloned().unwrap_or_else(|| {
+        MjValue::from_pairs([
+            ("result", MjValue::from(())),
+            ("status", MjValue::from("not_run")),
+        ])
+    }))
+}
+
+fn f_zip(lists: Rest<MjValue>) -> Result<MjValue, MjError> {
+    let lists: Vec<Vec<MjValue>> = lists
+        .0
+        .iter()
+        .map(|l| l.try_iter().map(Iterator::collect))
+        .collect::<Result<_, _>>()?;
+    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(MjValue::from(
+        (0..n)
+            .map(|i| MjValue::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions.
+
+/// JSON data into a minijinja value (data, never parsed as an expression).
+pub(crate) fn to_mj(v: &Value) -> MjValue {
+    MjValue::from(minijinja::value::Serde(v))
+}
+
+/// A minijinja value back into JSON; functions and undefined values are errors with a fix.
+pub(crate) fn to_json(v: &MjValue) -> Result<Value, String> {
+    Ok(match v.kind() {
+        ValueKind::Undefined => {
+            return Err("the expression gives an undefined value: a variable, attribute or item that does not exist".into());
+        }
+        ValueKind::None => Value::Null,
+        ValueKind::Bool => Value::Bool(v.is_true()),
+        ValueKind::Number => {
+            // `is_integer` first: `as_i64` would also turn the float 3.0 into the integer 3.
+            if let (true, Some(i)) = (v.is_integer(), v.as_i64()) {
+                Value::from(i)
+            } else if let (true, Ok(u)) = (v.is_integer(), u64::try_from(v.clone())) {
+                Value::from(u)
+            } else {
+                let f = f64::try_from(v.clone()).map_err(|e| e.to_string())?;
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or_else(|| {
+                        format!("the expression gives {f}, which is not a JSON number")
+                    })?
+            }
+        }
+        ValueKind::String => Value::String(
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string()),
+        ),
+        ValueKind::Bytes => return Err("the expression gives bytes, which JSON cannot hold".into()),
+        ValueKind::Seq | ValueKind::Iterable => Value::Array(
+            v.try_iter()
+                .map_err(|e| e.to_string())?
+                .map(|x| to_json(&x))
+                .collect::<Result<_, _>>()?,
+        ),
+        ValueKind::Map => {
+            if v.downcast_object_ref::<StubValue>().is_some() {
+                return Ok(Value::Null);
+            }
+            let mut m = serde_json::Map::new();
+            for k in v.try_iter().map_err(|e| e.to_string())? {
+                let item = v.get_item(&k).map_err(|e| e.to_string())?;
+                let key = k
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| k.to_string());
+                m.insert(key, to_json(&item)?);
+            }
+            Value::Object(m)
+        }
+        ValueKind::Plain | ValueKind::Invalid => {
+            return Err(format!(
+                "the expression gives `{v}`, not data; a function must be called, e.g. `succeeded()` not `succeeded`"
+            ));
+        }
+        _ => return Err(format!("the expression gives `{v}`, which is not data")),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation.
+
+fn compiled(e: &Expr) -> &Compiled {
+    e.compiled.get_or_init(|| {
+        if e.code.len() > MAX_EXPR_LEN {
+            return Err((
+                ErrorKind::SyntaxError,
+                format!(
+                    "expression is {} characters long, the limit is {MAX_EXPR_LEN}; compute it in an action or split it across vars",
+                    e.code.len()
+                ),
+            ));
+        }
+        ENV.compile_expression_owned(e.code.clone())
+            .map(Arc::new)
+            .map_err(|err| (err.kind(), describe(&err)))
+    })
+}
+
+/// minijinja's message without its "(in <expression>:1)" suffix, which points nowhere useful.
+fn describe(err: &MjError) -> String {
+    let mut s = err.to_string();
+    if let Some(i) = s.find(" (in <expression>") {
+        s.truncate(i);
+    }
+    s
+}
+
+/// Compiles the expression and reports a syntax error, for validation.
+pub(crate) fn check_syntax(e: &Expr) -> Result<(), EvalFailure> {
+    match compiled(e) {
+        Ok(_) => Ok(()),
+        Err((kind, msg)) => Err(EvalFailure {
+            expression: e.source(),
+            message: msg.clone(),
+            loc: e.loc,
+            kind: Some(*kind),
+        }),
+    }
+}
+
+/// Evaluates one expression to a minijinja value.
+pub(crate) fn eval_raw(e: &Expr, scope: &Scope) -> Result<MjValue, EvalFailure> {
+    let fail = |message: String, kind: Option<ErrorKind>| EvalFailure {
+        expression: e.source(),
+        message,
+        loc: e.loc,
+        kind,
+    };
+    let expr = compiled(e)
+        .as_ref()
+        .map_err(|(k, m)| fail(m.clone(), Some(*k)))?;
+    let ctx = minijinja::context! { __orch_scope => MjValue::from_object(scope.clone()) };
+    expr.eval(ctx)
+        .map_err(|err| fail(describe(&err), Some(err.kind())))
+}
+
+/// Evaluates one expression to JSON.
+pub(crate) fn eval_expr(e: &Expr, scope: &Scope) -> Result<Value, EvalFailure> {
+    let v = eval_raw(e, scope)?;
+    to_json(&v).map_err(|message| EvalFailure {
+        expression: e.source(),
+        message,
+        loc: e.loc,
+        kind: None,
+    })
+}
+
+/// Renders a template: one expression keeps its type, text renders as a string, maps and lists
+/// recurse.
+pub(crate) fn render(t: &Template, scope: &Scope) -> Result<Value, EvalFailure> {
+    Ok(match t {
+        Template::Literal(v) => v.clone(),
+        Template::Expr(e) => eval_expr(e, scope)?,
+        Template::Text(pieces) => {
+            let mut out = String::new();
+            for p in pieces {
+                match p {
+                    Piece::Text(t) => out.push_str(t),
+                    Piece::Expr(e) => match eval_expr(e, scope)? {
+                        Value::String(s) => out.push_str(&s),
+                        // Non-strings are written as JSON so lists and maps stay readable.
+                        other => out.push_str(&other.to_string()),
+                    },
+                }
+            }
+            Value::String(out)
+        }
+        Template::List(items) => Value::Array(
+            items
+                .iter()
+                .map(|t| render(t, scope))
+                .collect::<Result<_, _>>()?,
+        ),
+        Template::Map(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, t) in m {
+                out.insert(k.clone(), render(t, scope)?);
+            }
+            Value::Object(out)
+        }
+    })
+}
+
+/// Evaluates a condition (`when`): Jinja truthiness of the result.
+pub(crate) fn truthy(t: &Template, scope: &Scope) -> Result<bool, EvalFailure> {
+    match t {
+        Template::Expr(e) => {
+            let v = eval_raw(e, scope)?;
+            if matches!(
+                v.kind(),
+                ValueKind::Plain | ValueKind::Invalid | ValueKind::Undefined
+            ) {
+                // A bare `succeeded` is a function object, which is always true: refuse it.
+                to_json(&v).map_err(|message| EvalFailure {
+                    expression: e.source(),
+                    message,
+                    loc: e.loc,
+                    kind: None,
+                })?;
+            }
+            Ok(v.is_true())
+        }
+        other => Ok(match render(other, scope)? {
+            Value::Bool(b) => b,
+            Value::Null => false,
+            _ => true,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Delim, Loc};
+    use serde_json::json;
+
+    fn e(code: &str) -> Expr {
+        Expr::new(code, Delim::Percent, Loc::default())
+    }
+
+    fn scope_with(ctx: Value) -> Scope {
+        let mut m = IndexMap::new();
+        if let Value::Object(o) = ctx {
+            for (k, v) in o {
+                m.insert(k, to_mj(&v));
+            }
+        }
+        Scope {
+            ctx: Arc::new(m),
+            ..Scope::default()
+        }
+    }
+
+    #[test]
+    fn single_expression_keeps_its_type() {
+        let s = scope_with(json!({"xs": [1, 2], "m": {"a": true}, "n": 3, "z": null}));
+        assert_eq!(eval_expr(&e("ctx().xs"), &s).ok(), Some(json!([1, 2])));
+        assert_eq!(eval_expr(&e("ctx('m')"), &s).ok(), Some(json!({"a": true})));
+        assert_eq!(eval_expr(&e("ctx().n + 1"), &s).ok(), Some(json!(4)));
+        assert_eq!(eval_expr(&e("ctx().z"), &s).ok(), Some(Value::Null));
+        assert_eq!(eval_expr(&e("1.5 * 2"), &s).ok(), Some(json!(3.0)));
+    }
+
+    #[test]
+    fn missing_variable_is_an_error_naming_known_ones() {
+        let s = scope_with(json!({"device": "r1"}));
+        let err = eval_expr(&e("ctx('devcie')"), &s).expect_err("undefined");
+        assert!(
+            err.message.contains("`devcie`") && err.message.contains("device"),
+            "{}",
+            err.message
+        );
+        assert!(eval_expr(&e("ctx().devcie.name"), &s).is_err());
+    }
+
+    #[test]
+    fn uncalled_function_is_refused_as_a_condition() {
+        let mut s = scope_with(json!({}));
+        s.current = Some(Current {
+            succeeded: false,
+            result: MjValue::from(()),
+        });
+        let err = truthy(&Template::Expr(e("succeeded")), &s).expect_err("function object");
+        assert!(err.message.contains("succeeded()"), "{}", err.message);
+        assert_eq!(
+            truthy(&Template::Expr(e("succeeded()")), &s).ok(),
+            Some(false)
+        );
+        assert_eq!(truthy(&Template::Expr(e("failed()")), &s).ok(), Some(true));
+    }
+
+    #[test]
+    fn overlong_expression_is_refused_before_the_parser_can_overflow_the_stack() {
+        let s = scope_with(json!({}));
+        let long = format!("0{}", " + 1".repeat(60_000));
+        let err = eval_expr(&e(&long), &s).expect_err("too long");
+        assert!(err.message.contains("limit is 2000"), "{}", err.message);
+        // Within the limit the same shape evaluates normally.
+        let ok = format!("0{}", " + 1".repeat(400));
+        assert_eq!(eval_expr(&e(&ok), &s).ok(), Some(json!(400)));
+    }
+
+    #[test]
+    fn data_with_delimiters_is_not_evaluated() {
+        let s = scope_with(json!({"x": "<% ctx().secret %>"}));
+        assert_eq!(
+            eval_expr(&e("ctx().x"), &s).ok(),
+            Some(json!("<% ctx().secret %>"))
+        );
+    }
+
+    #[test]
+    fn zip_pairs_lists() {
+        let s = scope_with(json!({"a": [1, 2, 3], "b": ["x", "y"]}));
+        assert_eq!(
+            eval_expr(&e("zip(ctx().a, ctx().b)"), &s).ok(),
+            Some(json!([[1, "x"], [2, "y"]]))
+        );
+    }
+}
