@@ -1,12 +1,16 @@
 //! Command-line interface: clap types and one module per verb. Nothing below `cli` knows clap.
 //!
-//! Exit codes: 0 success; 1 the action (or run) failed: the pack reported an error or the
-//! sandbox stopped it; 2 bad usage or input, fixable by the user (unknown pack, input that
-//! fails its schema, a file that is not a pack); 3 orch itself or its environment failed
-//! (store, disk, a bug).
+//! Exit codes: 0 success (a run succeeded); 1 the action or run failed (the pack reported an
+//! error, the sandbox stopped it, the run failed or was canceled); 2 bad usage or input, fixable
+//! by the user (unknown pack, input that fails its schema, a file that is not a pack, a workflow
+//! that does not parse, a run driven by another process); 3 orch itself or its environment
+//! failed (store, disk, a bug); 4 the run stopped unfinished: paused by a signal, waiting for an
+//! answer (`orch runs respond`) or needing a person (`orch runs resume --retry-interrupted`).
 
 mod action;
 mod pack;
+mod run;
+mod runs;
 mod session;
 
 use std::path::PathBuf;
@@ -24,6 +28,8 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: orch or its environment failed.
 pub const EXIT_INTERNAL: u8 = 3;
+/// Exit code: the run is paused, waiting for an answer, or needs a person.
+pub const EXIT_WAITING: u8 = 4;
 
 /// orch runs automation packs (WebAssembly components) in a sandbox.
 #[derive(Debug, Parser)]
@@ -49,6 +55,11 @@ pub enum Command {
     /// Run a single pack action.
     #[command(subcommand)]
     Action(action::ActionCommand),
+    /// Run a workflow in the foreground: progress on stderr, outputs on stdout.
+    Run(run::RunArgs),
+    /// List, inspect, resume, answer and cancel workflow runs.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
 }
 
 /// Runs the parsed command.
@@ -57,6 +68,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pack(command) => pack::run(&session, command).await,
         Command::Action(command) => action::run(&session, command).await,
+        Command::Run(args) => run::run(&session, args).await,
+        Command::Runs(command) => runs::run(&session, command).await,
     }
 }
 
@@ -70,6 +83,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
             || cause.is::<InputRejected>()
             || cause.is::<ComponentError>()
             || cause.is::<action::InputError>()
+            || cause.is::<crate::engine::EngineError>()
         {
             return EXIT_USAGE;
         }

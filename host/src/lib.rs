@@ -1,10 +1,12 @@
 //! orch: a WebAssembly-plugin orchestration host.
 //!
-//! Layers, with dependencies pointing one way: [`cli`] → [`packs`] → [`runtime`] →
-//! [`capabilities`], and [`packs`], [`capabilities`] → [`store`]. See `ARCHITECTURE.md`.
+//! Layers, with dependencies pointing one way: [`cli`] → [`engine`] → [`packs`] → [`runtime`] →
+//! [`capabilities`], and [`engine`], [`packs`], [`capabilities`] → [`store`]. See
+//! `ARCHITECTURE.md`.
 
 pub mod capabilities;
 pub mod cli;
+pub mod engine;
 pub mod home;
 pub mod packs;
 pub mod runtime;

@@ -4,6 +4,7 @@
 //! deferred transaction that reads then writes can fail at once with SQLITE_BUSY under WAL.
 
 mod packs;
+mod runs;
 mod schema;
 
 use std::path::Path;
@@ -13,6 +14,10 @@ use anyhow::Context as _;
 use rusqlite::Connection;
 
 pub use packs::{ArtifactRow, PackRow};
+pub use runs::{
+    AttemptId, AttemptRow, FinishedAttempt, JournalBatch, LeaseHeld, LogRow, NO_ITEM, NewAttempt,
+    NewLog, RunRow, StatusChange, now_ms,
+};
 
 /// The store.
 pub struct Store {

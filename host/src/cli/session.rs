@@ -2,7 +2,7 @@
 //! command that needs none of them (such as `--help`) costs nothing.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 
@@ -15,7 +15,7 @@ use crate::store::Store;
 pub struct Session {
     home_arg: Option<PathBuf>,
     opened: OnceLock<(Home, Store)>,
-    runtime: OnceLock<Runtime>,
+    runtime: OnceLock<Arc<Runtime>>,
 }
 
 impl Session {
@@ -43,12 +43,19 @@ impl Session {
     }
 
     /// The runtime, sized for memory caps up to `max_memory_bytes` (at least the default).
-    pub fn runtime(&self, max_memory_bytes: usize) -> anyhow::Result<&Runtime> {
+    /// Shared (`Arc`) so the workflow driver can run invocations as tasks.
+    pub fn runtime(&self, max_memory_bytes: usize) -> anyhow::Result<&Arc<Runtime>> {
         if let Some(runtime) = self.runtime.get() {
             return Ok(runtime);
         }
         let runtime = Runtime::new(max_memory_bytes.max(Limits::DEFAULT.memory_bytes))?;
-        Ok(self.runtime.get_or_init(|| runtime))
+        Ok(self.runtime.get_or_init(|| Arc::new(runtime)))
+    }
+
+    /// The home and the store.
+    pub fn home_and_store(&self) -> anyhow::Result<(&Home, &Store)> {
+        let (home, store) = self.opened()?;
+        Ok((home, store))
     }
 
     /// The installed packs, with a runtime allowing memory caps up to `max_memory_bytes`.

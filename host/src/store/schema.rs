@@ -4,8 +4,9 @@ use rusqlite_migration::{M, Migrations};
 
 /// Every migration of the store.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE packs (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE packs (
             name         TEXT PRIMARY KEY,
             version      TEXT NOT NULL,
             vendor       TEXT NOT NULL,
@@ -26,7 +27,81 @@ pub fn migrations() -> Migrations<'static> {
             created_at      TEXT NOT NULL,
             PRIMARY KEY (digest, engine_key)
         ) STRICT;",
-    )])
+        ),
+        // Runs of workflows and their journal. Times are Unix milliseconds (arithmetic on lease
+        // expiry and timer due times); `definition` is the workflow text as it was at start, so
+        // a resume replays against the same definition even if the file changed since.
+        M::up(
+            "CREATE TABLE runs (
+            id               TEXT PRIMARY KEY,
+            workflow         TEXT NOT NULL,
+            source           TEXT NOT NULL,
+            definition       TEXT NOT NULL,
+            workflows_dir    TEXT NOT NULL,
+            input            TEXT NOT NULL,
+            status           TEXT NOT NULL,
+            reason           TEXT,
+            parent_run       TEXT REFERENCES runs (id),
+            parent_step      TEXT,
+            owner_host       TEXT,
+            owner_pid        INTEGER,
+            lease_until      INTEGER,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            created_at       INTEGER NOT NULL,
+            updated_at       INTEGER NOT NULL,
+            output           TEXT,
+            errors           TEXT
+        ) STRICT;
+        CREATE INDEX runs_by_parent ON runs (parent_run, parent_step);
+        CREATE TABLE events (
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            seq    INTEGER NOT NULL,
+            event  TEXT NOT NULL,
+            at     INTEGER NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE attempts (
+            run_id          TEXT NOT NULL REFERENCES runs (id),
+            exec            TEXT NOT NULL,
+            item            INTEGER NOT NULL,
+            attempt         INTEGER NOT NULL,
+            task            TEXT NOT NULL,
+            action          TEXT NOT NULL,
+            input           TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            starts          INTEGER NOT NULL,
+            started_at      INTEGER NOT NULL,
+            finished_at     INTEGER,
+            outcome         TEXT,
+            PRIMARY KEY (run_id, exec, item, attempt)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE logs (
+            id      INTEGER PRIMARY KEY,
+            run_id  TEXT NOT NULL REFERENCES runs (id),
+            exec    TEXT NOT NULL,
+            item    INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            level   TEXT NOT NULL,
+            message TEXT NOT NULL,
+            fields  TEXT,
+            at      INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX logs_by_run ON logs (run_id, id);
+        CREATE TABLE timers (
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            timer  TEXT NOT NULL,
+            due_at INTEGER NOT NULL,
+            PRIMARY KEY (run_id, timer)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE answers (
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            step   TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            at     INTEGER NOT NULL,
+            PRIMARY KEY (run_id, step)
+        ) STRICT, WITHOUT ROWID;",
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -29,6 +29,23 @@ struct HugeOutput {
     mb: u32,
 }
 
+/// Input of `slow` and `transfer`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Slow {
+    /// How long to take, in milliseconds.
+    ms: u64,
+    /// Logged and returned, so tests can tell invocations apart.
+    #[serde(default)]
+    tag: String,
+}
+
+/// Output of `slow` and `transfer`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Tagged {
+    tag: String,
+}
+
 fn default_mb() -> u32 {
     100
 }
@@ -43,6 +60,26 @@ fn noop(_: Empty, _: &Context) -> Result<Empty, ActionError> {
 fn echo(input: Echo, ctx: &Context) -> Result<Echo, ActionError> {
     ctx.info(&format!("echo: {}", input.message));
     Ok(input)
+}
+
+// Spins on the clock rather than sleeping: a guest has no sleep that yields to the host, and
+// spinning also exercises epoch interruption. Logs once per invocation so tests can count runs.
+fn slow(input: Slow, ctx: &Context) -> Result<Tagged, ActionError> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_millis(input.ms) {
+        black_box(());
+    }
+    ctx.info(&format!("slow: {}", input.tag));
+    Ok(Tagged { tag: input.tag })
+}
+
+fn transfer(input: Slow, ctx: &Context) -> Result<Tagged, ActionError> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_millis(input.ms) {
+        black_box(());
+    }
+    ctx.info(&format!("transfer: {}", input.tag));
+    Ok(Tagged { tag: input.tag })
 }
 
 fn fail(_: Empty, _: &Context) -> Result<Empty, ActionError> {
@@ -136,6 +173,19 @@ impl Pack for Misbehave {
                 huge_output,
             ))
             .action(Action::new("panic", "Panic.", panic))
+            .action(Action::new(
+                "slow",
+                "Take `ms` milliseconds, log `tag` and return it.",
+                slow,
+            ))
+            .action(
+                Action::new(
+                    "transfer",
+                    "Like `slow`, but not idempotent: a blind re-run would repeat its effect.",
+                    transfer,
+                )
+                .non_idempotent(),
+            )
     }
 }
 

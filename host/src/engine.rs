@@ -1,0 +1,710 @@
+//! Durable workflow runs: starting, resuming, answering, cancelling and inspecting them.
+//!
+//! The workflow language and its pure state machine live in the `orch-workflow` crate; this
+//! module is the driver around it: it journals to the store, invokes pack actions through the
+//! runtime, runs the `core.*` built-ins, runs sub-workflows as child runs and holds the lease
+//! that keeps two processes from driving one run. See `driver.rs` for the loop and its
+//! durability rules.
+
+pub mod builtins;
+mod driver;
+pub mod lease;
+mod report;
+pub mod workflows;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use orch_workflow::{ActionKnown, ActionLookup, Machine, ParseError, Problem, RunError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+use crate::packs::Packs;
+use crate::runtime::{Limits, Runtime};
+use crate::schema::InputRejected;
+use crate::store::{LeaseHeld, RunRow, Store, now_ms};
+use builtins::ActionKind;
+pub use report::{AttemptReport, ExecReport, RunReport, report};
+pub use workflows::LookupError;
+
+/// Where a run stands, as stored and printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Being driven.
+    Running,
+    /// Stopped by a signal (or a crash noticed later): resume it.
+    Paused,
+    /// Waiting for an answer to a `core.ask`.
+    Waiting,
+    /// An interrupted attempt of a non-idempotent action needs a person's decision.
+    NeedsAttention,
+    /// Done, successfully.
+    Succeeded,
+    /// Done, failed.
+    Failed,
+    /// Done, canceled.
+    Canceled,
+}
+
+impl RunState {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Waiting => "waiting",
+            RunState::NeedsAttention => "needs_attention",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Canceled => "canceled",
+        }
+    }
+
+    /// Parses a stored name; unknown names read as paused (resumable).
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "running" => RunState::Running,
+            "waiting" => RunState::Waiting,
+            "needs_attention" => RunState::NeedsAttention,
+            "succeeded" => RunState::Succeeded,
+            "failed" => RunState::Failed,
+            "canceled" => RunState::Canceled,
+            _ => RunState::Paused,
+        }
+    }
+
+    /// Whether the run is over.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Canceled
+        )
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A question a run waits on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Question {
+    /// Run that asks (a sub-workflow's own run, when the question is inside one).
+    pub run: String,
+    /// Task.
+    pub task: String,
+    /// The prompt.
+    pub prompt: String,
+    /// JSON Schema the answer must match.
+    pub schema: Value,
+}
+
+/// How a drive of a run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Run id.
+    pub run: String,
+    /// Where it stands.
+    pub status: RunState,
+    /// Rendered output, when finished and the workflow declares one.
+    pub output: Option<Value>,
+    /// Errors recorded by the machine.
+    pub errors: Vec<Value>,
+    /// Why it stopped without finishing, and what to do.
+    pub reason: Option<String>,
+    /// Questions waiting for an answer.
+    pub questions: Vec<Question>,
+}
+
+/// Things the user can fix: bad workflows, inputs, answers, unknown runs, a busy run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The workflow file cannot be found or read.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The workflow does not parse.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The workflow parses but is wrong.
+    #[error("workflow {path} has {} problem{}:{}\ncheck it with: orch workflow validate {path}",
+        problems.len(), if problems.len() == 1 { "" } else { "s" }, list(problems))]
+    Invalid {
+        /// Workflow file.
+        path: String,
+        /// What is wrong.
+        problems: Vec<Problem>,
+    },
+    /// The input does not fit the workflow.
+    #[error("workflow {workflow}: {error}")]
+    Input {
+        /// Workflow name.
+        workflow: String,
+        /// Why.
+        error: RunError,
+    },
+    /// Input given on the command line is unusable.
+    #[error("{0}")]
+    BadInput(String),
+    /// No such run.
+    #[error("no run {0}; list runs with: orch runs list")]
+    NoRun(String),
+    /// A prefix that matches several runs.
+    #[error("run id prefix {prefix} matches several runs ({matches}); give more of the id")]
+    Ambiguous {
+        /// The prefix.
+        prefix: String,
+        /// Some of the matches.
+        matches: String,
+    },
+    /// Another process drives the run.
+    #[error(transparent)]
+    Busy(#[from] LeaseHeld),
+    /// Nothing to resume.
+    #[error("run {run} already {status}; there is nothing to {verb}")]
+    Finished {
+        /// Run id.
+        run: String,
+        /// Its final status.
+        status: RunState,
+        /// What was asked.
+        verb: &'static str,
+    },
+    /// `respond` to a task that asks nothing.
+    #[error("run {run} has no question waiting at task `{task}`; {waiting}")]
+    NoQuestion {
+        /// Run id.
+        run: String,
+        /// Task named.
+        task: String,
+        /// What is waiting instead.
+        waiting: String,
+    },
+    /// The answer fails the question's schema; nothing was recorded.
+    #[error("the answer to task `{task}` of run {run} does not match the question's schema, so \
+             nothing was recorded ({} violation{}):{}\nsee the question with: orch runs show {run}",
+        rejected.violations.len(), if rejected.violations.len() == 1 { "" } else { "s" },
+        violations(rejected))]
+    AnswerRejected {
+        /// Run id.
+        run: String,
+        /// Task.
+        task: String,
+        /// Violations.
+        rejected: InputRejected,
+    },
+}
+
+fn violations(rejected: &InputRejected) -> String {
+    rejected
+        .violations
+        .iter()
+        .map(|v| {
+            let path = if v.path.is_empty() { "/" } else { &v.path };
+            format!("\n  at {path}: {}", v.message)
+        })
+        .collect()
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("\n  {p}")).collect()
+}
+
+/// What the driver tells the user as a run progresses.
+#[derive(Debug)]
+pub enum Note<'a> {
+    /// A run starts or resumes being driven.
+    RunStarted {
+        /// Run id.
+        run: &'a str,
+        /// Workflow name.
+        workflow: &'a str,
+        /// Parent run, for a sub-workflow.
+        parent: Option<&'a str>,
+        /// Whether it continues from its journal.
+        resumed: bool,
+    },
+    /// An attempt starts.
+    Started {
+        /// Run id.
+        run: &'a str,
+        /// Task execution (`task#occurrence`).
+        exec: &'a str,
+        /// Fan-out item.
+        item: Option<usize>,
+        /// Attempt.
+        attempt: u32,
+        /// Action.
+        action: &'a str,
+    },
+    /// An attempt finished.
+    Finished {
+        /// Run id.
+        run: &'a str,
+        /// Task execution.
+        exec: &'a str,
+        /// Fan-out item.
+        item: Option<usize>,
+        /// Attempt.
+        attempt: u32,
+        /// The error, when it failed.
+        error: Option<&'a Value>,
+        /// Wall time, for invocations timed by this process.
+        elapsed: Option<Duration>,
+    },
+    /// A question waits for a person.
+    Asking(&'a Question),
+    /// A pre-given answer did not fit the question.
+    AnswerIgnored {
+        /// Run id.
+        run: &'a str,
+        /// Task.
+        task: &'a str,
+        /// Why.
+        reason: String,
+    },
+    /// A signal arrived: no new work starts.
+    Stopping {
+        /// Run id.
+        run: &'a str,
+        /// Invocations still running.
+        running: usize,
+        /// How long they get.
+        grace: Duration,
+    },
+    /// A drive of a run ended.
+    RunEnded(&'a Outcome),
+}
+
+/// Receives [`Note`]s (the CLI prints them).
+pub trait Observer {
+    /// One note.
+    fn note(&self, note: Note<'_>);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn note(&self, _: Note<'_>) {}
+}
+
+/// Settings of one engine.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Limits of pack invocations; a task's `timeout` replaces the deadline.
+    pub limits: Limits,
+    /// How long running invocations get to finish after SIGINT/SIGTERM.
+    pub grace: Duration,
+    /// Workflow directory for new runs, and an override for resumed ones.
+    pub workflows_dir: Option<PathBuf>,
+    /// Re-run interrupted attempts of non-idempotent actions (a person checked).
+    pub retry_interrupted: bool,
+    /// Record interrupted attempts of non-idempotent actions as failed.
+    pub fail_interrupted: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            limits: Limits::DEFAULT,
+            grace: Duration::from_secs(10),
+            workflows_dir: None,
+            retry_interrupted: false,
+            fail_interrupted: false,
+        }
+    }
+}
+
+/// Result of `cancel`.
+#[derive(Debug)]
+pub enum Canceled {
+    /// Canceled here.
+    Done(Outcome),
+    /// Another process drives the run; it was asked to cancel.
+    Requested(LeaseHeld),
+}
+
+/// Drives workflow runs.
+pub struct Engine<'a> {
+    store: &'a Store,
+    packs: Packs<'a>,
+    runtime: Arc<Runtime>,
+    observer: &'a dyn Observer,
+    owner: lease::Owner,
+    settings: Settings,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Deepest nesting of sub-workflows (a workflow that calls itself stops here).
+const MAX_DEPTH: usize = 16;
+
+impl<'a> Engine<'a> {
+    /// An engine; a `true` on `shutdown` asks it to stop scheduling and pause its runs.
+    pub fn new(
+        store: &'a Store,
+        packs: Packs<'a>,
+        runtime: Arc<Runtime>,
+        observer: &'a dyn Observer,
+        settings: Settings,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            store,
+            packs,
+            runtime,
+            observer,
+            owner: lease::Owner::current(),
+            settings,
+            shutdown,
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        workflows::resolve_dir(self.settings.workflows_dir.as_deref())
+    }
+
+    /// Loads, checks and starts `reference` (a path or a name in the workflow directory) with
+    /// `input`; `answers` pre-answer `core.ask` tasks by task name.
+    pub async fn start(
+        &self,
+        reference: &str,
+        input: Map<String, Value>,
+        answers: &[(String, Value)],
+    ) -> anyhow::Result<Outcome> {
+        let dir = self.dir();
+        let file = workflows::find(reference, &dir).map_err(EngineError::from)?;
+        let wf = self.load(&file.path.display().to_string(), &file.text, &dir)?;
+        Machine::new(wf.clone(), "check", input.clone()).map_err(|error| EngineError::Input {
+            workflow: file.name.clone(),
+            error,
+        })?;
+        let run = self.new_run(&file, &dir, input, None, None)?;
+        for (task, answer) in answers {
+            self.store
+                .put_answer(&run.id, &format!("task:{task}"), &answer.to_string())?;
+        }
+        self.drive_row(run, driver::Mode::Start, 0).await
+    }
+
+    fn load(
+        &self,
+        source: &str,
+        text: &str,
+        dir: &Path,
+    ) -> anyhow::Result<Arc<orch_workflow::Workflow>> {
+        let wf = orch_workflow::parse_workflow(source, text).map_err(EngineError::from)?;
+        // A missing sub-workflow gets the lookup's error, which names the directory searched.
+        for task in wf.tasks.values() {
+            if let Some(action) = &task.action
+                && builtins::classify(action) == ActionKind::Workflow
+            {
+                workflows::find(action, dir).map_err(EngineError::from)?;
+            }
+        }
+        let problems = orch_workflow::validate(
+            &wf,
+            &Lookup {
+                packs: &self.packs,
+                dir,
+            },
+        );
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid {
+                path: source.to_owned(),
+                problems,
+            }
+            .into());
+        }
+        Ok(Arc::new(wf))
+    }
+
+    fn new_run(
+        &self,
+        file: &workflows::WorkflowFile,
+        dir: &Path,
+        input: Map<String, Value>,
+        parent: Option<&str>,
+        step: Option<String>,
+    ) -> anyhow::Result<RunRow> {
+        let now = now_ms();
+        let run = RunRow {
+            id: new_run_id(),
+            workflow: file.name.clone(),
+            source: file.path.display().to_string(),
+            definition: file.text.clone(),
+            workflows_dir: dir.display().to_string(),
+            input: Value::Object(input).to_string(),
+            status: RunState::Running.as_str().to_owned(),
+            reason: None,
+            parent_run: parent.map(str::to_owned),
+            parent_step: step,
+            owner_host: Some(self.owner.host.clone()),
+            owner_pid: Some(self.owner.pid),
+            lease_until: Some(lease::expiry()),
+            cancel_requested: false,
+            created_at: now,
+            updated_at: now,
+            output: None,
+            errors: None,
+        };
+        self.store.insert_run(&run)?;
+        Ok(run)
+    }
+
+    /// Continues a run from its journal (a sub-workflow's run continues through its root).
+    pub async fn resume(&self, id: &str) -> anyhow::Result<Outcome> {
+        let run = find_run(self.store, id)?;
+        let root = root_of(self.store, run)?;
+        let status = RunState::parse(&root.status);
+        if status.is_finished() {
+            return Err(EngineError::Finished {
+                run: root.id,
+                status,
+                verb: "resume",
+            }
+            .into());
+        }
+        self.lease(&root.id)?;
+        self.drive_row(root, driver::Mode::Resume, 0).await
+    }
+
+    /// Answers the `core.ask` of `task` in run `id` (or in one of its sub-workflow runs), then
+    /// continues the run in the foreground. An answer failing the schema records nothing.
+    pub async fn respond(&self, id: &str, task: &str, answer: Value) -> anyhow::Result<Outcome> {
+        let run = find_run(self.store, id)?;
+        let status = RunState::parse(&run.status);
+        if status.is_finished() {
+            return Err(EngineError::Finished {
+                run: run.id,
+                status,
+                verb: "answer",
+            }
+            .into());
+        }
+        let root = root_of(self.store, run.clone())?;
+        // Check the lease before recording: a live driver would not see the answer.
+        self.lease(&root.id)?;
+        let waiting = questions(self.store, &run)?;
+        let Some((q, step)) = waiting.iter().find(|(q, _)| q.task == task) else {
+            self.store.release_lease(&root.id, self.owner.pid)?;
+            let listed = if waiting.is_empty() {
+                "it waits for no answer".to_owned()
+            } else {
+                format!(
+                    "it waits at: {}",
+                    waiting
+                        .iter()
+                        .map(|(q, _)| format!("`{}` (run {})", q.task, q.run))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(EngineError::NoQuestion {
+                run: run.id,
+                task: task.to_owned(),
+                waiting: listed,
+            }
+            .into());
+        };
+        if let Err(rejected) = check_answer(&q.schema, task, &answer) {
+            self.store.release_lease(&root.id, self.owner.pid)?;
+            return Err(EngineError::AnswerRejected {
+                run: q.run.clone(),
+                task: task.to_owned(),
+                rejected,
+            }
+            .into());
+        }
+        self.store.put_answer(&q.run, step, &answer.to_string())?;
+        self.drive_row(root, driver::Mode::Resume, 0).await
+    }
+
+    /// Cancels run `id`: at once when no process drives it, else by asking the one that does.
+    pub async fn cancel(&self, id: &str) -> anyhow::Result<Canceled> {
+        let run = find_run(self.store, id)?;
+        let root = root_of(self.store, run)?;
+        let status = RunState::parse(&root.status);
+        if status.is_finished() {
+            return Err(EngineError::Finished {
+                run: root.id,
+                status,
+                verb: "cancel",
+            }
+            .into());
+        }
+        if let Err(EngineError::Busy(held)) = self.lease(&root.id).map_err(downcast_engine) {
+            self.store.request_cancel(&root.id)?;
+            return Ok(Canceled::Requested(held));
+        }
+        Ok(Canceled::Done(
+            self.drive_row(root, driver::Mode::Cancel, 0).await?,
+        ))
+    }
+
+    fn lease(&self, run: &str) -> anyhow::Result<()> {
+        self.store
+            .acquire_lease(
+                run,
+                &self.owner.host,
+                self.owner.pid,
+                lease::expiry(),
+                lease::owner_is_dead,
+            )?
+            .map_err(|held| EngineError::Busy(held).into())
+    }
+}
+
+fn downcast_engine(err: anyhow::Error) -> EngineError {
+    match err.downcast::<EngineError>() {
+        Ok(e) => e,
+        Err(other) => EngineError::BadInput(format!("{other:#}")),
+    }
+}
+
+/// A new run id: short enough to type, random enough for one store.
+fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// The run `id` (or unique id prefix).
+pub fn find_run(store: &Store, id: &str) -> anyhow::Result<RunRow> {
+    let mut found = store.find_run(id)?;
+    match found.len() {
+        0 => Err(EngineError::NoRun(id.to_owned()).into()),
+        1 => Ok(found.remove(0)),
+        _ => Err(EngineError::Ambiguous {
+            prefix: id.to_owned(),
+            matches: found
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+        .into()),
+    }
+}
+
+fn root_of(store: &Store, mut run: RunRow) -> anyhow::Result<RunRow> {
+    for _ in 0..=MAX_DEPTH {
+        let Some(parent) = run.parent_run.clone() else {
+            return Ok(run);
+        };
+        run = store.run(&parent)?.with_context(|| {
+            format!("run {} names a parent run {parent} that is missing", run.id)
+        })?;
+    }
+    anyhow::bail!(
+        "run {} is nested deeper than {MAX_DEPTH} sub-workflows",
+        run.id
+    )
+}
+
+/// Rebuilds a run's machine from its definition snapshot and journal.
+pub fn replay(store: &Store, run: &RunRow) -> anyhow::Result<Machine> {
+    let wf = orch_workflow::parse_workflow(&run.source, &run.definition)
+        .with_context(|| format!("parsing the definition snapshot of run {}", run.id))?;
+    let input = match serde_json::from_str::<Value>(&run.input)? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut machine = Machine::new(Arc::new(wf), run.id.clone(), input)
+        .with_context(|| format!("recreating run {}", run.id))?;
+    machine.start();
+    for text in store.events(&run.id)? {
+        let event = serde_json::from_str(&text)
+            .with_context(|| format!("reading a journaled event of run {}", run.id))?;
+        // Only accepted events are journaled, so a refusal here means the machine changed;
+        // it changes nothing, so replay goes on.
+        if let Err(err) = machine.handle(event) {
+            tracing::warn!(run = %run.id, "journaled event refused on replay: {err}");
+        }
+    }
+    Ok(machine)
+}
+
+/// Questions waiting in `run` and its unfinished sub-workflow runs, with each one's step key.
+pub fn questions(store: &Store, run: &RunRow) -> anyhow::Result<Vec<(Question, String)>> {
+    let mut out = Vec::new();
+    let mut queue = vec![run.clone()];
+    while let Some(run) = queue.pop() {
+        if RunState::parse(&run.status).is_finished() {
+            continue;
+        }
+        let machine = replay(store, &run)?;
+        for cmd in machine.outstanding() {
+            if let orch_workflow::Command::StartAction {
+                task,
+                action,
+                input,
+                idempotency_key,
+                ..
+            } = cmd
+                && action == "core.ask"
+                && let Ok(q) = builtins::question(&input)
+            {
+                out.push((
+                    Question {
+                        run: run.id.clone(),
+                        task,
+                        prompt: q.prompt,
+                        schema: q.schema,
+                    },
+                    idempotency_key,
+                ));
+            }
+        }
+        queue.extend(store.child_runs(&run.id)?);
+    }
+    Ok(out)
+}
+
+fn check_answer(schema: &Value, task: &str, answer: &Value) -> Result<(), InputRejected> {
+    match crate::schema::Schema::compile(schema) {
+        Ok(s) => s.check(&format!("core.ask `{task}`"), answer),
+        Err(reason) => Err(InputRejected {
+            action: format!("core.ask `{task}`"),
+            violations: vec![crate::schema::Violation {
+                path: String::new(),
+                message: format!("the question's schema is unusable: {reason}"),
+            }],
+        }),
+    }
+}
+
+/// Resolves action names for validation: built-ins, installed packs, workflows in the dir.
+struct Lookup<'p, 'a> {
+    packs: &'p Packs<'a>,
+    dir: &'p Path,
+}
+
+impl ActionLookup for Lookup<'_, '_> {
+    fn lookup(&self, action: &str) -> ActionKnown {
+        match builtins::classify(action) {
+            ActionKind::Pure(_) | ActionKind::Sleep | ActionKind::Ask | ActionKind::UnknownCore => {
+                builtins::known(action)
+            }
+            ActionKind::Workflow => match workflows::find(action, self.dir) {
+                Ok(_) => ActionKnown::Known { input_schema: None },
+                Err(_) => ActionKnown::Unknown,
+            },
+            // A pack that is not installed is unknown here: `orch run` would fail at that task.
+            ActionKind::Pack { pack, action } => match self.packs.get(&pack) {
+                Ok(p) => match p.manifest.action(&action) {
+                    Some(spec) => ActionKnown::Known {
+                        input_schema: Some(spec.input_schema.clone()),
+                    },
+                    None => ActionKnown::Unknown,
+                },
+                Err(_) => ActionKnown::Unknown,
+            },
+        }
+    }
+}

@@ -1,0 +1,776 @@
+//! Workflow runs and their journal: runs (with the definition snapshot and the lease), events,
+//! attempts, pack log lines, timers and answers to `core.ask`.
+//!
+//! The driver writes through [`JournalBatch`]: everything that became ready together (finished
+//! attempts, the events they caused, new attempt starts, timers, the run's status) is committed
+//! in one IMMEDIATE transaction, so a fan-out pays one fsync per batch instead of one per item.
+
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::Store;
+
+/// `item` column value for an attempt that is not a fan-out item (NULL would defeat the key).
+pub const NO_ITEM: i64 = -1;
+
+/// One run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    /// Run id.
+    pub id: String,
+    /// Workflow name (file stem).
+    pub workflow: String,
+    /// Where the workflow was read from.
+    pub source: String,
+    /// The workflow text at start: a resume replays against it.
+    pub definition: String,
+    /// Where sub-workflows are looked up.
+    pub workflows_dir: String,
+    /// Input as a JSON object.
+    pub input: String,
+    /// `running`, `paused`, `waiting`, `needs_attention`, `succeeded`, `failed`, `canceled`.
+    pub status: String,
+    /// Why the run stopped without finishing, and what to do.
+    pub reason: Option<String>,
+    /// Parent run, for a sub-workflow.
+    pub parent_run: Option<String>,
+    /// The parent's step (`idempotency key@attempt`) this run carries out.
+    pub parent_step: Option<String>,
+    /// Host of the process driving the run.
+    pub owner_host: Option<String>,
+    /// Pid of the process driving the run.
+    pub owner_pid: Option<i64>,
+    /// Lease expiry (Unix ms).
+    pub lease_until: Option<i64>,
+    /// Someone asked to cancel while another process drove the run.
+    pub cancel_requested: bool,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last changed (Unix ms).
+    pub updated_at: i64,
+    /// Rendered output (JSON), once finished.
+    pub output: Option<String>,
+    /// Errors (JSON array), once finished.
+    pub errors: Option<String>,
+}
+
+/// One attempt of one action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    /// Execution, `task#occurrence`.
+    pub exec: String,
+    /// Fan-out item, or [`NO_ITEM`].
+    pub item: i64,
+    /// Attempt number.
+    pub attempt: i64,
+    /// Task name.
+    pub task: String,
+    /// Action as written in the workflow.
+    pub action: String,
+    /// Input (JSON).
+    pub input: String,
+    /// Idempotency key passed to the action.
+    pub idempotency_key: String,
+    /// How many times it was started (more than 1 after an interrupted attempt was re-run).
+    pub starts: i64,
+    /// Last start (Unix ms).
+    pub started_at: i64,
+    /// Finish (Unix ms).
+    pub finished_at: Option<i64>,
+    /// The journaled event that finished it (JSON).
+    pub outcome: Option<String>,
+}
+
+/// One pack log line of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRow {
+    /// Increasing id, for following.
+    pub id: i64,
+    /// Execution.
+    pub exec: String,
+    /// Item or [`NO_ITEM`].
+    pub item: i64,
+    /// Attempt.
+    pub attempt: i64,
+    /// Level.
+    pub level: String,
+    /// Message.
+    pub message: String,
+    /// Structured fields (JSON).
+    pub fields: Option<String>,
+    /// When recorded (Unix ms).
+    pub at: i64,
+}
+
+/// A log line to record with a finished attempt.
+#[derive(Debug, Clone)]
+pub struct NewLog {
+    /// Level.
+    pub level: String,
+    /// Message.
+    pub message: String,
+    /// Structured fields (JSON).
+    pub fields: Option<String>,
+}
+
+/// Identifies an attempt row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttemptId {
+    /// Execution, `task#occurrence`.
+    pub exec: String,
+    /// Item or [`NO_ITEM`].
+    pub item: i64,
+    /// Attempt.
+    pub attempt: i64,
+}
+
+/// A started attempt.
+#[derive(Debug, Clone)]
+pub struct NewAttempt {
+    /// Which.
+    pub id: AttemptId,
+    /// Task name.
+    pub task: String,
+    /// Action.
+    pub action: String,
+    /// Input (JSON).
+    pub input: String,
+    /// Idempotency key.
+    pub idempotency_key: String,
+}
+
+/// A finished attempt.
+#[derive(Debug, Clone)]
+pub struct FinishedAttempt {
+    /// Which.
+    pub id: AttemptId,
+    /// The event that reports it (JSON).
+    pub outcome: String,
+    /// Its log lines.
+    pub logs: Vec<NewLog>,
+}
+
+/// A change of a run's status.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    /// New status.
+    pub status: String,
+    /// Why, for a run that stopped without finishing.
+    pub reason: Option<String>,
+    /// Output (JSON).
+    pub output: Option<String>,
+    /// Errors (JSON).
+    pub errors: Option<String>,
+}
+
+/// Everything the driver commits together.
+#[derive(Debug, Default)]
+pub struct JournalBatch {
+    /// Attempts started (recorded before they are invoked).
+    pub starts: Vec<NewAttempt>,
+    /// Attempts finished.
+    pub finishes: Vec<FinishedAttempt>,
+    /// Machine events (JSON), in the order the machine accepted them.
+    pub events: Vec<String>,
+    /// Timers armed: key and due time (Unix ms).
+    pub timers_armed: Vec<(String, i64)>,
+    /// Timers that fired or were dropped.
+    pub timers_done: Vec<String>,
+    /// The run's new status.
+    pub status: Option<StatusChange>,
+    /// Clear the cancel request (it was turned into an event).
+    pub clear_cancel: bool,
+}
+
+impl JournalBatch {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+            && self.finishes.is_empty()
+            && self.events.is_empty()
+            && self.timers_armed.is_empty()
+            && self.timers_done.is_empty()
+            && self.status.is_none()
+            && !self.clear_cancel
+    }
+}
+
+/// Who holds a live lease on a run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "run {run} is being driven by pid {pid} on {host} (lease until {until_ms} ms since epoch); \
+     wait for it to finish or stop that process, then retry"
+)]
+pub struct LeaseHeld {
+    /// Run id.
+    pub run: String,
+    /// Owner host.
+    pub host: String,
+    /// Owner pid.
+    pub pid: i64,
+    /// Lease expiry.
+    pub until_ms: i64,
+}
+
+const RUN_COLUMNS: &str = "id, workflow, source, definition, workflows_dir, input, status, reason, \
+     parent_run, parent_step, owner_host, owner_pid, lease_until, cancel_requested, created_at, \
+     updated_at, output, errors";
+
+fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: row.get(0)?,
+        workflow: row.get(1)?,
+        source: row.get(2)?,
+        definition: row.get(3)?,
+        workflows_dir: row.get(4)?,
+        input: row.get(5)?,
+        status: row.get(6)?,
+        reason: row.get(7)?,
+        parent_run: row.get(8)?,
+        parent_step: row.get(9)?,
+        owner_host: row.get(10)?,
+        owner_pid: row.get(11)?,
+        lease_until: row.get(12)?,
+        cancel_requested: row.get::<_, i64>(13)? != 0,
+        created_at: row.get(14)?,
+        updated_at: row.get(15)?,
+        output: row.get(16)?,
+        errors: row.get(17)?,
+    })
+}
+
+const ATTEMPT_COLUMNS: &str = "exec, item, attempt, task, action, input, idempotency_key, starts, \
+     started_at, finished_at, outcome";
+
+fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
+    Ok(AttemptRow {
+        exec: row.get(0)?,
+        item: row.get(1)?,
+        attempt: row.get(2)?,
+        task: row.get(3)?,
+        action: row.get(4)?,
+        input: row.get(5)?,
+        idempotency_key: row.get(6)?,
+        starts: row.get(7)?,
+        started_at: row.get(8)?,
+        finished_at: row.get(9)?,
+        outcome: row.get(10)?,
+    })
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Records a new run, leased to (`host`, `pid`) until `lease_until`.
+    pub fn insert_run(&self, run: &RunRow) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO runs ({RUN_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            ),
+            params![
+                run.id,
+                run.workflow,
+                run.source,
+                run.definition,
+                run.workflows_dir,
+                run.input,
+                run.status,
+                run.reason,
+                run.parent_run,
+                run.parent_step,
+                run.owner_host,
+                run.owner_pid,
+                run.lease_until,
+                i64::from(run.cancel_requested),
+                run.created_at,
+                run.updated_at,
+                run.output,
+                run.errors
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The run with this id, or with this unique id prefix.
+    pub fn find_run(&self, id_or_prefix: &str) -> anyhow::Result<Vec<RunRow>> {
+        let conn = self.conn();
+        let exact = conn
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                [id_or_prefix],
+                run_row,
+            )
+            .optional()?;
+        if let Some(run) = exact {
+            return Ok(vec![run]);
+        }
+        let escaped = id_or_prefix.replace(['%', '_', '\\'], "");
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id LIKE ?1 || '%' ORDER BY created_at LIMIT 10"
+        ))?;
+        let rows = stmt.query_map([escaped], run_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The run with exactly this id.
+    pub fn run(&self, id: &str) -> anyhow::Result<Option<RunRow>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                [id],
+                run_row,
+            )
+            .optional()?)
+    }
+
+    /// Runs, newest first; top-level runs only unless `children`.
+    pub fn runs(&self, children: bool, limit: i64) -> anyhow::Result<Vec<RunRow>> {
+        let conn = self.conn();
+        let filter = if children {
+            ""
+        } else {
+            "WHERE parent_run IS NULL"
+        };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([limit], run_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sub-workflow runs of `parent`, oldest first.
+    pub fn child_runs(&self, parent: &str) -> anyhow::Result<Vec<RunRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE parent_run = ?1 ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map([parent], run_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The sub-workflow run carrying out `step` of `parent`, if one was created.
+    pub fn child_run(&self, parent: &str, step: &str) -> anyhow::Result<Option<RunRow>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE parent_run = ?1 AND parent_step = ?2"
+                ),
+                [parent, step],
+                run_row,
+            )
+            .optional()?)
+    }
+
+    /// Takes the lease on `run` for (`host`, `pid`) until `until`, unless another owner holds a
+    /// live one. `owner_dead` says whether a recorded owner is known to be gone (same host, no
+    /// such process), which frees its lease before expiry.
+    pub fn acquire_lease(
+        &self,
+        run: &str,
+        host: &str,
+        pid: i64,
+        until: i64,
+        owner_dead: impl Fn(&str, i64) -> bool,
+    ) -> anyhow::Result<Result<(), LeaseHeld>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let held: Option<(Option<String>, Option<i64>, Option<i64>)> = tx
+            .query_row(
+                "SELECT owner_host, owner_pid, lease_until FROM runs WHERE id = ?1",
+                [run],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some(held) = held else {
+            anyhow::bail!("no run {run} in the store");
+        };
+        if let (Some(h), Some(p), Some(u)) = held {
+            let mine = h == host && p == pid;
+            if !mine && u > now_ms() && !owner_dead(&h, p) {
+                return Ok(Err(LeaseHeld {
+                    run: run.to_owned(),
+                    host: h,
+                    pid: p,
+                    until_ms: u,
+                }));
+            }
+        }
+        tx.execute(
+            "UPDATE runs SET owner_host = ?2, owner_pid = ?3, lease_until = ?4 WHERE id = ?1",
+            params![run, host, pid, until],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// Extends the lease held by `pid`; returns whether a cancel was requested meanwhile.
+    pub fn renew_lease(&self, run: &str, pid: i64, until: i64) -> anyhow::Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND owner_pid = ?2",
+            params![run, pid, until],
+        )?;
+        let cancel: i64 = tx.query_row(
+            "SELECT cancel_requested FROM runs WHERE id = ?1",
+            [run],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(cancel != 0)
+    }
+
+    /// Gives the lease up.
+    pub fn release_lease(&self, run: &str, pid: i64) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE runs SET lease_until = NULL WHERE id = ?1 AND owner_pid = ?2",
+            params![run, pid],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Asks the process driving `run` to cancel it.
+    pub fn request_cancel(&self, run: &str) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE runs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1",
+            params![run, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Commits one batch of the driver's writes for `run`; events get sequence numbers from
+    /// `next_seq`, which is advanced.
+    pub fn commit_batch(
+        &self,
+        run: &str,
+        next_seq: &mut i64,
+        batch: &JournalBatch,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        write_batch(&tx, run, next_seq, batch, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The journaled events of `run`, in order.
+    pub fn events(&self, run: &str) -> anyhow::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT event FROM events WHERE run_id = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([run], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every attempt of `run`, by execution, item, attempt.
+    pub fn attempts(&self, run: &str) -> anyhow::Result<Vec<AttemptRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ?1
+             ORDER BY started_at, exec, item, attempt"
+        ))?;
+        let rows = stmt.query_map([run], attempt_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Armed timers of `run`: key and due time.
+    pub fn timers(&self, run: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT timer, due_at FROM timers WHERE run_id = ?1")?;
+        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Pack log lines of `run` with an id above `after`, in order.
+    pub fn logs(&self, run: &str, after: i64) -> anyhow::Result<Vec<LogRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, exec, item, attempt, level, message, fields, at FROM logs
+             WHERE run_id = ?1 AND id > ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![run, after], |r| {
+            Ok(LogRow {
+                id: r.get(0)?,
+                exec: r.get(1)?,
+                item: r.get(2)?,
+                attempt: r.get(3)?,
+                level: r.get(4)?,
+                message: r.get(5)?,
+                fields: r.get(6)?,
+                at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records an answer for `step` of `run` (a `core.ask` idempotency key, or `task:NAME`
+    /// for an answer given before the question was asked).
+    pub fn put_answer(&self, run: &str, step: &str, answer: &str) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO answers (run_id, step, answer, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_id, step) DO UPDATE SET answer = excluded.answer, at = excluded.at",
+            params![run, step, answer, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The answer recorded for `step` of `run`.
+    pub fn answer(&self, run: &str, step: &str) -> anyhow::Result<Option<String>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT answer FROM answers WHERE run_id = ?1 AND step = ?2",
+                [run, step],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Bytes the journal holds for `run` (events, attempts, logs), for the benchmark's
+    /// journal-size figure.
+    pub fn journal_bytes(&self, run: &str) -> anyhow::Result<i64> {
+        let conn = self.conn();
+        let events: i64 = conn.query_row(
+            "SELECT coalesce(sum(length(event)) + 16 * count(*), 0) FROM events WHERE run_id = ?1",
+            [run],
+            |r| r.get(0),
+        )?;
+        let attempts: i64 = conn.query_row(
+            "SELECT coalesce(sum(length(exec) + length(task) + length(action) + length(input)
+                    + length(idempotency_key) + coalesce(length(outcome), 0) + 40), 0)
+             FROM attempts WHERE run_id = ?1",
+            [run],
+            |r| r.get(0),
+        )?;
+        let logs: i64 = conn.query_row(
+            "SELECT coalesce(sum(length(message) + coalesce(length(fields), 0) + 40), 0)
+             FROM logs WHERE run_id = ?1",
+            [run],
+            |r| r.get(0),
+        )?;
+        Ok(events + attempts + logs)
+    }
+}
+
+fn write_batch(
+    tx: &Transaction<'_>,
+    run: &str,
+    next_seq: &mut i64,
+    batch: &JournalBatch,
+    now: i64,
+) -> anyhow::Result<()> {
+    if !batch.starts.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO attempts (run_id, exec, item, attempt, task, action, input,
+                                   idempotency_key, starts, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)
+             ON CONFLICT (run_id, exec, item, attempt) DO UPDATE SET
+                starts = starts + 1, started_at = excluded.started_at",
+        )?;
+        for a in &batch.starts {
+            stmt.execute(params![
+                run,
+                a.id.exec,
+                a.id.item,
+                a.id.attempt,
+                a.task,
+                a.action,
+                a.input,
+                a.idempotency_key,
+                now
+            ])?;
+        }
+    }
+    if !batch.finishes.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE attempts SET finished_at = ?5, outcome = ?6
+             WHERE run_id = ?1 AND exec = ?2 AND item = ?3 AND attempt = ?4",
+        )?;
+        let mut log = tx.prepare_cached(
+            "INSERT INTO logs (run_id, exec, item, attempt, level, message, fields, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for f in &batch.finishes {
+            stmt.execute(params![
+                run,
+                f.id.exec,
+                f.id.item,
+                f.id.attempt,
+                now,
+                f.outcome
+            ])?;
+            for l in &f.logs {
+                log.execute(params![
+                    run,
+                    f.id.exec,
+                    f.id.item,
+                    f.id.attempt,
+                    l.level,
+                    l.message,
+                    l.fields,
+                    now
+                ])?;
+            }
+        }
+    }
+    if !batch.events.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO events (run_id, seq, event, at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for e in &batch.events {
+            stmt.execute(params![run, *next_seq, e, now])?;
+            *next_seq += 1;
+        }
+    }
+    if !batch.timers_armed.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO timers (run_id, timer, due_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (run_id, timer) DO UPDATE SET due_at = excluded.due_at",
+        )?;
+        for (t, due) in &batch.timers_armed {
+            stmt.execute(params![run, t, due])?;
+        }
+    }
+    if !batch.timers_done.is_empty() {
+        let mut stmt = tx.prepare_cached("DELETE FROM timers WHERE run_id = ?1 AND timer = ?2")?;
+        for t in &batch.timers_done {
+            stmt.execute(params![run, t])?;
+        }
+    }
+    if let Some(s) = &batch.status {
+        tx.execute(
+            "UPDATE runs SET status = ?2, reason = ?3, output = coalesce(?4, output),
+                             errors = coalesce(?5, errors), updated_at = ?6
+             WHERE id = ?1",
+            params![run, s.status, s.reason, s.output, s.errors, now],
+        )?;
+    }
+    if batch.clear_cancel {
+        tx.execute("UPDATE runs SET cancel_requested = 0 WHERE id = ?1", [run])?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The sequence number the next event of `run` gets.
+    pub fn next_seq(&self, run: &str) -> anyhow::Result<i64> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE run_id = ?1",
+            [run],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str) -> RunRow {
+        RunRow {
+            id: id.into(),
+            workflow: "wf".into(),
+            source: "wf.yaml".into(),
+            definition: "version: 1".into(),
+            workflows_dir: ".".into(),
+            input: "{}".into(),
+            status: "running".into(),
+            reason: None,
+            parent_run: None,
+            parent_step: None,
+            owner_host: Some("h".into()),
+            owner_pid: Some(1),
+            lease_until: Some(now_ms() + 60_000),
+            cancel_requested: false,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+            output: None,
+            errors: None,
+        }
+    }
+
+    #[test]
+    fn refuses_a_live_lease_held_by_another_process_unless_it_is_dead() {
+        let store = Store::in_memory().unwrap();
+        store.insert_run(&run("r1")).unwrap();
+        let held = store
+            .acquire_lease("r1", "h", 2, now_ms() + 1000, |_, _| false)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(held.pid, 1);
+        assert!(held.to_string().contains("pid 1"), "{held}");
+        store
+            .acquire_lease("r1", "h", 2, now_ms() + 1000, |_, pid| pid == 1)
+            .unwrap()
+            .unwrap();
+        store.release_lease("r1", 2).unwrap();
+        store
+            .acquire_lease("r1", "h", 3, now_ms() + 1000, |_, _| false)
+            .unwrap()
+            .unwrap();
+    }
+
+    #[test]
+    fn a_batch_numbers_events_and_finishes_attempts_with_their_logs() {
+        let store = Store::in_memory().unwrap();
+        store.insert_run(&run("r1")).unwrap();
+        let id = AttemptId {
+            exec: "a#1".into(),
+            item: NO_ITEM,
+            attempt: 1,
+        };
+        let mut seq = store.next_seq("r1").unwrap();
+        let start = JournalBatch {
+            starts: vec![NewAttempt {
+                id: id.clone(),
+                task: "a".into(),
+                action: "core.noop".into(),
+                input: "{}".into(),
+                idempotency_key: "r1:a#1".into(),
+            }],
+            ..JournalBatch::default()
+        };
+        store.commit_batch("r1", &mut seq, &start).unwrap();
+        store.commit_batch("r1", &mut seq, &start).unwrap();
+        let finish = JournalBatch {
+            finishes: vec![FinishedAttempt {
+                id,
+                outcome: "{\"event\":\"x\"}".into(),
+                logs: vec![NewLog {
+                    level: "info".into(),
+                    message: "hi".into(),
+                    fields: None,
+                }],
+            }],
+            events: vec!["e1".into(), "e2".into()],
+            ..JournalBatch::default()
+        };
+        store.commit_batch("r1", &mut seq, &finish).unwrap();
+        assert_eq!(seq, 3);
+        assert_eq!(store.events("r1").unwrap(), vec!["e1", "e2"]);
+        let attempts = store.attempts("r1").unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].starts, 2);
+        assert!(attempts[0].finished_at.is_some());
+        assert_eq!(store.logs("r1", 0).unwrap()[0].message, "hi");
+    }
+}
