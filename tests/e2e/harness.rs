@@ -135,3 +135,101 @@ impl TestHost {
         host
     }
 }
+
+/// A background `orch` process, killed (SIGKILL) and reaped on drop so a failing test leaves
+/// nothing running.
+pub struct Background {
+    child: std::process::Child,
+}
+
+impl Background {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited (reaping it if so); its exit code.
+    pub fn try_wait(&mut self) -> Option<i32> {
+        self.child
+            .try_wait()
+            .expect("polling orch")
+            .map(|s| s.code().unwrap_or(-1))
+    }
+
+    /// Sends `signal` (e.g. `-INT`, `-KILL`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
+    /// Waits for the exit and returns what it printed.
+    pub fn wait(mut self) -> Run {
+        use std::io::Read as _;
+        let status = self.child.wait().expect("waiting for orch");
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        if let Some(mut s) = self.child.stdout.take() {
+            let _ = s.read_to_string(&mut stdout);
+        }
+        if let Some(mut s) = self.child.stderr.take() {
+            let _ = s.read_to_string(&mut stderr);
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestHost {
+    /// Starts `orch ARGS` in the background (output to files-backed pipes is not read until
+    /// `wait`, so keep its output small).
+    pub fn spawn(&self, args: &[&str]) -> Background {
+        let child = Command::new(env!("CARGO_BIN_EXE_orch"))
+            .args(args)
+            .env("ORCH_HOME", self.home.path())
+            .env_remove("ORCH_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting orch");
+        Background { child }
+    }
+
+    /// A read-only connection to this home's store, to watch a run from outside.
+    pub fn db(&self) -> rusqlite::Connection {
+        let started = std::time::Instant::now();
+        while !self.home.path().join("orch.db").exists() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "orch never created its store"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let conn = rusqlite::Connection::open_with_flags(
+            self.home.path().join("orch.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("opening the store");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        conn
+    }
+
+    /// The workspace's example workflow directory.
+    pub fn examples() -> PathBuf {
+        workspace().join("workflows")
+    }
+}

@@ -4,5 +4,7 @@
 mod harness;
 
 mod action_run;
+mod crash;
 mod pack_add;
 mod sandbox_limits;
+mod workflow_run;

@@ -611,6 +611,23 @@ impl<'e, 'a> Driver<'e, 'a> {
                     }),
                     ActionKind::Pack { pack, action: name } => {
                         if let Some(row) = &resumed {
+                            let idempotent = self.pack(&pack).ok().is_some_and(|e| {
+                                e.actions
+                                    .get(&name)
+                                    .is_some_and(|(spec, _)| spec.idempotent)
+                            });
+                            if !idempotent && self.engine.settings.fail_interrupted {
+                                let error = builtins::error(
+                                    "interrupted",
+                                    format!(
+                                        "attempt {} of {action} was interrupted and recorded as \
+                                         failed by --fail-interrupted",
+                                        key.attempt
+                                    ),
+                                );
+                                self.ready.push_back(Done::new(key, Err(error)));
+                                return Ok(());
+                            }
                             tracing::info!(
                                 run = %self.run.id,
                                 "re-running interrupted attempt {} of {action} (started {} times)",

@@ -54,7 +54,7 @@ pub struct ExecReport {
     pub exec: String,
     /// Task.
     pub task: String,
-    /// `delayed`, `running`, `succeeded`, `failed`, `canceled`.
+    /// `pending` (due, not started), `delayed`, `running`, `succeeded`, `failed`, `canceled`.
     pub status: String,
     /// Result (or error) once complete.
     pub result: Option<Value>,
@@ -137,11 +137,18 @@ pub fn report(store: &Store, run: &RunRow) -> anyhow::Result<RunReport> {
         .into_iter()
         .map(|e| {
             let exec = e.id.to_string();
+            let attempts = by_exec.remove(&exec).unwrap_or_default();
+            // Commanded but never started (the driver stopped first): say so.
+            let status = if e.status == "running" && attempts.is_empty() {
+                "pending"
+            } else {
+                e.status
+            };
             ExecReport {
-                attempts: by_exec.remove(&exec).unwrap_or_default(),
+                attempts,
                 task: e.id.task.clone(),
                 exec,
-                status: e.status.to_owned(),
+                status: status.to_owned(),
                 result: e.result,
             }
         })

@@ -1,0 +1,185 @@
+//! The crash test: a real `orch run` of a workflow with more than 50 tasks and a fan-out is
+//! SIGKILLed at many points of its journal, resumed with `orch runs resume` (and killed again)
+//! until it finishes. Every completed step must have run exactly once and the outputs must equal
+//! those of an uninterrupted run.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::TestHost;
+
+/// 40 chained tasks, a 16-item fan-out at concurrency 4 in parallel with the chain's middle, a
+/// join, and 10 more chained tasks: 52 task executions, 66 invocations.
+fn workflow() -> String {
+    let mut y = String::from("version: 1\ntasks:\n");
+    for i in 0..40 {
+        let next = if i == 19 {
+            "[fan, c20]".to_owned()
+        } else if i == 39 {
+            "join".to_owned()
+        } else {
+            format!("c{}", i + 1)
+        };
+        let _ = write!(
+            y,
+            "  c{i}:\n    action: misbehave.slow\n    input: {{ ms: 3, tag: c{i} }}\n    next: [{{ publish: [{{ last: <% result().tag %> }}], do: {next} }}]\n"
+        );
+    }
+    y.push_str(
+        "  fan:\n    action: misbehave.slow\n    with: { items: <% range(16) | list %>, concurrency: 4 }\n    input: { ms: 3, tag: \"item<% item() %>\" }\n    next: [{ publish: [{ items: <% result() | map(attribute='tag') | list %> }], do: join }]\n",
+    );
+    y.push_str("  join:\n    join: all\n    action: core.noop\n    next: [{ do: t0 }]\n");
+    for i in 0..10 {
+        let next = if i == 9 {
+            String::new()
+        } else {
+            format!(", do: t{}", i + 1)
+        };
+        let _ = write!(
+            y,
+            "  t{i}:\n    action: misbehave.slow\n    input: {{ ms: 3, tag: t{i} }}\n    next: [{{ publish: [{{ last: <% result().tag %> }}]{next} }}]\n"
+        );
+    }
+    y.push_str("output:\n  - last: <% ctx().last %>\n  - items: <% ctx().items %>\n");
+    y
+}
+
+fn events(db: &rusqlite::Connection) -> i64 {
+    db.query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+fn finished(db: &rusqlite::Connection, id: &str) -> bool {
+    db.query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| {
+        r.get::<_, String>(0)
+    })
+    .is_ok_and(|s| s == "succeeded")
+}
+
+#[test]
+fn a_run_killed_at_many_points_resumes_to_the_same_outputs_running_each_step_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("crash.yaml");
+    std::fs::write(&path, workflow()).expect("writing the workflow");
+    let path = path.display().to_string();
+
+    // The reference: an uninterrupted run.
+    let reference = TestHost::with_packs(&["misbehave"]);
+    let clean = reference.orch(&["run", &path, "--json"]);
+    assert_eq!(clean.code, 0, "{clean:#?}");
+    let expected = clean.json()["output"].clone();
+    let clean_id = clean.json()["run"].as_str().expect("run id").to_owned();
+    let total_events = events(&reference.db());
+    assert!(total_events > 60, "only {total_events} events");
+
+    let host = TestHost::with_packs(&["misbehave"]);
+    let db = host.db();
+    let mut kills = 0;
+    let mut threshold = 1;
+    let mut run_id: Option<String> = None;
+    let started = Instant::now();
+    let outcome = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the crash test takes too long"
+        );
+        let mut bg = match &run_id {
+            None => host.spawn(&["run", &path, "--json"]),
+            Some(id) => host.spawn(&["runs", "resume", id, "--json"]),
+        };
+        // Kill once the journal has grown past the threshold (or let it finish).
+        let exited = loop {
+            if let Some(code) = bg.try_wait() {
+                break Some(code);
+            }
+            if events(&db) >= threshold {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        if run_id.is_none() {
+            run_id = db
+                .query_row("SELECT id FROM runs WHERE parent_run IS NULL", [], |r| {
+                    r.get(0)
+                })
+                .ok();
+        }
+        match exited {
+            Some(_) => break bg.wait(),
+            // Killed after the final commit: the journal says it is done.
+            None if run_id.as_ref().is_some_and(|id| finished(&db, id)) => {
+                bg.signal("-KILL");
+                drop(bg);
+                break host.orch(&["runs", "show", run_id.as_deref().unwrap_or(""), "--json"]);
+            }
+            None => {
+                bg.signal("-KILL");
+                let killed = bg.wait();
+                assert_ne!(killed.code, 0, "{killed:#?}");
+                kills += 1;
+                // Vary the gap so kills land in different places: between commits, during
+                // an invocation, right after a start.
+                threshold = events(&db) + 1 + (kills % 5);
+            }
+        }
+    };
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+    assert!(kills >= 10, "only {kills} kills");
+    let id = run_id.expect("run id");
+    let result: Value = serde_json::from_str(&outcome.stdout).expect("json");
+    assert_eq!(result["output"], expected);
+    let report = host.orch(&["runs", "show", &id, "--json"]).json();
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["output"], expected);
+
+    // Exactly once: one journaled outcome per step, one recorded log line per step, and no
+    // attempt that finished was ever started again.
+    let per_step: Vec<(String, i64, i64)> = {
+        let mut stmt = db
+            .prepare(
+                "SELECT exec, item, count(*) FROM attempts WHERE run_id = ?1 AND finished_at IS NOT NULL
+                 GROUP BY exec, item",
+            )
+            .expect("query");
+        stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    assert_eq!(per_step.len(), 40 + 16 + 1 + 10, "{per_step:?}");
+    for (exec, item, finished) in &per_step {
+        assert_eq!(*finished, 1, "{exec}[{item}] finished {finished} times");
+    }
+    let logs: Vec<(String, i64, i64)> = {
+        let mut stmt = db
+            .prepare("SELECT exec, item, count(*) FROM logs WHERE run_id = ?1 GROUP BY exec, item")
+            .expect("query");
+        stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    assert_eq!(logs.len(), 40 + 16 + 10);
+    assert!(logs.iter().all(|(_, _, n)| *n == 1), "{logs:?}");
+    let succeeded: i64 = db
+        .query_row(
+            "SELECT count(*) FROM events WHERE run_id = ?1 AND event LIKE '{\"event\":\"action_succeeded\"%'",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(succeeded, 67);
+    // The interrupted run journaled the same events as the clean one, in a possibly different
+    // order for the parallel parts.
+    let clean_events: i64 = reference
+        .db()
+        .query_row(
+            "SELECT count(*) FROM events WHERE run_id = ?1",
+            [&clean_id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(events(&db), clean_events);
+}

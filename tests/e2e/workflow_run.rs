@@ -1,0 +1,524 @@
+//! `orch run` and `orch runs`: every example in `workflows/` run end to end with its task
+//! trace and outputs checked; bad input of each kind gives a clear error and loses nothing;
+//! answers, resume of a person-gated attempt, signals, leases and cancel.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Run, TestHost};
+
+fn examples() -> String {
+    TestHost::examples().display().to_string()
+}
+
+/// `orch run` with the example workflow directory.
+fn run(host: &TestHost, args: &[&str]) -> Run {
+    let dir = examples();
+    let mut all = vec!["run", "--workflows", dir.as_str()];
+    all.extend_from_slice(args);
+    host.orch(&all)
+}
+
+fn show(host: &TestHost, run: &str) -> Value {
+    host.orch(&["runs", "show", run, "--json"]).json()
+}
+
+/// `exec -> (status, attempt count)` from `runs show --json`.
+fn trace(report: &Value) -> Vec<(String, String, usize)> {
+    report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| {
+            (
+                t["exec"].as_str().unwrap_or("").to_owned(),
+                t["status"].as_str().unwrap_or("").to_owned(),
+                t["attempts"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect()
+}
+
+fn task<'a>(report: &'a Value, exec: &str) -> &'a Value {
+    report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["exec"] == exec)
+        .unwrap_or_else(|| panic!("no execution {exec} in {report:#}"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing a workflow");
+    path.display().to_string()
+}
+
+#[test]
+fn provision_runs_every_feature_end_to_end_with_a_pre_answer() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let out = run(
+        &host,
+        &[
+            "provision",
+            "-i",
+            r#"hosts=["r1","r2","r3"]"#,
+            "-i",
+            "label=lab",
+            "--answer",
+            r#"approve={"approved": true}"#,
+            "--json",
+        ],
+    );
+    let result = out.json();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(result["status"], "succeeded");
+    assert_eq!(
+        result["output"],
+        json!({
+            "label": "lab",
+            "checked": ["r1", "r2", "r3"],
+            "summary": "3 hosts: r1, r2, r3",
+            "flaky": "boom",
+            "slow_timed_out": true,
+            "decision": "applied",
+        })
+    );
+    let run_id = result["run"].as_str().expect("run id");
+    let report = show(&host, run_id);
+    assert_eq!(
+        trace(&report),
+        vec![
+            ("start#1".into(), "succeeded".into(), 1),
+            ("check_hosts#1".into(), "succeeded".into(), 3),
+            ("probe_flaky#1".into(), "failed".into(), 3),
+            ("probe_slow#1".into(), "failed".into(), 1),
+            ("gather#1".into(), "succeeded".into(), 1),
+            ("approve#1".into(), "succeeded".into(), 1),
+        ]
+    );
+    let slow = &task(&report, "probe_slow#1")["attempts"][0];
+    assert_eq!(slow["status"], "timed_out");
+    assert_eq!(slow["error"]["code"], "timeout");
+    // Fan-out items keep their idempotency keys: run:task#occurrence:item.
+    let items = task(&report, "check_hosts#1")["attempts"]
+        .as_array()
+        .expect("items");
+    assert_eq!(
+        items[2]["idempotency_key"],
+        format!("{run_id}:check_hosts#1:2")
+    );
+    assert_eq!(items[2]["input"], json!({"message": "r3", "count": 1}));
+    // The sub-workflow ran as a child run of its own.
+    let child = &report["children"][0];
+    assert_eq!(child["workflow"], "summarize");
+    assert_eq!(child["status"], "succeeded");
+    let child_report = show(&host, child["id"].as_str().expect("child id"));
+    assert_eq!(child_report["parent"], run_id);
+    // Pack log lines are kept with the run.
+    let logs = host.orch(&["runs", "logs", run_id]).ok().to_owned();
+    for h in ["r1", "r2", "r3"] {
+        assert!(logs.contains(&format!("echo: {h}")), "{logs}");
+    }
+    let list = host.orch(&["runs", "list", "--json"]).json();
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "children are not listed: {list}"
+    );
+}
+
+#[test]
+fn a_run_waits_for_an_answer_and_refuses_one_that_fails_the_schema() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let waiting = run(&host, &["provision", "-i", r#"hosts=["a"]"#, "--json"]);
+    assert_eq!(waiting.code, 4, "{waiting:#?}");
+    let result = waiting.json();
+    assert_eq!(result["status"], "waiting");
+    assert_eq!(result["questions"][0]["task"], "approve");
+    assert_eq!(
+        result["questions"][0]["prompt"],
+        "Apply the change to 1 hosts?"
+    );
+    assert!(
+        waiting.stderr.contains("orch runs respond"),
+        "{}",
+        waiting.stderr
+    );
+    let id = result["run"].as_str().expect("run id").to_owned();
+
+    let bad = host.orch(&[
+        "runs",
+        "respond",
+        &id,
+        "approve",
+        "--input",
+        r#"{"approved": "yes"}"#,
+    ]);
+    let err = bad.fails_with(2);
+    assert!(err.contains("nothing was recorded"), "{err}");
+    assert!(err.contains("/approved"), "{err}");
+    let wrong_task = host.orch(&["runs", "respond", &id, "nope", "--input", "{}"]);
+    assert!(
+        wrong_task.fails_with(2).contains("waits at: `approve`"),
+        "{wrong_task:#?}"
+    );
+    let report = show(&host, &id);
+    assert_eq!(report["status"], "waiting");
+    assert_eq!(task(&report, "approve#1")["status"], "running");
+
+    let done = host.orch(&[
+        "runs",
+        "respond",
+        &id,
+        "approve",
+        "--input",
+        r#"{"approved": false}"#,
+        "--json",
+    ]);
+    assert_eq!(done.code, 0, "{done:#?}");
+    assert_eq!(done.json()["output"]["decision"], "skipped");
+    // Nothing ran twice: the fan-out item and the probes keep their single executions.
+    let report = show(&host, &id);
+    assert_eq!(
+        task(&report, "check_hosts#1")["attempts"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        task(&report, "approve#1")["attempts"][0]["result"],
+        json!({"approved": false})
+    );
+    let again = host.orch(&["runs", "resume", &id]);
+    assert!(
+        again.fails_with(2).contains("already succeeded"),
+        "{again:#?}"
+    );
+}
+
+#[test]
+fn drift_asks_only_when_the_configuration_differs() {
+    let host = TestHost::with_packs(&["text"]);
+    let same = run(
+        &host,
+        &[
+            "drift",
+            "-i",
+            "running=! Last configuration change at 10:00\nhostname r1\n",
+            "-i",
+            "golden=hostname r1\n",
+            "--json",
+        ],
+    );
+    assert_eq!(same.code, 0, "{same:#?}");
+    assert_eq!(same.json()["output"], json!({"diff": "", "action": "none"}));
+
+    let drifted = run(
+        &host,
+        &[
+            "drift",
+            "-i",
+            "running=hostname r2\n",
+            "-i",
+            "golden=hostname r1\n",
+            "--json",
+        ],
+    );
+    assert_eq!(drifted.code, 4, "{drifted:#?}");
+    let id = drifted.json()["run"].as_str().expect("run id").to_owned();
+    let done = host.orch(&[
+        "runs",
+        "respond",
+        &id,
+        "decide",
+        "--input",
+        r#"{"keep": false}"#,
+        "--json",
+    ]);
+    assert_eq!(done.code, 0, "{done:#?}");
+    let output = &done.json()["output"];
+    assert_eq!(output["action"], "revert");
+    let diff = output["diff"].as_str().expect("diff");
+    assert!(
+        diff.contains("-hostname r1") && diff.contains("+hostname r2"),
+        "{diff}"
+    );
+}
+
+#[test]
+fn summarize_runs_on_its_own() {
+    let host = TestHost::new();
+    let out = run(&host, &["summarize", "-i", r#"items=["x","y"]"#]);
+    let stdout = out.ok();
+    let output: Value = serde_json::from_str(stdout).expect("json output");
+    assert_eq!(output, json!({"summary": "2 hosts: x, y"}));
+}
+
+#[test]
+fn bad_workflows_and_inputs_are_refused_with_clear_errors_before_anything_runs() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let malformed = write(
+        dir.path(),
+        "bad.yaml",
+        "tasks:\n  a:\n    action: core.noop\n   next: [\n",
+    );
+    let err = host.orch(&["run", &malformed]).fails_with(2).to_owned();
+    assert!(
+        err.contains("bad.yaml:") && err.contains("invalid YAML"),
+        "{err}"
+    );
+
+    let cycle = write(
+        dir.path(),
+        "cycle.yaml",
+        "tasks:\n  start:\n    action: core.noop\n    next: [{do: a}]\n  a:\n    action: core.noop\n    next: [{do: b}]\n  b:\n    action: core.noop\n    next: [{do: a}]\n",
+    );
+    let err = host.orch(&["run", &cycle]).fails_with(2).to_owned();
+    assert!(err.contains("loop forever"), "{err}");
+
+    let missing = write(
+        dir.path(),
+        "parent.yaml",
+        "tasks:\n  call:\n    action: no_such_child\n",
+    );
+    let err = host
+        .orch(&[
+            "run",
+            &missing,
+            "--workflows",
+            &dir.path().display().to_string(),
+        ])
+        .fails_with(2)
+        .to_owned();
+    assert!(
+        err.contains("no workflow named `no_such_child`")
+            && err.contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+
+    let err = run(&host, &["provision"]).fails_with(2).to_owned();
+    assert!(err.contains("input `hosts` is required"), "{err}");
+    let err = run(&host, &["provision", "-i", "hosts=[]", "-i", "color=red"])
+        .fails_with(2)
+        .to_owned();
+    assert!(err.contains("input `color` is not declared"), "{err}");
+    let err = run(&host, &["nonexistent"]).fails_with(2).to_owned();
+    assert!(err.contains("no workflow named `nonexistent`"), "{err}");
+    // Nothing was recorded for any of them.
+    let list = host.orch(&["runs", "list", "--json"]).json();
+    assert_eq!(list, json!([]));
+}
+
+#[test]
+fn run_time_failures_fail_the_run_with_the_cause_recorded() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Wrong type for the pack's schema: a failed attempt with code invalid_input.
+    let typed = write(
+        dir.path(),
+        "typed.yaml",
+        "input: [count]\ntasks:\n  echo:\n    action: misbehave.echo\n    input: { message: hi, count: <% ctx().count %> }\n",
+    );
+    let out = host.orch(&["run", &typed, "-i", "count=many", "--json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let id = out.json()["run"].as_str().expect("run id").to_owned();
+    let report = show(&host, &id);
+    let attempt = &task(&report, "echo#1")["attempts"][0];
+    assert_eq!(attempt["error"]["code"], "invalid_input");
+    assert!(
+        attempt["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/count"),
+        "{attempt}"
+    );
+
+    // An expression that fails only at run time: the run fails naming the expression.
+    let expr = write(
+        dir.path(),
+        "expr.yaml",
+        "input: [data]\ntasks:\n  pick:\n    action: core.echo\n    input: { v: <% ctx().data.missing %> }\n",
+    );
+    let out = host.orch(&["run", &expr, "-i", "data={}", "--json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let errors = &out.json()["errors"];
+    assert_eq!(errors[0]["kind"], "expression", "{errors}");
+    assert!(
+        errors[0]["expression"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ctx().data.missing")
+    );
+
+    // A `with` over something that is not a list.
+    let out = run(&host, &["provision", "-i", "hosts=notalist", "--json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.json()["errors"]
+            .to_string()
+            .contains("`with` needs a list")
+    );
+}
+
+#[test]
+fn an_interrupted_non_idempotent_attempt_waits_for_a_person() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wf = write(
+        dir.path(),
+        "pay.yaml",
+        "tasks:\n  pay:\n    action: misbehave.transfer\n    input: { ms: 60000, tag: paid }\n    timeout: 120\n    next: [{publish: [{tag: <% result().tag %>}]}]\noutput:\n  - tag: <% ctx().tag %>\n",
+    );
+    let mut bg = host.spawn(&["run", &wf]);
+    let db = host.db();
+    let started = Instant::now();
+    loop {
+        let n: i64 = db
+            .query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
+            .unwrap_or(0);
+        if n > 0 {
+            break;
+        }
+        assert!(bg.try_wait().is_none(), "orch exited early");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the attempt never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bg.signal("-KILL");
+    drop(bg);
+    let id: String = db
+        .query_row("SELECT id FROM runs", [], |r| r.get(0))
+        .expect("run id");
+    let stuck = host.orch(&["runs", "resume", &id, "--json"]);
+    assert_eq!(stuck.code, 4, "{stuck:#?}");
+    let reason = stuck.json()["reason"].as_str().unwrap_or("").to_owned();
+    assert!(
+        reason.contains("pay#1") && reason.contains("--retry-interrupted"),
+        "{reason}"
+    );
+    assert_eq!(show(&host, &id)["status"], "needs_attention");
+
+    // A person checked: fail it rather than pay twice.
+    let failed = host.orch(&["runs", "resume", &id, "--fail-interrupted", "--json"]);
+    assert_eq!(failed.code, 1, "{failed:#?}");
+    let report = show(&host, &id);
+    let attempt = &task(&report, "pay#1")["attempts"][0];
+    assert_eq!(attempt["error"]["code"], "interrupted");
+}
+
+#[test]
+fn sigint_pauses_the_run_and_resume_finishes_it_without_rerunning_done_work() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wf = write(
+        dir.path(),
+        "steps.yaml",
+        "tasks:\n  one:\n    action: misbehave.slow\n    input: { ms: 10, tag: one }\n    next: [{do: two}]\n  two:\n    action: misbehave.slow\n    input: { ms: 1500, tag: two }\n    next: [{do: three}]\n  three:\n    action: misbehave.slow\n    input: { ms: 10, tag: three }\n    next: [{publish: [{last: <% result().tag %>}]}]\noutput:\n  - last: <% ctx().last %>\n",
+    );
+    let mut bg = host.spawn(&["run", &wf, "--grace", "30"]);
+    let db = host.db();
+    let started = Instant::now();
+    loop {
+        let n: i64 = db
+            .query_row(
+                "SELECT count(*) FROM attempts WHERE exec = 'two#1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        if n > 0 {
+            break;
+        }
+        assert!(bg.try_wait().is_none(), "orch exited early");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "task two never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bg.signal("-INT");
+    let paused = bg.wait();
+    assert_eq!(paused.code, 4, "{paused:#?}");
+    assert!(
+        paused
+            .stderr
+            .contains("paused; continue it with: orch runs resume"),
+        "{paused:#?}"
+    );
+    let id: String = db
+        .query_row("SELECT id FROM runs", [], |r| r.get(0))
+        .expect("run id");
+    let report = show(&host, &id);
+    assert_eq!(report["status"], "paused");
+    // The running invocation finished within the grace period and was recorded.
+    assert_eq!(task(&report, "two#1")["attempts"][0]["status"], "succeeded");
+    // Task three was due but never started: no attempt recorded.
+    let three = task(&report, "three#1");
+    assert_eq!(three["status"], "pending", "{three}");
+    assert_eq!(three["attempts"], json!([]));
+
+    let done = host.orch(&["runs", "resume", &id, "--json"]);
+    assert_eq!(done.code, 0, "{done:#?}");
+    assert_eq!(done.json()["output"], json!({"last": "three"}));
+    let report = show(&host, &id);
+    for t in report["tasks"].as_array().expect("tasks") {
+        assert_eq!(t["attempts"][0]["starts"], 1, "{t}");
+    }
+}
+
+#[test]
+fn a_second_process_cannot_drive_a_run_and_cancel_asks_the_driver() {
+    let host = TestHost::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wf = write(
+        dir.path(),
+        "nap.yaml",
+        "tasks:\n  nap:\n    action: core.sleep\n    input: { seconds: 60 }\n",
+    );
+    let bg = host.spawn(&["run", &wf]);
+    let db = host.db();
+    let started = Instant::now();
+    let id: String = loop {
+        if let Ok(id) = db.query_row("SELECT id FROM runs", [], |r| r.get(0)) {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let busy = host.orch(&["runs", "resume", &id]);
+    let err = busy.fails_with(2);
+    assert!(err.contains(&format!("pid {}", bg.id())), "{err}");
+
+    let cancel = host.orch(&["runs", "cancel", &id]);
+    assert!(cancel.fails_with(0).contains("asked pid"), "{cancel:#?}");
+    let canceled = bg.wait();
+    assert_eq!(canceled.code, 1, "{canceled:#?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "cancel did not stop the sleep"
+    );
+    assert_eq!(show(&host, &id)["status"], "canceled");
+}
+
+#[test]
+fn cancel_of_a_waiting_run_ends_it_at_once() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let out = run(&host, &["provision", "-i", r#"hosts=["a"]"#, "--json"]);
+    assert_eq!(out.code, 4, "{out:#?}");
+    let id = out.json()["run"].as_str().expect("run id").to_owned();
+    let canceled = host.orch(&["runs", "cancel", &id, "--json"]);
+    assert_eq!(canceled.code, 1, "{canceled:#?}");
+    assert_eq!(canceled.json()["status"], "canceled");
+    let report = show(&host, &id);
+    let attempt = &task(&report, "approve#1")["attempts"][0];
+    assert_eq!(attempt["error"]["code"], "canceled");
+}
