@@ -12,6 +12,7 @@ mod pack;
 mod run;
 mod runs;
 mod session;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,9 @@ pub enum Command {
     /// List, inspect, resume, answer and cancel workflow runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Check workflows offline and draw their task graphs.
+    #[command(subcommand)]
+    Workflow(workflow::WorkflowCommand),
 }
 
 /// Runs the parsed command.
@@ -70,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Action(command) => action::run(&session, command).await,
         Command::Run(args) => run::run(&session, args).await,
         Command::Runs(command) => runs::run(&session, command).await,
+        Command::Workflow(command) => workflow::run(&session, command).await,
     }
 }
 

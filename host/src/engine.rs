@@ -394,6 +394,26 @@ impl<'a> Engine<'a> {
         self.drive_row(run, driver::Mode::Start, 0).await
     }
 
+    /// Parses and checks `reference` offline (nothing runs): the problems found, empty when the
+    /// workflow is fine. Parse errors and missing files are errors.
+    pub fn check(
+        &self,
+        reference: &str,
+    ) -> anyhow::Result<(orch_workflow::Workflow, Vec<Problem>)> {
+        let dir = self.dir();
+        let file = workflows::find(reference, &dir).map_err(EngineError::from)?;
+        let source = file.path.display().to_string();
+        let wf = orch_workflow::parse_workflow(&source, &file.text).map_err(EngineError::from)?;
+        let problems = orch_workflow::validate(
+            &wf,
+            &Lookup {
+                packs: &self.packs,
+                dir: &dir,
+            },
+        );
+        Ok((wf, problems))
+    }
+
     fn load(
         &self,
         source: &str,
@@ -540,9 +560,15 @@ impl<'a> Engine<'a> {
             }
             .into());
         }
-        if let Err(EngineError::Busy(held)) = self.lease(&root.id).map_err(downcast_engine) {
-            self.store.request_cancel(&root.id)?;
-            return Ok(Canceled::Requested(held));
+        if let Err(err) = self.lease(&root.id) {
+            return match err.downcast::<EngineError>() {
+                Ok(EngineError::Busy(held)) => {
+                    self.store.request_cancel(&root.id)?;
+                    Ok(Canceled::Requested(held))
+                }
+                Ok(other) => Err(other.into()),
+                Err(other) => Err(other),
+            };
         }
         Ok(Canceled::Done(
             self.drive_row(root, driver::Mode::Cancel, 0).await?,
@@ -559,13 +585,6 @@ impl<'a> Engine<'a> {
                 lease::owner_is_dead,
             )?
             .map_err(|held| EngineError::Busy(held).into())
-    }
-}
-
-fn downcast_engine(err: anyhow::Error) -> EngineError {
-    match err.downcast::<EngineError>() {
-        Ok(e) => e,
-        Err(other) => EngineError::BadInput(format!("{other:#}")),
     }
 }
 

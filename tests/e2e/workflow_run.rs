@@ -522,3 +522,42 @@ fn cancel_of_a_waiting_run_ends_it_at_once() {
     let attempt = &task(&report, "approve#1")["attempts"][0];
     assert_eq!(attempt["error"]["code"], "canceled");
 }
+
+#[test]
+fn every_example_validates_offline_and_draws_its_graph() {
+    let host = TestHost::with_packs(&["misbehave", "text"]);
+    let dir = examples();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(TestHost::examples()).expect("workflows/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        seen += 1;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("name")
+            .to_owned();
+        let ok = host.orch(&["workflow", "validate", &name, "--workflows", &dir]);
+        assert!(ok.ok().contains(": ok ("), "{ok:#?}");
+        let graph = host.orch(&[
+            "workflow",
+            "graph",
+            &name,
+            "--workflows",
+            &dir,
+            "--format",
+            "dot",
+        ]);
+        assert!(graph.ok().contains("digraph"), "{graph:#?}");
+    }
+    assert_eq!(seen, 3, "a new example needs a run test above");
+    // Without the packs installed, the pack actions are unknown.
+    let bare = TestHost::new();
+    let err = bare
+        .orch(&["workflow", "validate", "provision", "--workflows", &dir])
+        .fails_with(2)
+        .to_owned();
+    assert!(err.contains("unknown action `misbehave.echo`"), "{err}");
+}
