@@ -56,6 +56,7 @@ fn main() {
         .build()
         .expect("tokio");
     let runtime = Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime");
+    println!("pooling allocator in use: {}", runtime.is_pooled());
     let wasm = std::fs::read(guest("misbehave")).expect("read guest");
     let component = runtime.compile(&wasm).expect("compile");
     let pack = runtime.prepare("misbehave", &component).expect("prepare");
@@ -108,8 +109,11 @@ fn main() {
 /// Reads criterion's median estimates and prints `a / b`.
 fn report_ratio(group: &str, a: &str, b: &str) {
     let median = |bench: &str| -> Option<f64> {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/criterion")
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        let path = target
+            .join("criterion")
             .join(group)
             .join(bench)
             .join("new/estimates.json");
