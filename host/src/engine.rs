@@ -479,8 +479,9 @@ impl<'a> Engine<'a> {
         Ok(run)
     }
 
-    /// Continues a run from its journal (a sub-workflow's run continues through its root).
-    pub async fn resume(&self, id: &str) -> anyhow::Result<Outcome> {
+    /// The root run of run `id` (itself, or the run a sub-workflow's run belongs to), refusing
+    /// one that has already finished: `verb` names what could not be done to it.
+    fn unfinished_root(&self, id: &str, verb: &'static str) -> anyhow::Result<RunRow> {
         let run = find_run(self.store, id)?;
         let root = root_of(self.store, run)?;
         let status = RunState::parse(&root.status);
@@ -488,10 +489,16 @@ impl<'a> Engine<'a> {
             return Err(EngineError::Finished {
                 run: root.id,
                 status,
-                verb: "resume",
+                verb,
             }
             .into());
         }
+        Ok(root)
+    }
+
+    /// Continues a run from its journal (a sub-workflow's run continues through its root).
+    pub async fn resume(&self, id: &str) -> anyhow::Result<Outcome> {
+        let root = self.unfinished_root(id, "resume")?;
         self.lease(&root.id)?;
         self.drive_row(root, driver::Mode::Resume, 0).await
     }
@@ -549,17 +556,7 @@ impl<'a> Engine<'a> {
 
     /// Cancels run `id`: at once when no process drives it, else by asking the one that does.
     pub async fn cancel(&self, id: &str) -> anyhow::Result<Canceled> {
-        let run = find_run(self.store, id)?;
-        let root = root_of(self.store, run)?;
-        let status = RunState::parse(&root.status);
-        if status.is_finished() {
-            return Err(EngineError::Finished {
-                run: root.id,
-                status,
-                verb: "cancel",
-            }
-            .into());
-        }
+        let root = self.unfinished_root(id, "cancel")?;
         if let Err(err) = self.lease(&root.id) {
             return match err.downcast::<EngineError>() {
                 Ok(EngineError::Busy(held)) => {
