@@ -7,29 +7,17 @@
 //!
 //! Ratios against a baseline measured in the same run are what to compare across machines.
 
+#[path = "support/guests.rs"]
+mod guests;
+use guests::guest;
+
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::Criterion;
 use orch::runtime::bindings::CallContext;
 use orch::runtime::{Limits, Runtime};
 use serde_json::{Value, json};
 use wasmtime::component::Component;
-
-fn guest(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target
-        .join("wasm32-wasip2/guest")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-packs first",
-        path.display()
-    );
-    path
-}
 
 fn context() -> CallContext {
     CallContext {
@@ -109,10 +97,7 @@ fn main() {
 /// Reads criterion's median estimates and prints `a / b`.
 fn report_ratio(group: &str, a: &str, b: &str) {
     let median = |bench: &str| -> Option<f64> {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-        let path = target
+        let path = guests::target_dir()
             .join("criterion")
             .join(group)
             .join(bench)

@@ -9,8 +9,12 @@
 //! Each figure is the median of a few runs in a fresh home; the store lives in the system temp
 //! directory, so its fsync cost is part of the figures.
 
+#[path = "support/guests.rs"]
+mod guests;
+use guests::guest;
+
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,21 +24,6 @@ use orch::packs::Packs;
 use orch::runtime::{Limits, Runtime};
 use orch::store::Store;
 use serde_json::Map;
-
-fn guest(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target
-        .join("wasm32-wasip2/guest")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-packs first",
-        path.display()
-    );
-    path
-}
 
 fn fan_out(items: usize, concurrency: usize) -> String {
     format!(

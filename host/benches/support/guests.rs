@@ -1,0 +1,24 @@
+//! Shared by the benchmarks: where `scripts/build-packs` put the guest components, and the
+//! target directory (criterion writes its estimates there).
+
+use std::path::PathBuf;
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, else the workspace's `target/`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// The built guest `name` (e.g. `misbehave`); panics with the fix when it is missing.
+pub fn guest(name: &str) -> PathBuf {
+    let path = target_dir()
+        .join("wasm32-wasip2/guest")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-packs first",
+        path.display()
+    );
+    path
+}
