@@ -10,8 +10,9 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::orch::pack::handler::{ActionError, CallContext, PackInfo};
-pub use orch::pack::log::Level as LogLevel;
+pub use self::exports::orch::pack::handler::{ActionError, CallContext, PackInfo};
+// `self::` because the crate is also called `orch`: rustdoc sees both and refuses to guess.
+pub use self::orch::pack::log::Level as LogLevel;
 
 /// The exported interface every pack must provide, with the contract version this host speaks.
 pub const HANDLER_INTERFACE: &str = "orch:pack/handler@0.1.0";
