@@ -11,6 +11,7 @@ mod action;
 mod pack;
 mod run;
 mod runs;
+mod secret;
 mod session;
 mod workflow;
 
@@ -64,6 +65,9 @@ pub enum Command {
     /// Check workflows offline and draw their task graphs.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Store, list and remove credentials (encrypted at rest, bound to destinations).
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
 }
 
 /// Runs the parsed command.
@@ -75,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&session, args).await,
         Command::Runs(command) => runs::run(&session, command).await,
         Command::Workflow(command) => workflow::run(&session, command).await,
+        Command::Secret(command) => secret::run(&session, command).await,
     }
 }
 
@@ -89,6 +94,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
             || cause.is::<ComponentError>()
             || cause.is::<action::InputError>()
             || cause.is::<crate::engine::EngineError>()
+            || cause.is::<crate::vault::VaultError>()
         {
             return EXIT_USAGE;
         }

@@ -12,3 +12,4 @@ pub mod packs;
 pub mod runtime;
 pub mod schema;
 pub mod store;
+pub mod vault;

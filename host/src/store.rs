@@ -3,6 +3,7 @@
 //! One connection per process, in WAL mode; writers take the lock up front (IMMEDIATE) because a
 //! deferred transaction that reads then writes can fail at once with SQLITE_BUSY under WAL.
 
+mod credentials;
 mod packs;
 mod runs;
 mod schema;
@@ -13,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::Context as _;
 use rusqlite::Connection;
 
+pub use credentials::{CredentialRow, SealedField};
 pub use packs::{ArtifactRow, PackRow};
 pub use runs::{
     AttemptId, AttemptRow, FinishedAttempt, JournalBatch, LeaseHeld, LogRow, NO_ITEM, NewAttempt,

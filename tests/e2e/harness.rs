@@ -96,11 +96,18 @@ impl TestHost {
 
     /// Runs `orch ARGS` with `stdin` as standard input.
     pub fn orch_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        self.orch_env_stdin(args, &[], stdin)
+    }
+
+    /// Runs `orch ARGS` with extra environment variables `env` and `stdin` as standard input.
+    pub fn orch_env_stdin(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
         use std::io::Write as _;
         let mut child = Command::new(env!("CARGO_BIN_EXE_orch"))
             .args(args)
             .env("ORCH_HOME", self.home.path())
             .env_remove("ORCH_LOG")
+            .env_remove("ORCH_MASTER_KEY")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

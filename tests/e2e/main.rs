@@ -7,4 +7,5 @@ mod action_run;
 mod crash;
 mod pack_add;
 mod sandbox_limits;
+mod secret;
 mod workflow_run;

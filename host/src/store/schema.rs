@@ -101,6 +101,28 @@ pub fn migrations() -> Migrations<'static> {
             PRIMARY KEY (run_id, step)
         ) STRICT, WITHOUT ROWID;",
         ),
+        // Credentials of the vault. Only non-secret fields are in clear (`public`, a JSON object);
+        // each secret field is a row of `credential_secrets` sealed with XChaCha20-Poly1305
+        // (24-byte nonce + ciphertext), its credential's name and field name bound in as
+        // associated data. `bindings` and `packs` are JSON arrays of strings.
+        M::up(
+            "CREATE TABLE credentials (
+            name       TEXT PRIMARY KEY,
+            kind       TEXT NOT NULL,
+            bindings   TEXT NOT NULL,
+            packs      TEXT NOT NULL,
+            public     TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE credential_secrets (
+            credential TEXT NOT NULL REFERENCES credentials (name) ON DELETE CASCADE,
+            field      TEXT NOT NULL,
+            nonce      BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            PRIMARY KEY (credential, field)
+        ) STRICT, WITHOUT ROWID;",
+        ),
     ])
 }
 
