@@ -8,6 +8,7 @@ mod packs;
 mod runs;
 mod schema;
 
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -29,6 +30,18 @@ pub struct Store {
 impl Store {
     /// Opens (creating and migrating) the database at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        // Create the file owner-only before SQLite does: it holds sealed credentials and run
+        // history, and SQLite gives its -wal and -shm files the database file's mode.
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        if let Err(err) = created
+            && err.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(err).with_context(|| format!("creating the store {}", path.display()));
+        }
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening the store {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -65,4 +78,23 @@ fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn creates_the_database_and_its_wal_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orch.db");
+        let store = Store::open(&path).unwrap();
+        store.packs().unwrap();
+        for file in [path.clone(), dir.path().join("orch.db-wal")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+    }
 }
