@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::run::{DriveArgs, with_engine};
 use super::session::Session;
 use crate::engine::{EngineError, Quiet, Settings};
+use orch_workflow::{Problem, Workflow};
 
 /// `orch workflow …`
 #[derive(Debug, Subcommand)]
@@ -51,17 +52,22 @@ pub struct GraphArgs {
     pub common: DriveArgs,
 }
 
+/// Parses and validates `workflow` offline: both verbs start here.
+async fn check(
+    session: &Session,
+    common: &DriveArgs,
+    workflow: &str,
+) -> anyhow::Result<(Workflow, Vec<Problem>)> {
+    with_engine(session, common, Settings::default(), &Quiet, async |e| {
+        e.check(workflow)
+    })
+    .await
+}
+
 pub async fn run(session: &Session, command: WorkflowCommand) -> anyhow::Result<ExitCode> {
     match command {
         WorkflowCommand::Validate(args) => {
-            let (wf, problems) = with_engine(
-                session,
-                &args.common,
-                Settings::default(),
-                &Quiet,
-                async |e| e.check(&args.workflow),
-            )
-            .await?;
+            let (wf, problems) = check(session, &args.common, &args.workflow).await?;
             let mut out = std::io::stdout().lock();
             if args.json {
                 let body = serde_json::json!({"ok": problems.is_empty(), "problems": problems});
@@ -81,14 +87,7 @@ pub async fn run(session: &Session, command: WorkflowCommand) -> anyhow::Result<
             .into())
         }
         WorkflowCommand::Graph(args) => {
-            let (wf, _) = with_engine(
-                session,
-                &args.common,
-                Settings::default(),
-                &Quiet,
-                async |e| e.check(&args.workflow),
-            )
-            .await?;
+            let (wf, _) = check(session, &args.common, &args.workflow).await?;
             let text = match args.format {
                 Format::Mermaid => orch_workflow::graph::mermaid(&wf),
                 Format::Dot => orch_workflow::graph::dot(&wf),
