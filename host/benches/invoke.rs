@@ -14,6 +14,7 @@ use guests::guest;
 use std::hint::black_box;
 
 use criterion::Criterion;
+use orch::capabilities::{Broker, CapabilityContext};
 use orch::runtime::bindings::CallContext;
 use orch::runtime::{Limits, Runtime};
 use serde_json::{Value, json};
@@ -50,13 +51,14 @@ fn main() {
     let pack = runtime.prepare("misbehave", &component).expect("prepare");
     let ctx = context();
     let limits = Limits::DEFAULT;
+    let lent = CapabilityContext::nothing("misbehave", &Broker::detached());
 
     let mut group = criterion.benchmark_group("invoke");
     group.bench_function("wasm_fresh_instance_noop", |b| {
         b.to_async(&tokio).iter(|| async {
             let input = serde_json::to_string(&json!({})).expect("json");
             let invocation = runtime
-                .invoke(&pack, "noop", &input, &ctx, &limits)
+                .invoke(&pack, "noop", &input, &ctx, &limits, &lent)
                 .await
                 .expect("invoke");
             let output: Value =
@@ -91,7 +93,7 @@ fn main() {
 
     report_ratio("invoke", "wasm_fresh_instance_noop", "native_noop");
     report_ratio("load", "compile_from_wasm", "deserialize_precompiled");
-    report_memory(&tokio, &runtime, &pack, &ctx);
+    report_memory(&tokio, &runtime, &pack, &ctx, &lent);
 }
 
 /// Reads criterion's median estimates and prints `a / b`.
@@ -131,12 +133,13 @@ fn report_memory(
     runtime: &Runtime,
     pack: &orch::runtime::PreparedPack,
     ctx: &CallContext,
+    lent: &CapabilityContext,
 ) {
     let run = |n: usize| {
         tokio.block_on(async {
             for _ in 0..n {
                 let invocation = runtime
-                    .invoke(pack, "noop", "{}", ctx, &Limits::DEFAULT)
+                    .invoke(pack, "noop", "{}", ctx, &Limits::DEFAULT, lent)
                     .await
                     .expect("invoke");
                 black_box(invocation);

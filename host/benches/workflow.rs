@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use orch::capabilities::Broker;
 use orch::engine::{Engine, Quiet, RunState, Settings};
 use orch::home::Home;
 use orch::packs::Packs;
@@ -71,6 +72,7 @@ fn measure(tokio: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, yaml: &str) 
         &store,
         packs,
         Arc::clone(runtime),
+        Broker::detached(),
         &Quiet,
         Settings::default(),
         stop_rx,

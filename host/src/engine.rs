@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+use crate::capabilities::Broker;
 use crate::packs::Packs;
 use crate::runtime::{Limits, Runtime};
 use crate::schema::InputRejected;
@@ -337,6 +338,7 @@ pub struct Engine<'a> {
     store: &'a Store,
     packs: Packs<'a>,
     runtime: Arc<Runtime>,
+    broker: Arc<Broker>,
     observer: &'a dyn Observer,
     owner: lease::Owner,
     settings: Settings,
@@ -352,6 +354,7 @@ impl<'a> Engine<'a> {
         store: &'a Store,
         packs: Packs<'a>,
         runtime: Arc<Runtime>,
+        broker: Arc<Broker>,
         observer: &'a dyn Observer,
         settings: Settings,
         shutdown: watch::Receiver<bool>,
@@ -360,6 +363,7 @@ impl<'a> Engine<'a> {
             store,
             packs,
             runtime,
+            broker,
             observer,
             owner: lease::Owner::current(),
             settings,

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::capabilities::grants::Grant;
 use crate::home::Home;
 use crate::runtime::{ComponentError, PreparedPack, Runtime, SandboxError};
 use crate::store::{PackRow, Store};
@@ -291,6 +292,32 @@ impl<'a> Packs<'a> {
             remove_if_present(&self.home.artifact_file(digest, &key))?;
         }
         remove_if_present(&self.home.pack_file(digest))
+    }
+
+    /// The grants `name` holds, canonical and sorted.
+    pub fn grants(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        self.get(name)?;
+        Ok(self
+            .store
+            .grants(name)?
+            .into_iter()
+            .map(|g| g.grant)
+            .collect())
+    }
+
+    /// Grants `grants` to pack `name`; those that were new.
+    pub fn grant(&self, name: &str, grants: &[Grant]) -> anyhow::Result<Vec<String>> {
+        self.get(name)?;
+        let texts: Vec<String> = grants.iter().map(ToString::to_string).collect();
+        self.store.add_grants(name, &texts)
+    }
+
+    /// Revokes `grants` from pack `name` (every grant when `None`); those removed.
+    pub fn revoke(&self, name: &str, grants: Option<&[Grant]>) -> anyhow::Result<Vec<String>> {
+        self.get(name)?;
+        let texts: Option<Vec<String>> =
+            grants.map(|grants| grants.iter().map(ToString::to_string).collect());
+        self.store.remove_grants(name, texts.as_deref())
     }
 
     /// Loads the pack called `name` for invocation (from the compiled cache when it can).

@@ -19,7 +19,8 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use crate::capabilities::{self, log::LogCapability, log::LogLine};
+use crate::capabilities::masking::Masker;
+use crate::capabilities::{self, Broker, CapabilityContext, log::LogLine};
 use bindings::{ActionError, CallContext, PackInfo, PackPre};
 pub use inspect::{ComponentError, Shape};
 pub use limits::Limits;
@@ -33,6 +34,8 @@ pub struct Runtime {
     pooled: bool,
     max_memory_bytes: usize,
     slots: Arc<Semaphore>,
+    /// Lends nothing: for `describe`, which runs before anything is granted.
+    detached: Arc<Broker>,
     _ticker: engine::EpochTicker,
 }
 
@@ -223,6 +226,7 @@ impl Runtime {
             pooled,
             max_memory_bytes,
             slots: Arc::new(Semaphore::new(permits)),
+            detached: Broker::detached(),
             _ticker: ticker,
         })
     }
@@ -270,7 +274,8 @@ impl Runtime {
 
     /// Calls `describe` in a sandbox with tight limits and no grants.
     pub async fn describe(&self, pack: &PreparedPack) -> Result<PackInfo, SandboxError> {
-        let mut store = self.new_store(&DESCRIBE_LIMITS);
+        let nothing = CapabilityContext::nothing(&pack.name, &self.detached);
+        let mut store = self.new_store(&DESCRIBE_LIMITS, nothing);
         let call = async {
             let instance = pack.pre.instantiate_async(&mut store).await?;
             instance.orch_pack_handler().call_describe(&mut store).await
@@ -289,7 +294,8 @@ impl Runtime {
     }
 
     /// Runs `action` with `input` (a JSON document already validated against the action's
-    /// schema) in a fresh instance under `limits`.
+    /// schema) in a fresh instance under `limits`, lending it `capabilities`. Every secret the
+    /// broker knows is masked in what comes back (output, error, logs).
     pub async fn invoke(
         &self,
         pack: &PreparedPack,
@@ -297,6 +303,29 @@ impl Runtime {
         input: &str,
         context: &CallContext,
         limits: &Limits,
+        capabilities: &CapabilityContext,
+    ) -> Result<Invocation, SandboxError> {
+        let masker = Arc::clone(capabilities.broker.masker());
+        let mut outcome = self
+            .invoke_unmasked(pack, action, input, context, limits, capabilities)
+            .await;
+        if !masker.is_empty() {
+            match &mut outcome {
+                Ok(invocation) => mask_invocation(&masker, invocation),
+                Err(error) => mask_sandbox_error(&masker, error),
+            }
+        }
+        outcome
+    }
+
+    async fn invoke_unmasked(
+        &self,
+        pack: &PreparedPack,
+        action: &str,
+        input: &str,
+        context: &CallContext,
+        limits: &Limits,
+        capabilities: &CapabilityContext,
     ) -> Result<Invocation, SandboxError> {
         let limits = Limits {
             memory_bytes: limits.memory_bytes.min(self.max_memory_bytes),
@@ -311,7 +340,7 @@ impl Runtime {
                 source: err.into(),
             })?;
         let started = Instant::now();
-        let mut store = self.new_store(&limits);
+        let mut store = self.new_store(&limits, capabilities.clone());
         let call = async {
             let instance = pack.pre.instantiate_async(&mut store).await?;
             instance
@@ -341,11 +370,11 @@ impl Runtime {
         })
     }
 
-    fn new_store(&self, limits: &Limits) -> Store<Sandbox> {
-        let sandbox = Sandbox::new(limits.memory_bytes, LogCapability::default());
+    fn new_store(&self, limits: &Limits, capabilities: CapabilityContext) -> Store<Sandbox> {
+        let deadline = Instant::now() + limits.deadline;
+        let sandbox = Sandbox::new(limits.memory_bytes, capabilities, deadline);
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
-        let deadline = Instant::now() + limits.deadline;
         // Yield to the executor at every tick so one busy guest does not hold a worker thread,
         // and trap once the wall-clock deadline has passed.
         store.epoch_deadline_callback(move |_| {
@@ -368,6 +397,44 @@ impl Runtime {
             Ok(result) => result,
             Err(_) => Err(DeadlineExceeded.into()),
         }
+    }
+}
+
+/// Masks secrets in everything an invocation returns: it is about to be printed or stored.
+fn mask_invocation(masker: &Masker, invocation: &mut Invocation) {
+    match &mut invocation.result {
+        Ok(output) => masker.mask_in_place(output),
+        Err(error) => {
+            masker.mask_in_place(&mut error.message);
+            masker.mask_in_place(&mut error.code);
+            if let Some(details) = &mut error.details {
+                masker.mask_in_place(details);
+            }
+        }
+    }
+    for line in &mut invocation.logs {
+        masker.mask_in_place(&mut line.message);
+        if let Some(fields) = &mut line.fields {
+            let text = fields.to_string();
+            let masked = masker.mask(&text);
+            if masked != text {
+                *fields =
+                    serde_json::from_str(&masked).unwrap_or(serde_json::Value::String(masked));
+            }
+        }
+    }
+}
+
+/// Masks secrets in what a sandbox error carries from the guest (its stderr, a panic message).
+fn mask_sandbox_error(masker: &Masker, error: &mut SandboxError) {
+    match error {
+        SandboxError::Panic { message, .. } => masker.mask_in_place(message),
+        SandboxError::Trap { trap, stderr, .. } => {
+            masker.mask_in_place(trap);
+            masker.mask_in_place(stderr);
+        }
+        SandboxError::InvalidOutput { reason, .. } => masker.mask_in_place(reason),
+        _ => {}
     }
 }
 

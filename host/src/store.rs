@@ -4,6 +4,7 @@
 //! deferred transaction that reads then writes can fail at once with SQLITE_BUSY under WAL.
 
 mod credentials;
+mod grants;
 mod packs;
 mod runs;
 mod schema;
@@ -16,6 +17,7 @@ use anyhow::Context as _;
 use rusqlite::Connection;
 
 pub use credentials::{CredentialRow, SealedField};
+pub use grants::{GrantRow, HostKeyRow};
 pub use packs::{ArtifactRow, PackRow};
 pub use runs::{
     AttemptId, AttemptRow, FinishedAttempt, JournalBatch, LeaseHeld, LogRow, NO_ITEM, NewAttempt,

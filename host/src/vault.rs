@@ -8,7 +8,7 @@
 //! open. The key comes from `ORCH_MASTER_KEY` or from `ORCH_HOME/master.key` (created 0600 at
 //! first use; a key file others can read is refused).
 
-mod binding;
+pub mod binding;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -112,14 +112,18 @@ fn the_host_goes_on_after_a_failed_invocation() {
             deadline: std::time::Duration::from_millis(200),
             ..Default::default()
         };
+        let lent = orch::capabilities::CapabilityContext::nothing(
+            "misbehave",
+            &orch::capabilities::Broker::detached(),
+        );
         for bad in ["panic", "recurse", "loop_forever", "alloc"] {
             let result = runtime
-                .invoke(&pack.prepared, bad, "{}", &context, &limits)
+                .invoke(&pack.prepared, bad, "{}", &context, &limits, &lent)
                 .await;
             assert!(result.is_err(), "{bad} should fail");
         }
         let ok = runtime
-            .invoke(&pack.prepared, "noop", "{}", &context, &limits)
+            .invoke(&pack.prepared, "noop", "{}", &context, &limits, &lent)
             .await
             .expect("noop after failures");
         assert_eq!(ok.result.expect("no action error"), "{}");

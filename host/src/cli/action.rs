@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::session::Session;
+use crate::capabilities::{BrokerSettings, HostKeyPolicy};
 use crate::packs::{PackError, parse_action_ref};
 use crate::runtime::Limits;
 use crate::runtime::bindings::{ActionError, CallContext};
@@ -46,6 +47,14 @@ pub struct RunArgs {
     /// Print a JSON envelope: {"output": …} or {"error": …}, plus logs and timing.
     #[arg(long)]
     pub json: bool,
+    /// SSH host keys the store does not know: refuse (`strict`) or record (`accept-new`).
+    #[arg(
+        long,
+        value_name = "POLICY",
+        env = "ORCH_HOST_KEY_POLICY",
+        default_value = "strict"
+    )]
+    pub host_key_policy: HostKeyPolicy,
 }
 
 /// The input given on the command line is unusable.
@@ -103,6 +112,10 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
         attempt: 1,
         idempotency_key: uuid::Uuid::new_v4().to_string(),
     };
+    let broker = session.broker(BrokerSettings {
+        host_key_policy: args.host_key_policy,
+    })?;
+    let capabilities = broker.context_for(pack_name)?;
     let invocation = session
         .runtime(limits.memory_bytes)?
         .invoke(
@@ -111,6 +124,7 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
             &input.to_string(),
             &context,
             &limits,
+            &capabilities,
         )
         .await?;
 

@@ -1,4 +1,4 @@
-//! `orch pack add|list|show|remove`.
+//! `orch pack add|list|show|grant|revoke|remove`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use super::session::Session;
+use crate::capabilities::grants::Grant;
 use crate::packs::{AddChange, InstalledPack};
 use crate::runtime::Limits;
 
@@ -17,12 +18,42 @@ use crate::runtime::Limits;
 #[derive(Debug, Subcommand)]
 pub enum PackCommand {
     /// Install a pack from a .wasm component (or upgrade the installed one of the same name).
+    ///
+    /// The pack's imports and the destinations it asks for are shown; grant them with `--yes`,
+    /// name grants yourself with `--grant`, or answer the prompt (on a terminal). Without any
+    /// grant, the pack's http and ssh calls are denied until `orch pack grant`.
     Add {
         /// The component file.
         file: PathBuf,
+        /// Grant every destination the pack asks for.
+        #[arg(long)]
+        yes: bool,
+        /// Grant this destination (repeatable): http:[http://|https://]HOST[:PORT],
+        /// ssh:HOST[:PORT] or ssh:inventory. HOST may be a name, *.domain, an IP or a CIDR.
+        #[arg(long = "grant", value_name = "GRANT")]
+        grants: Vec<String>,
         /// Print the installed pack as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Let a pack reach more destinations.
+    Grant {
+        /// Pack name.
+        name: String,
+        /// Grants: http:[http://|https://]HOST[:PORT], ssh:HOST[:PORT] or ssh:inventory.
+        #[arg(required = true, value_name = "GRANT")]
+        grants: Vec<String>,
+    },
+    /// Take grants back from a pack.
+    Revoke {
+        /// Pack name.
+        name: String,
+        /// Grants to take back, as `orch pack show` lists them.
+        #[arg(value_name = "GRANT", required_unless_present = "all")]
+        grants: Vec<String>,
+        /// Take back every grant.
+        #[arg(long, conflicts_with = "grants")]
+        all: bool,
     },
     /// List installed packs.
     List {
@@ -49,7 +80,13 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
     let packs = session.packs(Limits::DEFAULT.memory_bytes)?;
     let mut out = std::io::stdout().lock();
     match command {
-        PackCommand::Add { file, json } => {
+        PackCommand::Add {
+            file,
+            yes,
+            grants,
+            json,
+        } => {
+            let explicit = parse_grants(&grants)?;
             let spinner = ProgressBar::new_spinner();
             spinner.set_style(
                 ProgressStyle::with_template("{spinner} {msg}")
@@ -64,13 +101,36 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 .await;
             spinner.finish_and_clear();
             let report = report?;
+            let pack = &report.pack;
+            let m = &pack.manifest;
+            let name = m.name.clone();
+            let mut to_grant = explicit;
+            if yes {
+                to_grant.extend(m.destinations.iter().filter_map(|d| d.as_grant()));
+            }
+            let held = packs.grants(&name)?;
+            let asked: Vec<Grant> = m
+                .destinations
+                .iter()
+                .filter_map(|d| d.as_grant())
+                .filter(|g| !held.contains(&g.to_string()))
+                .collect();
+            if !yes && to_grant.is_empty() && !json && !asked.is_empty() && stdin_is_terminal() {
+                describe(&mut out, pack, false)?;
+                out.flush()?;
+                if confirm(&name, &asked)? {
+                    to_grant.extend(asked.iter().cloned());
+                }
+            }
+            let granted = packs.grant(&name, &to_grant)?;
+            let held = packs.grants(&name)?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
+                let mut body = serde_json::to_value(&report)?;
+                body["grants"] = serde_json::json!(held);
+                serde_json::to_writer_pretty(&mut out, &body)?;
                 writeln!(out)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let pack = &report.pack;
-            let m = &pack.manifest;
             match &report.change {
                 AddChange::Unchanged => {
                     writeln!(
@@ -80,6 +140,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                         m.version,
                         short(&pack.digest)
                     )?;
+                    print_granted(&mut out, &granted)?;
                     return Ok(ExitCode::SUCCESS);
                 }
                 AddChange::Installed => writeln!(out, "installed pack {} {}", m.name, m.version)?,
@@ -101,6 +162,51 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 )?,
             }
             describe(&mut out, pack, false)?;
+            print_granted(&mut out, &granted)?;
+            print_grants(&mut out, &held)?;
+            warn_ungranted(pack, &held);
+        }
+        PackCommand::Grant { name, grants } => {
+            let grants = parse_grants(&grants)?;
+            let added = packs.grant(&name, &grants)?;
+            for grant in &grants {
+                let text = grant.to_string();
+                if added.contains(&text) {
+                    writeln!(out, "granted {text} to pack {name}")?;
+                } else {
+                    writeln!(out, "pack {name} already holds {text}")?;
+                }
+            }
+        }
+        PackCommand::Revoke { name, grants, all } => {
+            let grants = if all {
+                None
+            } else {
+                Some(parse_grants(&grants)?)
+            };
+            let removed = packs.revoke(&name, grants.as_deref())?;
+            if let Some(grants) = &grants {
+                for grant in grants {
+                    let text = grant.to_string();
+                    if !removed.contains(&text) {
+                        let held = packs.grants(&name)?;
+                        anyhow::bail!(
+                            "pack {name} does not hold {text}; it holds: {}",
+                            if held.is_empty() {
+                                "nothing".to_owned()
+                            } else {
+                                held.join(", ")
+                            }
+                        );
+                    }
+                }
+            }
+            if removed.is_empty() {
+                writeln!(out, "pack {name} held no grants")?;
+            }
+            for text in removed {
+                writeln!(out, "revoked {text} from pack {name}")?;
+            }
         }
         PackCommand::List { json } => {
             let list = packs.list()?;
@@ -139,12 +245,17 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
         }
         PackCommand::Show { name, json } => {
             let pack = packs.get(&name)?;
+            let held = packs.grants(&name)?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &pack)?;
+                let mut body = serde_json::to_value(&pack)?;
+                body["grants"] = serde_json::json!(held);
+                serde_json::to_writer_pretty(&mut out, &body)?;
                 writeln!(out)?;
             } else {
                 writeln!(out, "pack {} {}", pack.manifest.name, pack.manifest.version)?;
                 describe(&mut out, &pack, true)?;
+                print_grants(&mut out, &held)?;
+                warn_ungranted(&pack, &held);
             }
         }
         PackCommand::Remove { name } => {
@@ -229,6 +340,69 @@ fn describe(
         }
     }
     Ok(())
+}
+
+fn parse_grants(texts: &[String]) -> anyhow::Result<Vec<Grant>> {
+    Ok(texts
+        .iter()
+        .map(|text| text.parse::<Grant>())
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+fn stdin_is_terminal() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks on the terminal whether to grant `asked` to `pack`.
+fn confirm(pack: &str, asked: &[Grant]) -> anyhow::Result<bool> {
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "grant pack {pack} what it asks for?")?;
+    for grant in asked {
+        writeln!(err, "  {grant}")?;
+    }
+    write!(err, "[y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+fn print_granted(out: &mut impl std::io::Write, granted: &[String]) -> anyhow::Result<()> {
+    for grant in granted {
+        writeln!(out, "granted {grant}")?;
+    }
+    Ok(())
+}
+
+fn print_grants(out: &mut impl std::io::Write, held: &[String]) -> anyhow::Result<()> {
+    if held.is_empty() {
+        writeln!(out, "  grants: none")?;
+    } else {
+        writeln!(out, "  grants:")?;
+        for grant in held {
+            writeln!(out, "    {grant}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Warns about capabilities the pack imports but holds no grant for: its calls will be denied.
+fn warn_ungranted(pack: &InstalledPack, held: &[String]) {
+    let name = &pack.manifest.name;
+    for (capability, interface) in [("http", "orch:pack/http@"), ("ssh", "orch:pack/ssh@")] {
+        let imports = pack.imports.iter().any(|i| i.starts_with(interface));
+        let granted = held
+            .iter()
+            .any(|g| g.starts_with(&format!("{capability}:")));
+        if imports && !granted {
+            eprintln!(
+                "note: pack {name} imports {capability} but holds no {capability} grant, so its \
+                 {capability} calls will be denied; grant with: orch pack grant {name} \
+                 {capability}:HOST (or add it again with --yes for what it asks for)"
+            );
+        }
+    }
 }
 
 /// A one-line summary of an object schema: `name: string, port?: integer`.

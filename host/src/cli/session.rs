@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 
+use crate::capabilities::{Broker, BrokerSettings};
 use crate::home::Home;
 use crate::packs::Packs;
 use crate::runtime::{Limits, Runtime};
@@ -16,6 +17,7 @@ pub struct Session {
     home_arg: Option<PathBuf>,
     opened: OnceLock<(Home, Store)>,
     runtime: OnceLock<Arc<Runtime>>,
+    broker: OnceLock<Arc<Broker>>,
 }
 
 impl Session {
@@ -25,6 +27,7 @@ impl Session {
             home_arg: home,
             opened: OnceLock::new(),
             runtime: OnceLock::new(),
+            broker: OnceLock::new(),
         }
     }
 
@@ -50,6 +53,16 @@ impl Session {
         }
         let runtime = Runtime::new(max_memory_bytes.max(Limits::DEFAULT.memory_bytes))?;
         Ok(self.runtime.get_or_init(|| Arc::new(runtime)))
+    }
+
+    /// The capability broker with `settings` (the first call's settings win).
+    pub fn broker(&self, settings: BrokerSettings) -> anyhow::Result<&Arc<Broker>> {
+        if let Some(broker) = self.broker.get() {
+            return Ok(broker);
+        }
+        let (home, _) = self.opened()?;
+        let broker = Broker::open(home, settings)?;
+        Ok(self.broker.get_or_init(|| broker))
     }
 
     /// The home and the store.

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use super::builtins::{self, ActionKind};
 use super::{Engine, MAX_DEPTH, Note, Outcome, Question, RunState, lease, workflows};
+use crate::capabilities::CapabilityContext;
 use crate::packs::ActionSpec;
 use crate::runtime::bindings::CallContext;
 use crate::runtime::{Limits, PreparedPack, SandboxError};
@@ -123,6 +124,7 @@ struct Invoke {
     input: String,
     context: CallContext,
     limits: Limits,
+    capabilities: CapabilityContext,
 }
 
 /// A sub-workflow step to start once its start is committed.
@@ -144,6 +146,8 @@ type ChildFuture<'e> = Pin<Box<dyn Future<Output = (Key, anyhow::Result<ChildEnd
 
 struct PackEntry {
     prepared: PreparedPack,
+    /// What the pack's invocations are lent; its grants are read once per run.
+    capabilities: CapabilityContext,
     actions: HashMap<String, (ActionSpec, Option<Arc<Schema>>)>,
     names: String,
 }
@@ -723,8 +727,12 @@ impl<'e, 'a> Driver<'e, 'a> {
         if let Some(entry) = self.packs.get(name) {
             return entry.clone();
         }
-        let entry = match self.engine.packs.load(name) {
-            Ok(loaded) => {
+        let loaded = self.engine.packs.load(name).and_then(|loaded| {
+            let capabilities = self.engine.broker.context_for(name)?;
+            Ok((loaded, capabilities))
+        });
+        let entry = match loaded {
+            Ok((loaded, capabilities)) => {
                 let actions = loaded
                     .installed
                     .manifest
@@ -738,6 +746,7 @@ impl<'e, 'a> Driver<'e, 'a> {
                 Ok(Arc::new(PackEntry {
                     names: loaded.installed.manifest.action_names(),
                     prepared: loaded.prepared,
+                    capabilities,
                     actions,
                 }))
             }
@@ -808,6 +817,7 @@ impl<'e, 'a> Driver<'e, 'a> {
             action: name.to_owned(),
             input: input.to_string(),
             limits,
+            capabilities: entry.capabilities.clone(),
         });
     }
 
@@ -951,6 +961,7 @@ impl<'e, 'a> Driver<'e, 'a> {
                         &inv.input,
                         &inv.context,
                         &inv.limits,
+                        &inv.capabilities,
                     )
                     .await;
                 let _ = tx.send(invocation_done(inv.key, result, started.elapsed()));

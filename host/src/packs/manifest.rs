@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::capabilities::grants::{Capability, Grant};
 use crate::runtime::bindings::PackInfo;
 use crate::schema::Schema;
 
@@ -117,6 +118,14 @@ pub enum ManifestError {
         /// The kind given.
         kind: String,
     },
+    /// A destination whose pattern does not parse.
+    #[error("pack {pack:?} asks for a destination that is not valid: {reason}")]
+    DestinationPattern {
+        /// Pack name.
+        pack: String,
+        /// The parser's complaint.
+        reason: String,
+    },
 }
 
 fn is_name(name: &str, extra: &[char]) -> bool {
@@ -124,6 +133,18 @@ fn is_name(name: &str, extra: &[char]) -> bool {
     (1..=64).contains(&name.len())
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
+}
+
+impl Destination {
+    /// The grant that would give the pack this destination, canonical.
+    pub fn as_grant(&self) -> Option<Grant> {
+        let capability = match self.kind.as_str() {
+            "http" => Capability::Http,
+            "ssh" => Capability::Ssh,
+            _ => return None,
+        };
+        Grant::for_capability(capability, &self.pattern).ok()
+    }
 }
 
 impl Manifest {
@@ -169,10 +190,20 @@ impl Manifest {
         }
         let mut destinations = Vec::with_capacity(info.destinations.len());
         for destination in info.destinations {
-            if destination.kind != "http" && destination.kind != "ssh" {
-                return Err(ManifestError::DestinationKind {
+            let capability = match destination.kind.as_str() {
+                "http" => Capability::Http,
+                "ssh" => Capability::Ssh,
+                _ => {
+                    return Err(ManifestError::DestinationKind {
+                        pack,
+                        kind: destination.kind,
+                    });
+                }
+            };
+            if let Err(err) = Grant::for_capability(capability, &destination.pattern) {
+                return Err(ManifestError::DestinationPattern {
                     pack,
-                    kind: destination.kind,
+                    reason: err.to_string(),
                 });
             }
             destinations.push(Destination {

@@ -4,12 +4,17 @@
 //! A `Sandbox` lives exactly as long as one invocation; nothing in it outlives the call, which
 //! is what guarantees that no state leaks between invocations or runs.
 
+use std::time::Instant;
+
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::limits::MemoryLimiter;
+use crate::capabilities::CapabilityContext;
+use crate::capabilities::http::HttpCapability;
 use crate::capabilities::log::LogCapability;
+use crate::capabilities::ssh::SshCapability;
 
 /// Bytes of a guest's stdout and stderr kept per invocation (a panic message fits easily).
 const STDIO_CAPTURE_BYTES: usize = 64 << 10;
@@ -24,6 +29,8 @@ pub struct Sandbox {
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) log: LogCapability,
+    pub(crate) http: HttpCapability,
+    pub(crate) ssh: SshCapability,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -31,8 +38,9 @@ pub struct Sandbox {
 impl Sandbox {
     /// A sandbox with no files, no environment, no arguments, no sockets and no stdin: WASI
     /// gives clocks and random only. stdout and stderr are captured (bounded) so a panic
-    /// message can be reported with the error.
-    pub fn new(memory_cap: usize, log: LogCapability) -> Self {
+    /// message can be reported with the error. `capabilities` is what the host lends this
+    /// invocation (its pack's grants); host calls end by `deadline`.
+    pub fn new(memory_cap: usize, capabilities: CapabilityContext, deadline: Instant) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         let wasi = WasiCtx::builder()
@@ -52,7 +60,9 @@ impl Sandbox {
             wasi,
             table,
             limiter: MemoryLimiter::new(memory_cap),
-            log,
+            log: LogCapability::default(),
+            http: HttpCapability::new(capabilities.clone(), deadline),
+            ssh: SshCapability::new(capabilities, deadline),
             stdout,
             stderr,
         }

@@ -118,6 +118,8 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let removed = tx.execute("DELETE FROM packs WHERE name = ?1", [name])? > 0;
+        // A pack added again later under the same name must be granted again.
+        tx.execute("DELETE FROM grants WHERE pack = ?1", [name])?;
         tx.commit()?;
         Ok(removed)
     }

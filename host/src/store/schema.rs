@@ -123,6 +123,26 @@ pub fn migrations() -> Migrations<'static> {
             PRIMARY KEY (credential, field)
         ) STRICT, WITHOUT ROWID;",
         ),
+        // Grants of packs (canonical grant texts, see `capabilities::grants`) and the SSH host
+        // keys the host trusts (OpenSSH public-key lines, several per host allowed).
+        M::up(
+            "CREATE TABLE grants (
+            pack       TEXT NOT NULL,
+            grant_text TEXT NOT NULL,
+            granted_at TEXT NOT NULL,
+            PRIMARY KEY (pack, grant_text)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE host_keys (
+            host        TEXT NOT NULL,
+            port        INTEGER NOT NULL,
+            algorithm   TEXT NOT NULL,
+            public_key  TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            added_at    TEXT NOT NULL,
+            added_by    TEXT NOT NULL,
+            PRIMARY KEY (host, port, public_key)
+        ) STRICT, WITHOUT ROWID;",
+        ),
     ])
 }
 

@@ -156,6 +156,22 @@ impl Binding {
     }
 }
 
+impl Binding {
+    /// Whether this is an IP or CIDR pattern whose range holds `ip`, on `port`. Loopback and
+    /// private addresses are reachable only through such a pattern: naming the address is the
+    /// operator's explicit consent, a host name that happens to resolve there is not.
+    pub fn covers_address(&self, ip: IpAddr, port: u16) -> bool {
+        if self.port.is_some_and(|p| p != port) {
+            return false;
+        }
+        match &self.host {
+            HostPattern::Ip(pattern) => pattern.to_canonical() == ip.to_canonical(),
+            HostPattern::Net(net) => net.contains(&ip.to_canonical()),
+            HostPattern::Name(_) | HostPattern::Subdomains(_) => false,
+        }
+    }
+}
+
 fn normalise(host: &str) -> String {
     host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
 }

@@ -1,0 +1,396 @@
+//! Grants: what the operator lets a pack reach. Parsing and matching are pure so the rules are
+//! tested as tables; the store keeps grants as their canonical text.
+//!
+//! Syntax (`orch pack grant PACK GRANT`):
+//! - `http:[SCHEME://]HOST[:PORT]`: HTTP to HOST (a name, `*.domain`, an IP address or a CIDR
+//!   range) on PORT (any port when omitted). Without a scheme only `https` is allowed: plain
+//!   `http` must be named (`http:http://127.0.0.1:8080`).
+//! - `ssh:HOST[:PORT]`: SSH to HOST on PORT (any port when omitted).
+//! - `ssh:inventory`: SSH to any device of the inventory, at the address the inventory gives.
+//!
+//! Loopback and private addresses are reachable only through a grant that names the address or
+//! its range (see [`Grants::admits_address`]); a host name that resolves there is refused.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use crate::vault::binding::Binding;
+
+/// The capability a grant opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// The `http` import.
+    Http,
+    /// The `ssh` import.
+    Ssh,
+}
+
+impl Capability {
+    /// The name used in grants and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Ssh => "ssh",
+        }
+    }
+
+    /// The WIT interface that needs this capability.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Self::Http => "orch:pack/http",
+            Self::Ssh => "orch:pack/ssh",
+        }
+    }
+}
+
+/// URL schemes an http grant can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scheme {
+    /// `http`
+    Http,
+    /// `https`
+    Https,
+}
+
+impl Scheme {
+    /// The scheme's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    /// Parses `http` or `https` (case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "http" => Some(Self::Http),
+            "https" => Some(Self::Https),
+            _ => None,
+        }
+    }
+}
+
+/// Where a grant lets a pack go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A host pattern (with optional port), and for http the scheme.
+    Host {
+        /// For http grants; `None` for ssh.
+        scheme: Option<Scheme>,
+        /// Host and port pattern.
+        binding: Binding,
+    },
+    /// Any device of the inventory (ssh only).
+    Inventory,
+}
+
+/// One grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Which capability.
+    pub capability: Capability,
+    /// Where to.
+    pub destination: Destination,
+}
+
+/// Why a grant text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid grant {text:?}: {reason}; expected http:[http://|https://]HOST[:PORT], \
+     ssh:HOST[:PORT] or ssh:inventory (for example http:https://*.service-now.com, \
+     ssh:10.0.0.0/24:22)"
+)]
+pub struct BadGrant {
+    /// The grant as given.
+    pub text: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl FromStr for Grant {
+    type Err = BadGrant;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: String| BadGrant {
+            text: text.to_owned(),
+            reason,
+        };
+        let (capability, rest) = text
+            .split_once(':')
+            .ok_or_else(|| bad("it does not start with http: or ssh:".to_owned()))?;
+        let capability = match capability.to_ascii_lowercase().as_str() {
+            "http" => Capability::Http,
+            "ssh" => Capability::Ssh,
+            other => return Err(bad(format!("unknown capability {other:?}"))),
+        };
+        Grant::for_capability(capability, rest).map_err(|err| bad(err.reason))
+    }
+}
+
+impl Grant {
+    /// Parses the destination part of a grant for `capability` (the text after `http:` or
+    /// `ssh:`, also the form a pack's `describe` uses for the destinations it asks for).
+    pub fn for_capability(capability: Capability, pattern: &str) -> Result<Self, BadGrant> {
+        let bad = |reason: String| BadGrant {
+            text: format!("{}:{pattern}", capability.as_str()),
+            reason,
+        };
+        let destination = match capability {
+            Capability::Ssh if pattern.eq_ignore_ascii_case("inventory") => Destination::Inventory,
+            Capability::Ssh => {
+                if pattern.contains("://") {
+                    return Err(bad("an ssh grant takes no scheme".to_owned()));
+                }
+                Destination::Host {
+                    scheme: None,
+                    binding: pattern.parse().map_err(|err| bad(format!("{err}")))?,
+                }
+            }
+            Capability::Http => {
+                let (scheme, host) = match pattern.split_once("://") {
+                    Some((scheme, host)) => (
+                        Scheme::parse(scheme).ok_or_else(|| {
+                            bad(format!("unknown scheme {scheme:?} (http or https)"))
+                        })?,
+                        host,
+                    ),
+                    None => (Scheme::Https, pattern),
+                };
+                let host = host.strip_suffix('/').unwrap_or(host);
+                if host.contains('/') && !looks_like_cidr(host) {
+                    return Err(bad("a grant names a host, not a path".to_owned()));
+                }
+                Destination::Host {
+                    scheme: Some(scheme),
+                    binding: host.parse().map_err(|err| bad(format!("{err}")))?,
+                }
+            }
+        };
+        Ok(Self {
+            capability,
+            destination,
+        })
+    }
+
+    /// Whether a request to `host` on `port` (and `scheme`, for http) is inside this grant, by
+    /// name. Resolved addresses are checked separately with [`Grants::admits_address`].
+    pub fn admits(&self, scheme: Option<Scheme>, host: &str, port: u16) -> bool {
+        match &self.destination {
+            Destination::Inventory => false,
+            Destination::Host {
+                scheme: granted,
+                binding,
+            } => {
+                (granted.is_none() || *granted == scheme)
+                    && binding.matches(&ip_literal_form(host), port)
+            }
+        }
+    }
+}
+
+fn looks_like_cidr(host: &str) -> bool {
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<ipnet::IpNet>()
+        .is_ok()
+}
+
+/// An IP host as `Binding::matches` expects it (IPv6 unbracketed), names unchanged.
+fn ip_literal_form(host: &str) -> String {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.destination {
+            Destination::Inventory => write!(f, "{}:inventory", self.capability.as_str()),
+            Destination::Host {
+                scheme: Some(scheme),
+                binding,
+            } => write!(
+                f,
+                "{}:{}://{binding}",
+                self.capability.as_str(),
+                scheme.as_str()
+            ),
+            Destination::Host {
+                scheme: None,
+                binding,
+            } => write!(f, "{}:{binding}", self.capability.as_str()),
+        }
+    }
+}
+
+/// Every grant one pack holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    grants: Vec<Grant>,
+}
+
+impl Grants {
+    /// Grants from their stored texts; a text that no longer parses is skipped with a warning
+    /// (it grants nothing), so a stricter parser never widens what a pack may do.
+    pub fn from_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let grants = texts
+            .into_iter()
+            .filter_map(|text| match text.parse::<Grant>() {
+                Ok(grant) => Some(grant),
+                Err(err) => {
+                    tracing::warn!("ignoring a stored grant: {err}");
+                    None
+                }
+            })
+            .collect();
+        Self { grants }
+    }
+
+    /// No grants at all.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The grants, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Grant> {
+        self.grants.iter()
+    }
+
+    /// Whether any grant opens `capability`.
+    pub fn has(&self, capability: Capability) -> bool {
+        self.grants.iter().any(|g| g.capability == capability)
+    }
+
+    /// Whether `capability` may reach `host`:`port` (by name, before resolution).
+    pub fn admits(
+        &self,
+        capability: Capability,
+        scheme: Option<Scheme>,
+        host: &str,
+        port: u16,
+    ) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.capability == capability && g.admits(scheme, host, port))
+    }
+
+    /// Whether the ssh grants include the whole inventory.
+    pub fn admits_inventory(&self) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.capability == Capability::Ssh && g.destination == Destination::Inventory)
+    }
+
+    /// Whether an IP or CIDR grant of `capability` names `ip` on `port`: what loopback and
+    /// private addresses need.
+    pub fn admits_address(&self, capability: Capability, ip: IpAddr, port: u16) -> bool {
+        self.grants.iter().any(|g| {
+            g.capability == capability
+                && matches!(&g.destination, Destination::Host { binding, .. } if binding.covers_address(ip, port))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_shows_grants_canonically() {
+        for (text, shown) in [
+            ("http:api.example.com", "http:https://api.example.com"),
+            (
+                "http:https://*.Service-Now.com:443",
+                "http:https://*.service-now.com:443",
+            ),
+            ("http:http://127.0.0.1:8080/", "http:http://127.0.0.1:8080"),
+            ("http:http://10.0.0.0/8", "http:http://10.0.0.0/8"),
+            ("ssh:10.0.0.0/24:22", "ssh:10.0.0.0/24:22"),
+            ("ssh:Inventory", "ssh:inventory"),
+            ("SSH:[::1]:2222", "ssh:[::1]:2222"),
+        ] {
+            let grant: Grant = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(grant.to_string(), shown, "{text}");
+            assert_eq!(
+                shown.parse::<Grant>().unwrap(),
+                grant,
+                "round trip of {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_grants() {
+        for text in [
+            "api.example.com",
+            "ftp:api.example.com",
+            "http:ftp://api.example.com",
+            "http:https://api.example.com/v1/path",
+            "ssh:https://host",
+            "ssh:",
+            "http:*",
+        ] {
+            let err = text.parse::<Grant>().unwrap_err();
+            assert!(err.to_string().contains("expected http:"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn http_grants_match_scheme_host_and_port() {
+        let grants = Grants::from_texts([
+            "http:*.example.com:443",
+            "http:http://127.0.0.1:8080",
+            "ssh:10.0.0.0/24:22",
+        ]);
+        let http = Some(Scheme::Http);
+        let https = Some(Scheme::Https);
+        for (capability, scheme, host, port, expected) in [
+            (Capability::Http, https, "api.example.com", 443, true),
+            (Capability::Http, http, "api.example.com", 443, false),
+            (Capability::Http, https, "api.example.com", 8443, false),
+            (Capability::Http, https, "example.com", 443, false),
+            (Capability::Http, http, "127.0.0.1", 8080, true),
+            (Capability::Http, https, "127.0.0.1", 8080, false),
+            (Capability::Http, http, "127.0.0.1", 8081, false),
+            (Capability::Ssh, None, "10.0.0.5", 22, true),
+            (Capability::Ssh, None, "10.0.0.5", 2222, false),
+            (Capability::Http, http, "10.0.0.5", 22, false),
+        ] {
+            assert_eq!(
+                grants.admits(capability, scheme, host, port),
+                expected,
+                "{capability:?} {scheme:?} {host}:{port}"
+            );
+        }
+    }
+
+    #[test]
+    fn private_addresses_need_a_grant_that_names_them() {
+        let grants = Grants::from_texts(["http:http://localhost:8080", "http:http://10.0.0.0/8"]);
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(grants.admits(Capability::Http, Some(Scheme::Http), "localhost", 8080));
+        assert!(!grants.admits_address(Capability::Http, loopback, 8080));
+        assert!(grants.admits_address(Capability::Http, "10.1.2.3".parse().unwrap(), 80));
+        assert!(!grants.admits_address(Capability::Ssh, "10.1.2.3".parse().unwrap(), 22));
+    }
+
+    #[test]
+    fn inventory_grant_is_ssh_only() {
+        assert!(Grants::from_texts(["ssh:inventory"]).admits_inventory());
+        assert!(
+            "http:inventory"
+                .parse::<Grant>()
+                .is_ok_and(|g| g.destination != Destination::Inventory)
+        );
+        assert!(!Grants::from_texts(["ssh:10.0.0.1"]).admits_inventory());
+    }
+}
