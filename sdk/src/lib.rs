@@ -84,12 +84,21 @@
 //! component's functions, and its log lines are kept in memory instead of calling the host.
 //! Only the free functions of [`log`] need a host.
 //!
+//! # Reaching the network
+//!
+//! [`http`] sends HTTP requests and [`ssh`] opens SSH sessions (exec, interactive shells, SFTP),
+//! both through the host: only to destinations the operator granted, with credentials the pack
+//! names but never sees. Declare the destinations with [`PackDef::destination`] so the operator
+//! is asked at install.
+//!
 //! # Errors
 //!
 //! A handler returns [`ActionError`] with a snake_case code that workflows branch on. The SDK
 //! itself answers `invalid_input` when the input does not deserialise, `unknown_action` when the
 //! host asks for an action the pack does not have, and `invalid_output` when the output does not
-//! serialise. A panic aborts the instance: the host records a trap, so return errors instead.
+//! serialise. A capability's [`HostError`] converts with `?` into an `ActionError` with the same
+//! code (`denied`, `timeout`, `host_key`, …). A panic aborts the instance: the host records a
+//! trap, so return errors instead.
 
 #![deny(missing_docs)]
 
@@ -100,8 +109,11 @@ extern crate self as orch_sdk;
 mod action;
 mod context;
 mod error;
+mod host_error;
+pub mod http;
 pub mod log;
 mod pack;
+pub mod ssh;
 
 #[doc(hidden)]
 #[path = "abi.rs"]
@@ -110,6 +122,7 @@ pub mod __private;
 pub use action::Action;
 pub use context::{Context, LogRecord};
 pub use error::ActionError;
+pub use host_error::{ErrorCode, HostError};
 pub use pack::{Destination, DestinationKind, Pack, PackDef};
 
 /// The `schemars` this SDK derives schemas with: a pack's types must implement this version's

@@ -1,0 +1,363 @@
+//! SSH sessions opened by the host on the pack's behalf: [`Session::connect`] to a [`Target`],
+//! then [`exec`](Session::exec), an interactive [`Shell`] for network-device CLIs, and SFTP.
+//!
+//! The host checks the pack's ssh grant, verifies the server's host key against the keys it
+//! keeps, and logs in with a vault credential the pack names but never sees. Every session is
+//! closed when the invocation ends (and when the [`Session`] is dropped).
+//!
+//! ```no_run
+//! use orch_sdk::ssh::{Session, ShellOptions, Target};
+//! use orch_sdk::ActionError;
+//! use std::time::Duration;
+//!
+//! fn kernel(host: &str) -> Result<String, ActionError> {
+//!     let session = Session::connect(Target::address(host, 22), Some("ops-key"))?;
+//!     let out = session.exec("uname -s", Duration::from_secs(10))?;
+//!     Ok(out.stdout.trim().to_owned())
+//! }
+//!
+//! fn running_config(device: &str) -> Result<String, ActionError> {
+//!     let session = Session::connect(Target::inventory(device), None)?;
+//!     let shell = session.shell(ShellOptions::default())?;
+//!     let prompt = r"[>#]\s*$";
+//!     shell.read_until(prompt, Duration::from_secs(10))?;
+//!     shell.send_line("enable")?;
+//!     shell.read_until(r"[Pp]assword:\s*$", Duration::from_secs(5))?;
+//!     shell.send_secret("enable-secret")?;
+//!     shell.read_until(prompt, Duration::from_secs(5))?;
+//!     shell.command("terminal length 0", prompt, Duration::from_secs(5))?;
+//!     Ok(shell.command("show running-config", prompt, Duration::from_secs(30))?)
+//! }
+//! ```
+
+use std::time::Duration;
+
+use crate::__private::orch::pack::ssh as wit;
+use crate::HostError;
+use crate::host_error::millis;
+
+/// What to connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A device of the inventory, by name: the host supplies its address, port and credential.
+    Inventory(String),
+    /// An address.
+    Address {
+        /// Host name or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+impl Target {
+    /// The inventory device `name`.
+    pub fn inventory(name: impl Into<String>) -> Self {
+        Self::Inventory(name.into())
+    }
+
+    /// The server at `host` (name or IP address) and `port`.
+    pub fn address(host: impl Into<String>, port: u16) -> Self {
+        Self::Address {
+            host: host.into(),
+            port,
+        }
+    }
+
+    fn into_wit(self) -> wit::Target {
+        match self {
+            Self::Inventory(name) => wit::Target::Inventory(name),
+            Self::Address { host, port } => wit::Target::Address(wit::Endpoint {
+                host,
+                port: Some(port),
+            }),
+        }
+    }
+}
+
+/// How to open a session: [`Session::connect`] with a timeout or other options.
+///
+/// ```no_run
+/// # fn main() -> Result<(), orch_sdk::HostError> {
+/// use orch_sdk::ssh::{ConnectOptions, Target};
+/// use std::time::Duration;
+///
+/// let session = ConnectOptions::new(Target::address("10.0.0.1", 22))
+///     .credential("ops-key")
+///     .timeout(Duration::from_secs(5))
+///     .connect()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "options do nothing until `connect` is called"]
+pub struct ConnectOptions {
+    target: Target,
+    credential: Option<String>,
+    timeout: Option<Duration>,
+}
+
+impl ConnectOptions {
+    /// Options to connect to `target`, with no credential and the host's default timeout (15 s).
+    pub fn new(target: Target) -> Self {
+        Self {
+            target,
+            credential: None,
+            timeout: None,
+        }
+    }
+
+    /// Logs in with vault credential `name` (`ssh-password` or `ssh-key`). Optional for an
+    /// inventory target, which names its own.
+    pub fn credential(mut self, name: impl Into<String>) -> Self {
+        self.credential = Some(name.into());
+        self
+    }
+
+    /// Timeout for connecting and logging in.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Connects and logs in. Fails with [`Denied`](crate::ErrorCode::Denied) without a grant
+    /// for the destination or the credential, [`HostKey`](crate::ErrorCode::HostKey) for an
+    /// unknown or changed host key, [`AuthFailed`](crate::ErrorCode::AuthFailed) when the server
+    /// refuses the credential.
+    pub fn connect(self) -> Result<Session, HostError> {
+        let options = wit::ConnectOptions {
+            target: self.target.into_wit(),
+            credential: self.credential,
+            timeout_ms: self.timeout.map(millis),
+        };
+        Ok(Session {
+            inner: wit::Session::connect(&options)?,
+        })
+    }
+}
+
+/// An authenticated SSH connection, closed when dropped.
+#[derive(Debug)]
+pub struct Session {
+    inner: wit::Session,
+}
+
+/// What a command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExecOutput {
+    /// Standard output, decoded as UTF-8 (invalid bytes replaced).
+    pub stdout: String,
+    /// Standard error, decoded as UTF-8 (invalid bytes replaced).
+    pub stderr: String,
+    /// Exit status; `None` when the command was ended by a signal.
+    pub exit_status: Option<u32>,
+}
+
+impl ExecOutput {
+    /// Whether the command exited with status 0.
+    pub fn success(&self) -> bool {
+        self.exit_status == Some(0)
+    }
+}
+
+impl Session {
+    /// Connects to `target` and logs in with vault credential `credential` (optional for an
+    /// inventory target), with the host's default timeout. See [`ConnectOptions`] for more.
+    pub fn connect(target: Target, credential: Option<&str>) -> Result<Self, HostError> {
+        let mut options = ConnectOptions::new(target);
+        if let Some(name) = credential {
+            options = options.credential(name);
+        }
+        options.connect()
+    }
+
+    /// Runs `command` and waits for it to end; `None` for the host's default timeout (60 s).
+    pub fn exec(
+        &self,
+        command: &str,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<ExecOutput, HostError> {
+        let out = self.inner.exec(command, timeout.into().map(millis))?;
+        Ok(ExecOutput {
+            stdout: out.stdout,
+            stderr: out.stderr,
+            exit_status: out.exit_status,
+        })
+    }
+
+    /// Opens an interactive shell on a pseudo-terminal.
+    pub fn shell(&self, options: ShellOptions) -> Result<Shell, HostError> {
+        let options = wit::ShellOptions {
+            term: options.term,
+            width: options.width,
+            height: options.height,
+        };
+        Ok(Shell {
+            inner: self.inner.shell(&options)?,
+        })
+    }
+
+    /// Reads the remote file at `path` by SFTP (at most the host's cap, 16 MiB).
+    pub fn sftp_get(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        Ok(self.inner.sftp_get(path, None)?)
+    }
+
+    /// Reads the remote file at `path` by SFTP, failing with
+    /// [`TooLarge`](crate::ErrorCode::TooLarge) beyond `max_bytes`.
+    pub fn sftp_get_max(&self, path: &str, max_bytes: u32) -> Result<Vec<u8>, HostError> {
+        Ok(self.inner.sftp_get(path, Some(max_bytes))?)
+    }
+
+    /// Writes `data` to the remote file at `path` by SFTP, replacing it; `mode` sets its
+    /// permissions (such as `0o644`), `None` leaves the server's default.
+    pub fn sftp_put(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: impl Into<Option<u32>>,
+    ) -> Result<(), HostError> {
+        Ok(self.inner.sftp_put(path, data, mode.into())?)
+    }
+}
+
+/// Terminal settings of an interactive shell; the default is the host's (`vt100`, 511 columns
+/// so devices do not wrap lines, 24 rows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct ShellOptions {
+    term: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+impl ShellOptions {
+    /// Sets the terminal type (such as `xterm`).
+    pub fn term(mut self, term: impl Into<String>) -> Self {
+        self.term = Some(term.into());
+        self
+    }
+
+    /// Sets the terminal size in columns and rows.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.width = Some(width);
+        self.height = Some(height);
+        self
+    }
+}
+
+/// An interactive shell of a [`Session`], closed when dropped.
+#[derive(Debug)]
+pub struct Shell {
+    inner: wit::Shell,
+}
+
+impl Shell {
+    /// Sends `text` as typed.
+    pub fn send(&self, text: &str) -> Result<(), HostError> {
+        Ok(self.inner.send(text)?)
+    }
+
+    /// Sends `line` followed by a newline.
+    pub fn send_line(&self, line: &str) -> Result<(), HostError> {
+        Ok(self.inner.send(&format!("{line}\n"))?)
+    }
+
+    /// Types the secret of vault credential `credential` (an `ssh-password` bound to this
+    /// session's destination) followed by a newline, for `enable` passwords and the like. The
+    /// pack never sees the secret; an echo of it is masked.
+    pub fn send_secret(&self, credential: &str) -> Result<(), HostError> {
+        Ok(self.inner.send_secret(credential)?)
+    }
+
+    /// Reads until the output received since the last read matches the regular expression
+    /// `pattern` (such as `R1[>#]\s*$`) and returns everything read, the match included. Fails
+    /// with [`Timeout`](crate::ErrorCode::Timeout) after `timeout`, naming the tail of what
+    /// arrived.
+    pub fn read_until(&self, pattern: &str, timeout: Duration) -> Result<String, HostError> {
+        Ok(self.inner.read_until(pattern, millis(timeout))?)
+    }
+
+    /// Returns what arrived within `timeout` (possibly nothing).
+    pub fn read(&self, timeout: Duration) -> Result<String, HostError> {
+        Ok(self.inner.read(millis(timeout))?)
+    }
+
+    /// Runs one CLI command: sends `command`, reads until `prompt` matches, and returns the
+    /// output without the echoed command line and without the prompt line, with `\r\n` turned
+    /// into `\n`. Call it when the previous prompt has been read.
+    pub fn command(
+        &self,
+        command: &str,
+        prompt: &str,
+        timeout: Duration,
+    ) -> Result<String, HostError> {
+        self.send_line(command)?;
+        let raw = self.read_until(prompt, timeout)?;
+        Ok(command_output(&raw, command))
+    }
+}
+
+/// The output of `command` in `raw`, what [`Shell::read_until`] returned after sending it: without
+/// the first line when it is the echoed command, without the last line (the prompt), with `\r\n`
+/// turned into `\n`. [`Shell::command`] applies it; call it directly to keep the raw text too.
+///
+/// ```
+/// use orch_sdk::ssh::command_output;
+///
+/// let raw = "show clock\r\n*10:00:00.000 UTC Mon Nov 2 2026\r\nR1#";
+/// assert_eq!(command_output(raw, "show clock"), "*10:00:00.000 UTC Mon Nov 2 2026");
+/// ```
+pub fn command_output(raw: &str, command: &str) -> String {
+    let mut lines: Vec<&str> = raw
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .collect();
+    // `read_until` stops at the prompt's match, so the last line is the prompt.
+    lines.pop();
+    if lines
+        .first()
+        .is_some_and(|first| first.trim_end().ends_with(command.trim()))
+    {
+        lines.remove(0);
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_output_drops_echo_and_prompt() {
+        let raw = "show version\r\nCisco IOS Software\r\nuptime 1 day\r\nR1#";
+        assert_eq!(
+            command_output(raw, "show version"),
+            "Cisco IOS Software\nuptime 1 day"
+        );
+    }
+
+    #[test]
+    fn command_output_of_a_silent_command_is_empty() {
+        assert_eq!(
+            command_output("terminal length 0\r\nR1#", "terminal length 0"),
+            ""
+        );
+        assert_eq!(command_output("R1#", "x"), "");
+    }
+
+    #[test]
+    fn command_output_keeps_first_line_when_not_an_echo() {
+        assert_eq!(command_output("result\nR1>", "show clock"), "result");
+    }
+
+    #[test]
+    fn target_address_carries_the_port() {
+        match Target::address("127.0.0.1", 2222).into_wit() {
+            wit::Target::Address(endpoint) => {
+                assert_eq!(endpoint.host, "127.0.0.1");
+                assert_eq!(endpoint.port, Some(2222));
+            }
+            wit::Target::Inventory(_) => panic!("expected an address"),
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Test guest `broker`: an SDK pack that exercises every brokered capability (`http`, `ssh` exec,
+//! shell and SFTP) with the inputs a test chooses, tries to escape the sandbox with std (`peek`),
+//! and logs what it is given (`log_and_echo`), so the host's tests can check grants, credential
+//! injection, host keys, limits and masking end to end. Host errors pass through unchanged: the
+//! action error's code and message are the host's.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use orch_sdk::http::Request;
+use orch_sdk::ssh::{ConnectOptions, Session, ShellOptions, Target, command_output};
+use orch_sdk::{Action, ActionError, Context, DestinationKind, Pack, PackDef};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Input of `http_request`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct HttpRequestInput {
+    /// HTTP method (default `GET`).
+    #[serde(default = "default_method")]
+    method: String,
+    /// Absolute URL.
+    url: String,
+    /// Request headers.
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// Request body.
+    body: Option<String>,
+    /// Vault credential for the host to inject.
+    credential: Option<String>,
+    /// Redirects the host may follow.
+    max_redirects: Option<u8>,
+    /// Cap on the response body.
+    max_response_bytes: Option<u32>,
+    /// Timeout of the whole exchange.
+    timeout_ms: Option<u32>,
+}
+
+/// Output of `http_request`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct HttpRequestOutput {
+    status: u16,
+    /// Headers by name; repeated headers joined with `, `.
+    headers: BTreeMap<String, String>,
+    /// The body as lossy UTF-8.
+    body: String,
+    /// The URL that answered, after redirects.
+    url: String,
+}
+
+/// Where to open an SSH session: an inventory device, or `host` (and `port`, default 22).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SshTarget {
+    host: Option<String>,
+    port: Option<u16>,
+    inventory: Option<String>,
+    credential: Option<String>,
+}
+
+/// Input of `ssh_exec`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SshExecInput {
+    host: Option<String>,
+    port: Option<u16>,
+    inventory: Option<String>,
+    credential: Option<String>,
+    command: String,
+    /// Timeout of the command (the connection uses the host's default).
+    timeout_ms: Option<u32>,
+}
+
+/// Output of `ssh_exec`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct SshExecOutput {
+    stdout: String,
+    stderr: String,
+    exit_status: Option<u32>,
+}
+
+/// The `enable` dance of a network device: send `command`, wait for `password_prompt`, type the
+/// secret of `credential`, wait for `prompt` (which the commands then use).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Enable {
+    #[serde(default = "default_enable")]
+    command: String,
+    password_prompt: String,
+    credential: String,
+    prompt: String,
+}
+
+/// Input of `ssh_shell`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SshShellInput {
+    host: Option<String>,
+    port: Option<u16>,
+    inventory: Option<String>,
+    credential: Option<String>,
+    commands: Vec<String>,
+    /// Regex of the prompt after login (and of the commands' prompt without `enable`).
+    prompt: String,
+    enable: Option<Enable>,
+    /// Timeout of each read (default 10 000 ms).
+    timeout_ms: Option<u32>,
+}
+
+/// Output of `ssh_shell`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct SshShellOutput {
+    /// Each command's output without the echoed command and the trailing prompt.
+    outputs: Vec<String>,
+    /// Everything read from the shell, in order.
+    transcript: String,
+}
+
+/// Input of `sftp_put`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SftpPutInput {
+    host: String,
+    port: Option<u16>,
+    credential: String,
+    path: String,
+    content: String,
+}
+
+/// Input of `sftp_get`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SftpGetInput {
+    host: String,
+    port: Option<u16>,
+    credential: String,
+    path: String,
+}
+
+/// Input of `sftp_copy`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SftpCopyInput {
+    host: String,
+    port: Option<u16>,
+    credential: String,
+    from: String,
+    to: String,
+}
+
+/// Output of `sftp_put` and `sftp_copy`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Bytes {
+    bytes: usize,
+}
+
+/// Output of `sftp_get`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Content {
+    /// The file as lossy UTF-8.
+    content: String,
+}
+
+/// `{}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+/// Output of `peek`: what each escape attempt gave, `error: ...` when refused.
+#[derive(Debug, Serialize, JsonSchema)]
+struct PeekOutput {
+    file: String,
+    dir: String,
+    env: String,
+    home: String,
+    tcp: String,
+}
+
+/// Input and output of `log_and_echo`.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Message {
+    message: String,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+fn default_enable() -> String {
+    "enable".to_owned()
+}
+
+fn http_request(input: HttpRequestInput, _: &Context) -> Result<HttpRequestOutput, ActionError> {
+    let mut request = Request::new(input.method, input.url);
+    for (name, value) in input.headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = input.body {
+        request = request.body(body);
+    }
+    if let Some(name) = input.credential {
+        request = request.credential(name);
+    }
+    if let Some(hops) = input.max_redirects {
+        request = request.max_redirects(hops);
+    }
+    if let Some(bytes) = input.max_response_bytes {
+        request = request.max_response_bytes(bytes);
+    }
+    if let Some(ms) = input.timeout_ms {
+        request = request.timeout(Duration::from_millis(ms.into()));
+    }
+    let response = request.send()?;
+    let mut headers = BTreeMap::<String, String>::new();
+    for (name, value) in &response.headers {
+        headers
+            .entry(name.clone())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.clone());
+    }
+    Ok(HttpRequestOutput {
+        status: response.status,
+        headers,
+        body: response.text().into_owned(),
+        url: response.url,
+    })
+}
+
+fn connect(target: SshTarget) -> Result<Session, ActionError> {
+    let to = match (target.inventory, target.host) {
+        (Some(name), None) => Target::inventory(name),
+        (None, Some(host)) => Target::address(host, target.port.unwrap_or(22)),
+        (Some(_), Some(_)) => {
+            return Err(ActionError::invalid_input(
+                "give either inventory or host, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ActionError::invalid_input(
+                "no destination; give inventory or host",
+            ));
+        }
+    };
+    let mut options = ConnectOptions::new(to);
+    if let Some(name) = target.credential {
+        options = options.credential(name);
+    }
+    Ok(options.connect()?)
+}
+
+fn ssh_exec(input: SshExecInput, _: &Context) -> Result<SshExecOutput, ActionError> {
+    let session = connect(SshTarget {
+        host: input.host,
+        port: input.port,
+        inventory: input.inventory,
+        credential: input.credential,
+    })?;
+    let timeout = input.timeout_ms.map(|ms| Duration::from_millis(ms.into()));
+    let out = session.exec(&input.command, timeout)?;
+    Ok(SshExecOutput {
+        stdout: out.stdout,
+        stderr: out.stderr,
+        exit_status: out.exit_status,
+    })
+}
+
+fn ssh_shell(input: SshShellInput, _: &Context) -> Result<SshShellOutput, ActionError> {
+    let session = connect(SshTarget {
+        host: input.host,
+        port: input.port,
+        inventory: input.inventory,
+        credential: input.credential,
+    })?;
+    let timeout = Duration::from_millis(input.timeout_ms.unwrap_or(10_000).into());
+    let shell = session.shell(ShellOptions::default())?;
+    let mut transcript = shell.read_until(&input.prompt, timeout)?;
+    let mut prompt = input.prompt;
+    if let Some(enable) = input.enable {
+        shell.send_line(&enable.command)?;
+        transcript.push_str(&shell.read_until(&enable.password_prompt, timeout)?);
+        shell.send_secret(&enable.credential)?;
+        transcript.push_str(&shell.read_until(&enable.prompt, timeout)?);
+        prompt = enable.prompt;
+    }
+    let mut outputs = Vec::with_capacity(input.commands.len());
+    for command in &input.commands {
+        shell.send_line(command)?;
+        let raw = shell.read_until(&prompt, timeout)?;
+        transcript.push_str(&raw);
+        outputs.push(command_output(&raw, command));
+    }
+    Ok(SshShellOutput {
+        outputs,
+        transcript,
+    })
+}
+
+fn sftp_session(host: String, port: Option<u16>, credential: &str) -> Result<Session, ActionError> {
+    Ok(Session::connect(
+        Target::address(host, port.unwrap_or(22)),
+        Some(credential),
+    )?)
+}
+
+fn sftp_put(input: SftpPutInput, _: &Context) -> Result<Bytes, ActionError> {
+    let session = sftp_session(input.host, input.port, &input.credential)?;
+    session.sftp_put(&input.path, input.content.as_bytes(), None)?;
+    Ok(Bytes {
+        bytes: input.content.len(),
+    })
+}
+
+fn sftp_get(input: SftpGetInput, _: &Context) -> Result<Content, ActionError> {
+    let session = sftp_session(input.host, input.port, &input.credential)?;
+    let data = session.sftp_get(&input.path)?;
+    Ok(Content {
+        content: String::from_utf8_lossy(&data).into_owned(),
+    })
+}
+
+fn sftp_copy(input: SftpCopyInput, _: &Context) -> Result<Bytes, ActionError> {
+    let session = sftp_session(input.host, input.port, &input.credential)?;
+    let data = session.sftp_get(&input.from)?;
+    session.sftp_put(&input.to, &data, None)?;
+    Ok(Bytes { bytes: data.len() })
+}
+
+fn outcome<T, E: std::fmt::Display>(
+    result: Result<T, E>,
+    show: impl FnOnce(T) -> String,
+) -> String {
+    match result {
+        Ok(value) => show(value),
+        Err(err) => format!("error: {err}"),
+    }
+}
+
+fn peek(_: Empty, _: &Context) -> Result<PeekOutput, ActionError> {
+    let file = outcome(std::fs::read_to_string("/etc/passwd"), |text| text);
+    let dir = outcome(std::fs::read_dir("/"), |entries| {
+        let names: Vec<String> = entries
+            .map(|entry| outcome(entry, |e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        format!("entries: [{}]", names.join(", "))
+    });
+    let vars: Vec<String> = std::env::vars_os()
+        .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+        .collect();
+    let env = if vars.is_empty() {
+        "no variables".to_owned()
+    } else {
+        vars.join("\n")
+    };
+    let home = outcome(std::env::var("HOME"), |home| home);
+    let tcp = outcome(std::net::TcpStream::connect("127.0.0.1:22"), |stream| {
+        format!("connected: {stream:?}")
+    });
+    Ok(PeekOutput {
+        file,
+        dir,
+        env,
+        home,
+        tcp,
+    })
+}
+
+fn log_and_echo(input: Message, ctx: &Context) -> Result<Message, ActionError> {
+    ctx.info(&input.message);
+    Ok(input)
+}
+
+/// The pack.
+pub struct Broker;
+
+impl Pack for Broker {
+    fn define() -> PackDef {
+        PackDef::new("broker", env!("CARGO_PKG_VERSION"))
+            .vendor("orch tests")
+            .description(
+                "Exercises the brokered http and ssh capabilities and the sandbox for the host's \
+                 tests.",
+            )
+            .destination(
+                DestinationKind::Http,
+                "http://127.0.0.1",
+                "local test servers",
+            )
+            .destination(DestinationKind::Ssh, "127.0.0.1", "local sshd and fakenos")
+            .action(Action::new(
+                "http_request",
+                "Send one HTTP request through the host.",
+                http_request,
+            ))
+            .action(Action::new(
+                "ssh_exec",
+                "Run one command over SSH.",
+                ssh_exec,
+            ))
+            .action(Action::new(
+                "ssh_shell",
+                "Run CLI commands in an interactive shell, with an optional enable step.",
+                ssh_shell,
+            ))
+            .action(Action::new("sftp_put", "Write a file by SFTP.", sftp_put))
+            .action(Action::new("sftp_get", "Read a file by SFTP.", sftp_get))
+            .action(Action::new(
+                "sftp_copy",
+                "Copy a remote file by SFTP within one session.",
+                sftp_copy,
+            ))
+            .action(Action::new(
+                "peek",
+                "Try to read files, environment variables and open a socket with std.",
+                peek,
+            ))
+            .action(Action::new(
+                "log_and_echo",
+                "Log a message and return it.",
+                log_and_echo,
+            ))
+    }
+}
+
+orch_sdk::export_pack!(Broker);
