@@ -181,7 +181,6 @@ impl Broker {
     }
 
     /// What the http capability shares across invocations (client, token cache).
-    #[expect(dead_code, reason = "skeleton: the request path comes next")]
     pub(crate) fn http_shared(&self) -> &super::http::Shared {
         &self.http
     }
