@@ -1,9 +1,11 @@
-//! The host side of each WIT import, one module per interface (`log`, `http`, `ssh`), and what
+//! The host side of each WIT import, one module per interface (`log`, `http`, `ssh`,
+//! `catalog`), and what
 //! they share: the [`broker`] (store, vault, masker), [`grants`] and the [`network`] address
 //! policy. Each capability is built per invocation from a [`CapabilityContext`] and checks the
 //! invoking pack's grants before doing anything.
 
 pub mod broker;
+pub mod catalog;
 pub mod grants;
 pub mod http;
 pub mod log;
@@ -29,6 +31,10 @@ pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> anyhow::Result<()> {
     pack::ssh::add_to_linker::<Sandbox, HasSelf<ssh::SshCapability>>(linker, |sandbox| {
         &mut sandbox.ssh
     })?;
+    pack::catalog::add_to_linker::<Sandbox, HasSelf<catalog::CatalogCapability>>(
+        linker,
+        |sandbox| &mut sandbox.catalog,
+    )?;
     Ok(())
 }
 

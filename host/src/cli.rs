@@ -8,6 +8,8 @@
 //! answer (`orch runs respond`) or needing a person (`orch runs resume --retry-interrupted`).
 
 mod action;
+mod catalog;
+mod inventory;
 mod pack;
 mod run;
 mod runs;
@@ -68,6 +70,12 @@ pub enum Command {
     /// Store, list and remove credentials (encrypted at rest, bound to destinations).
     #[command(subcommand)]
     Secret(secret::SecretCommand),
+    /// Import, list, show and remove the devices of the inventory.
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
+    /// Read and write versioned records of the data catalog (e.g. configs R1/golden).
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
 }
 
 /// Runs the parsed command.
@@ -75,6 +83,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let session = session::Session::new(cli.home);
     match cli.command {
         Command::Pack(command) => pack::run(&session, command).await,
+        Command::Inventory(command) => inventory::run(&session, command).await,
+        Command::Catalog(command) => catalog::run(&session, command).await,
         Command::Action(command) => action::run(&session, command).await,
         Command::Run(args) => run::run(&session, args).await,
         Command::Runs(command) => runs::run(&session, command).await,
@@ -95,6 +105,8 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
             || cause.is::<action::InputError>()
             || cause.is::<crate::engine::EngineError>()
             || cause.is::<crate::vault::VaultError>()
+            || cause.is::<crate::capabilities::grants::BadGrant>()
+            || cause.is::<crate::catalog::CatalogError>()
         {
             return EXIT_USAGE;
         }

@@ -708,9 +708,11 @@ struct Lookup<'p, 'a> {
 impl ActionLookup for Lookup<'_, '_> {
     fn lookup(&self, action: &str) -> ActionKnown {
         match builtins::classify(action) {
-            ActionKind::Pure(_) | ActionKind::Sleep | ActionKind::Ask | ActionKind::UnknownCore => {
-                builtins::known(action)
-            }
+            ActionKind::Pure(_)
+            | ActionKind::Sleep
+            | ActionKind::Ask
+            | ActionKind::Catalog(_)
+            | ActionKind::UnknownCore => builtins::known(action),
             ActionKind::Workflow => match workflows::find(action, self.dir) {
                 Ok(_) => ActionKnown::Known { input_schema: None },
                 Err(_) => ActionKnown::Unknown,

@@ -5,6 +5,7 @@
 //! `ARCHITECTURE.md`.
 
 pub mod capabilities;
+pub mod catalog;
 pub mod cli;
 pub mod engine;
 pub mod home;

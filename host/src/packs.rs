@@ -143,6 +143,16 @@ pub enum PackError {
         /// Why.
         source: ManifestError,
     },
+    /// `revoke` of a grant the pack does not hold.
+    #[error("pack {pack:?} does not hold {grant}; it holds: {held}")]
+    NotGranted {
+        /// Pack name.
+        pack: String,
+        /// The grant asked for.
+        grant: String,
+        /// What it holds, comma-separated (or "nothing").
+        held: String,
+    },
 }
 
 /// Splits `PACK.ACTION`.
@@ -312,11 +322,24 @@ impl<'a> Packs<'a> {
         self.store.add_grants(name, &texts)
     }
 
-    /// Revokes `grants` from pack `name` (every grant when `None`); those removed.
+    /// Revokes `grants` from pack `name` (every grant when `None`); those removed. Revoking a
+    /// grant the pack does not hold is an error (a typo must not look like a revocation).
     pub fn revoke(&self, name: &str, grants: Option<&[Grant]>) -> anyhow::Result<Vec<String>> {
-        self.get(name)?;
+        let held = self.grants(name)?;
         let texts: Option<Vec<String>> =
             grants.map(|grants| grants.iter().map(ToString::to_string).collect());
+        if let Some(missing) = texts.iter().flatten().find(|t| !held.contains(t)) {
+            return Err(PackError::NotGranted {
+                pack: name.to_owned(),
+                grant: missing.clone(),
+                held: if held.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    held.join(", ")
+                },
+            }
+            .into());
+        }
         self.store.remove_grants(name, texts.as_deref())
     }
 

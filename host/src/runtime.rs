@@ -275,7 +275,13 @@ impl Runtime {
     /// Calls `describe` in a sandbox with tight limits and no grants.
     pub async fn describe(&self, pack: &PreparedPack) -> Result<PackInfo, SandboxError> {
         let nothing = CapabilityContext::nothing(&pack.name, &self.detached);
-        let mut store = self.new_store(&DESCRIBE_LIMITS, nothing);
+        let origin = CallContext {
+            run_id: String::new(),
+            task: "describe".to_owned(),
+            attempt: 1,
+            idempotency_key: String::new(),
+        };
+        let mut store = self.new_store(&DESCRIBE_LIMITS, nothing, &origin);
         let call = async {
             let instance = pack.pre.instantiate_async(&mut store).await?;
             instance.orch_pack_handler().call_describe(&mut store).await
@@ -340,7 +346,7 @@ impl Runtime {
                 source: err.into(),
             })?;
         let started = Instant::now();
-        let mut store = self.new_store(&limits, capabilities.clone());
+        let mut store = self.new_store(&limits, capabilities.clone(), context);
         let call = async {
             let instance = pack.pre.instantiate_async(&mut store).await?;
             instance
@@ -370,9 +376,14 @@ impl Runtime {
         })
     }
 
-    fn new_store(&self, limits: &Limits, capabilities: CapabilityContext) -> Store<Sandbox> {
+    fn new_store(
+        &self,
+        limits: &Limits,
+        capabilities: CapabilityContext,
+        call: &CallContext,
+    ) -> Store<Sandbox> {
         let deadline = Instant::now() + limits.deadline;
-        let sandbox = Sandbox::new(limits.memory_bytes, capabilities, deadline);
+        let sandbox = Sandbox::new(limits.memory_bytes, capabilities, call, deadline);
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
         // Yield to the executor at every tick so one busy guest does not hold a worker thread,

@@ -3,6 +3,7 @@
 //! One connection per process, in WAL mode; writers take the lock up front (IMMEDIATE) because a
 //! deferred transaction that reads then writes can fail at once with SQLITE_BUSY under WAL.
 
+mod catalog;
 mod credentials;
 mod grants;
 mod packs;
@@ -16,6 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::Context as _;
 use rusqlite::Connection;
 
+pub use catalog::{DeviceRow, ImportChange, RecordKey, RecordRow};
 pub use credentials::{CredentialRow, SealedField};
 pub use grants::{GrantRow, HostKeyRow};
 pub use packs::{ArtifactRow, PackRow};

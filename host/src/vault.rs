@@ -437,6 +437,20 @@ fn validate(credential: &NewCredential) -> Result<CredentialRow, VaultError> {
             credential.name
         )));
     }
+    // The host masks secret values wherever they would be printed or stored; a value this short
+    // would turn ordinary text into asterisks, so it cannot be masked and is refused.
+    let min = crate::capabilities::masking::MIN_MASKED_LEN;
+    if let Some((f, _)) = credential
+        .secrets
+        .iter()
+        .find(|(_, value)| !value.is_empty() && value.len() < min)
+    {
+        return Err(VaultError::Invalid(format!(
+            "the {f} of credential {:?} is shorter than {min} bytes: too short to be masked in \
+             outputs and logs; use a longer secret",
+            credential.name
+        )));
+    }
     Ok(row)
 }
 
@@ -651,7 +665,7 @@ mod tests {
             bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
             packs: vec![],
             public: vec![],
-            secrets: vec![("token", Zeroizing::new(b"tok".to_vec()))],
+            secrets: vec![("token", Zeroizing::new(b"tok-1234".to_vec()))],
         }
     }
 
@@ -666,7 +680,7 @@ mod tests {
         assert!(!replaced);
         assert_eq!(row.bindings, vec!["api.example.com:443"]);
         let secrets = vault.secrets(&key, "api").unwrap();
-        assert_eq!(secrets["token"].as_slice(), b"tok");
+        assert_eq!(secrets["token"].as_slice(), b"tok-1234");
         let (_, replaced) = vault.set(&key, bearer("api", &["a.example.com"])).unwrap();
         assert!(replaced);
         vault.remove("api").unwrap();
@@ -704,6 +718,10 @@ mod tests {
         let mut empty = bearer("api", &["x.example.com"]);
         empty.secrets = vec![("token", Zeroizing::new(Vec::new()))];
         assert!(vault.set(&key, empty).is_err());
+        let mut short = bearer("api", &["x.example.com"]);
+        short.secrets = vec![("token", Zeroizing::new(b"abc".to_vec()))];
+        let err = vault.set(&key, short).unwrap_err().to_string();
+        assert!(err.contains("too short to be masked"), "{err}");
         assert!(vault.list().unwrap().is_empty());
     }
 }

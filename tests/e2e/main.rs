@@ -4,7 +4,9 @@
 mod harness;
 
 mod action_run;
+mod catalog;
 mod crash;
+mod grants;
 mod pack_add;
 mod sandbox_limits;
 mod secret;

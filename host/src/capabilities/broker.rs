@@ -302,6 +302,7 @@ pub fn check_credential(
             Kind::Basic | Kind::Bearer | Kind::Header | Kind::Oauth2Client
         ),
         Capability::Ssh => matches!(kind, Kind::SshPassword | Kind::SshKey),
+        Capability::Catalog => false,
     };
     if !suits {
         return Err(host_error(

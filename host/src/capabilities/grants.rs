@@ -7,6 +7,8 @@
 //!   `http` must be named (`http:http://127.0.0.1:8080`).
 //! - `ssh:HOST[:PORT]`: SSH to HOST on PORT (any port when omitted).
 //! - `ssh:inventory`: SSH to any device of the inventory, at the address the inventory gives.
+//! - `catalog:inventory`: read the inventory; `catalog:COLLECTION`: read and write the records
+//!   of one collection (`catalog:configs`); `catalog:*`: every collection.
 //!
 //! Loopback and private addresses are reachable only through a grant that names the address or
 //! its range (see [`Grants::admits_address`]); a host name that resolves there is refused.
@@ -24,6 +26,8 @@ pub enum Capability {
     Http,
     /// The `ssh` import.
     Ssh,
+    /// The `catalog` import.
+    Catalog,
 }
 
 impl Capability {
@@ -32,6 +36,7 @@ impl Capability {
         match self {
             Self::Http => "http",
             Self::Ssh => "ssh",
+            Self::Catalog => "catalog",
         }
     }
 
@@ -40,6 +45,7 @@ impl Capability {
         match self {
             Self::Http => "orch:pack/http",
             Self::Ssh => "orch:pack/ssh",
+            Self::Catalog => "orch:pack/catalog",
         }
     }
 }
@@ -82,8 +88,10 @@ pub enum Destination {
         /// Host and port pattern.
         binding: Binding,
     },
-    /// Any device of the inventory (ssh only).
+    /// The inventory: any device of it for ssh, reading it for catalog.
     Inventory,
+    /// Records of one collection (catalog only); `*` for every collection.
+    Collection(String),
 }
 
 /// One grant.
@@ -99,8 +107,8 @@ pub struct Grant {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "invalid grant {text:?}: {reason}; expected http:[http://|https://]HOST[:PORT], \
-     ssh:HOST[:PORT] or ssh:inventory (for example http:https://*.service-now.com, \
-     ssh:10.0.0.0/24:22)"
+     ssh:HOST[:PORT], ssh:inventory, catalog:inventory or catalog:COLLECTION (for example \
+     http:https://*.service-now.com, ssh:10.0.0.0/24:22, catalog:configs)"
 )]
 pub struct BadGrant {
     /// The grant as given.
@@ -123,6 +131,7 @@ impl FromStr for Grant {
         let capability = match capability.to_ascii_lowercase().as_str() {
             "http" => Capability::Http,
             "ssh" => Capability::Ssh,
+            "catalog" => Capability::Catalog,
             other => return Err(bad(format!("unknown capability {other:?}"))),
         };
         Grant::for_capability(capability, rest).map_err(|err| bad(err.reason))
@@ -138,6 +147,24 @@ impl Grant {
             reason,
         };
         let destination = match capability {
+            Capability::Catalog if pattern.eq_ignore_ascii_case("inventory") => {
+                Destination::Inventory
+            }
+            Capability::Catalog => {
+                let valid = pattern == "*"
+                    || (!pattern.is_empty()
+                        && pattern.len() <= 64
+                        && pattern.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                        }));
+                if !valid {
+                    return Err(bad(
+                        "a catalog collection is lowercase letters, digits, '_' and '-', or '*'"
+                            .to_owned(),
+                    ));
+                }
+                Destination::Collection(pattern.to_owned())
+            }
             Capability::Ssh if pattern.eq_ignore_ascii_case("inventory") => Destination::Inventory,
             Capability::Ssh => {
                 if pattern.contains("://") {
@@ -178,7 +205,7 @@ impl Grant {
     /// name. Resolved addresses are checked separately with [`Grants::admits_address`].
     pub fn admits(&self, scheme: Option<Scheme>, host: &str, port: u16) -> bool {
         match &self.destination {
-            Destination::Inventory => false,
+            Destination::Inventory | Destination::Collection(_) => false,
             Destination::Host {
                 scheme: granted,
                 binding,
@@ -215,6 +242,7 @@ impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.destination {
             Destination::Inventory => write!(f, "{}:inventory", self.capability.as_str()),
+            Destination::Collection(name) => write!(f, "catalog:{name}"),
             Destination::Host {
                 scheme: Some(scheme),
                 binding,
@@ -288,6 +316,21 @@ impl Grants {
         self.grants
             .iter()
             .any(|g| g.capability == Capability::Ssh && g.destination == Destination::Inventory)
+    }
+
+    /// Whether the pack may read the inventory through the catalog.
+    pub fn admits_inventory_reads(&self) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.capability == Capability::Catalog && g.destination == Destination::Inventory)
+    }
+
+    /// Whether the pack may read and write the records of `collection`.
+    pub fn admits_collection(&self, collection: &str) -> bool {
+        self.grants.iter().any(|g| {
+            g.capability == Capability::Catalog
+                && matches!(&g.destination, Destination::Collection(c) if c == "*" || c == collection)
+        })
     }
 
     /// Whether an IP or CIDR grant of `capability` names `ip` on `port`: what loopback and
@@ -381,6 +424,20 @@ mod tests {
         assert!(!grants.admits_address(Capability::Http, loopback, 8080));
         assert!(grants.admits_address(Capability::Http, "10.1.2.3".parse().unwrap(), 80));
         assert!(!grants.admits_address(Capability::Ssh, "10.1.2.3".parse().unwrap(), 22));
+    }
+
+    #[test]
+    fn catalog_grants_name_the_inventory_or_a_collection() {
+        let grants = Grants::from_texts(["catalog:inventory", "catalog:configs"]);
+        assert!(grants.admits_inventory_reads());
+        assert!(grants.admits_collection("configs"));
+        assert!(!grants.admits_collection("tickets"));
+        assert!(!grants.admits_inventory());
+        assert!(Grants::from_texts(["catalog:*"]).admits_collection("tickets"));
+        assert!(!Grants::from_texts(["catalog:*"]).admits_inventory_reads());
+        for bad in ["catalog:", "catalog:Configs", "catalog:a/b"] {
+            assert!(bad.parse::<Grant>().is_err(), "{bad}");
+        }
     }
 
     #[test]

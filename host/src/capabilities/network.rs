@@ -169,7 +169,7 @@ fn suggested_pattern(capability: Capability, ip: IpAddr, port: u16) -> String {
     };
     match capability {
         Capability::Http => format!("http://{host}:{port}"),
-        Capability::Ssh => format!("{host}:{port}"),
+        Capability::Ssh | Capability::Catalog => format!("{host}:{port}"),
     }
 }
 

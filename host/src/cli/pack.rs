@@ -185,22 +185,6 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 Some(parse_grants(&grants)?)
             };
             let removed = packs.revoke(&name, grants.as_deref())?;
-            if let Some(grants) = &grants {
-                for grant in grants {
-                    let text = grant.to_string();
-                    if !removed.contains(&text) {
-                        let held = packs.grants(&name)?;
-                        anyhow::bail!(
-                            "pack {name} does not hold {text}; it holds: {}",
-                            if held.is_empty() {
-                                "nothing".to_owned()
-                            } else {
-                                held.join(", ")
-                            }
-                        );
-                    }
-                }
-            }
             if removed.is_empty() {
                 writeln!(out, "pack {name} held no grants")?;
             }

@@ -1,10 +1,13 @@
 //! The `core.*` actions, run in the host: `noop`, `echo`, `fail` (answered at once, no sandbox),
-//! `sleep` (a timer of the driver, not a blocked thread) and `ask` (the run waits for a person).
+//! `sleep` (a timer of the driver, not a blocked thread), `ask` (the run waits for a person) and
+//! the data catalog's `catalog_get`, `catalog_put` and `inventory`.
 
 use orch_workflow::ActionKnown;
 use serde_json::{Value, json};
 
+use crate::catalog;
 use crate::schema::Schema;
+use crate::store::Store;
 
 /// What kind of action a workflow names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +18,8 @@ pub enum ActionKind {
     Sleep,
     /// `core.ask`.
     Ask,
+    /// `core.catalog_get`, `core.catalog_put`, `core.inventory`.
+    Catalog(CatalogOp),
     /// `core.` followed by something unknown.
     UnknownCore,
     /// Another workflow, run as a child run.
@@ -39,6 +44,17 @@ pub enum Pure {
     Fail,
 }
 
+/// The data catalog's built-ins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogOp {
+    /// Reads a record: `{found, value, version, written_at, writer}`.
+    Get,
+    /// Writes a record version: `{version, written_at, writer}`.
+    Put,
+    /// Lists devices by tags: `{devices: [...], names: [...]}`.
+    Inventory,
+}
+
 /// The built-in names, for messages and validation.
 pub const BUILTINS: &[&str] = &[
     "core.noop",
@@ -46,6 +62,9 @@ pub const BUILTINS: &[&str] = &[
     "core.fail",
     "core.sleep",
     "core.ask",
+    "core.catalog_get",
+    "core.catalog_put",
+    "core.inventory",
 ];
 
 /// Classifies an action name.
@@ -56,6 +75,9 @@ pub fn classify(action: &str) -> ActionKind {
         "core.fail" => ActionKind::Pure(Pure::Fail),
         "core.sleep" => ActionKind::Sleep,
         "core.ask" => ActionKind::Ask,
+        "core.catalog_get" => ActionKind::Catalog(CatalogOp::Get),
+        "core.catalog_put" => ActionKind::Catalog(CatalogOp::Put),
+        "core.inventory" => ActionKind::Catalog(CatalogOp::Inventory),
         a if a.starts_with("core.") => ActionKind::UnknownCore,
         a => match a.split_once('.') {
             Some((pack, action)) => ActionKind::Pack {
@@ -92,6 +114,35 @@ fn input_schema(action: &str) -> Option<Value> {
             "properties": {"prompt": {"type": "string"}, "schema": {"type": "object"}},
             "additionalProperties": false
         })),
+        "core.catalog_get" => Some(json!({
+            "type": "object",
+            "required": ["collection", "key"],
+            "properties": {
+                "collection": {"type": "string"},
+                "key": {"type": "string"},
+                "version": {"type": "integer", "minimum": 1},
+                "required": {"type": "boolean"}
+            },
+            "additionalProperties": false
+        })),
+        "core.catalog_put" => Some(json!({
+            "type": "object",
+            "required": ["collection", "key", "value"],
+            "properties": {
+                "collection": {"type": "string"},
+                "key": {"type": "string"},
+                "value": {}
+            },
+            "additionalProperties": false
+        })),
+        "core.inventory" => Some(json!({
+            "type": "object",
+            "properties": {
+                "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+                "names": {"type": "array", "items": {"type": "string"}}
+            },
+            "additionalProperties": false
+        })),
         "core.fail" => Some(json!({
             "type": "object",
             "properties": {
@@ -118,6 +169,80 @@ pub fn run_pure(which: Pure, input: &Value) -> Result<Value, Value> {
                 .unwrap_or("core.fail failed on purpose"),
             "retryable": input.get("retryable").and_then(Value::as_bool).unwrap_or(false),
         })),
+    }
+}
+
+/// Runs a catalog built-in against `store`. Writes are keyed by the step's idempotency key, so
+/// a step re-run after a crash returns the version it wrote instead of writing another.
+pub fn run_catalog(
+    op: CatalogOp,
+    store: &Store,
+    input: &Value,
+    writer: &str,
+    step_key: &str,
+) -> Result<Value, Value> {
+    let invalid = |err: anyhow::Error| error("invalid_input", format!("{err:#}"));
+    let text = |name: &str| {
+        input.get(name).and_then(Value::as_str).ok_or_else(|| {
+            error(
+                "invalid_input",
+                format!("the input needs `{name}`, a string; got {input}"),
+            )
+        })
+    };
+    match op {
+        CatalogOp::Get => {
+            let (collection, key) = (text("collection")?, text("key")?);
+            let version = input.get("version").and_then(Value::as_u64);
+            match catalog::get(store, collection, key, version).map_err(invalid)? {
+                Some(entry) => Ok(json!({
+                    "found": true,
+                    "value": entry.value,
+                    "version": entry.version,
+                    "written_at": entry.written_at,
+                    "writer": entry.writer,
+                })),
+                None if input.get("required").and_then(Value::as_bool) == Some(true) => Err(error(
+                    "not_found",
+                    format!("no record {collection}/{key} in the catalog"),
+                )),
+                None => Ok(json!({"found": false, "value": null, "version": null})),
+            }
+        }
+        CatalogOp::Put => {
+            let (collection, key) = (text("collection")?, text("key")?);
+            let value = input.get("value").cloned().unwrap_or(Value::Null);
+            let step_key = (!step_key.is_empty()).then_some(step_key);
+            let entry =
+                catalog::put(store, collection, key, &value, writer, step_key).map_err(invalid)?;
+            Ok(json!({
+                "version": entry.version,
+                "written_at": entry.written_at,
+                "writer": entry.writer,
+            }))
+        }
+        CatalogOp::Inventory => {
+            let filters: Vec<(String, String)> = input
+                .get("tags")
+                .and_then(Value::as_object)
+                .map(|tags| {
+                    tags.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let names: Option<Vec<&str>> = input
+                .get("names")
+                .and_then(Value::as_array)
+                .map(|names| names.iter().filter_map(Value::as_str).collect());
+            let devices: Vec<_> = catalog::devices_matching(store, &filters)
+                .map_err(invalid)?
+                .into_iter()
+                .filter(|d| names.as_ref().is_none_or(|n| n.contains(&d.name.as_str())))
+                .collect();
+            let listed: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+            Ok(json!({ "devices": devices, "names": listed }))
+        }
     }
 }
 
@@ -192,6 +317,36 @@ mod tests {
         let err = run_pure(Pure::Fail, &json!({"code": "nope", "retryable": true})).unwrap_err();
         assert_eq!(err["code"], "nope");
         assert_eq!(err["retryable"], true);
+    }
+
+    #[test]
+    fn catalog_builtins_read_write_and_list_devices() {
+        let store = Store::in_memory().unwrap();
+        let get = json!({"collection": "configs", "key": "R1/golden"});
+        let missing = run_catalog(CatalogOp::Get, &store, &get, "w", "").unwrap();
+        assert_eq!(missing["found"], false);
+        let required = json!({"collection": "configs", "key": "R1/golden", "required": true});
+        assert_eq!(
+            run_catalog(CatalogOp::Get, &store, &required, "w", "").unwrap_err()["code"],
+            "not_found"
+        );
+        let put = json!({"collection": "configs", "key": "R1/golden", "value": "hostname R1"});
+        let first = run_catalog(CatalogOp::Put, &store, &put, "run r task t", "k1").unwrap();
+        let retried = run_catalog(CatalogOp::Put, &store, &put, "run r task t", "k1").unwrap();
+        assert_eq!(
+            (first["version"].clone(), retried["version"].clone()),
+            (json!(1), json!(1))
+        );
+        let found = run_catalog(CatalogOp::Get, &store, &get, "w", "").unwrap();
+        assert_eq!(found["value"], "hostname R1");
+        assert_eq!(found["writer"], "run r task t");
+        let bad = json!({"collection": "Bad Name", "key": "k", "value": 1});
+        assert_eq!(
+            run_catalog(CatalogOp::Put, &store, &bad, "w", "").unwrap_err()["code"],
+            "invalid_input"
+        );
+        let devices = run_catalog(CatalogOp::Inventory, &store, &json!({}), "w", "").unwrap();
+        assert_eq!(devices["names"], json!([]));
     }
 
     #[test]

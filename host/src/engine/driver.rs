@@ -606,6 +606,14 @@ impl<'e, 'a> Driver<'e, 'a> {
                         Err(e) => self.ready.push_back(Done::new(key, Err(e))),
                     },
                     ActionKind::Ask => self.ask(key, &task, &input, &idempotency_key)?,
+                    ActionKind::Catalog(op) => {
+                        let writer = crate::catalog::run_writer(&self.run.id, &task);
+                        let store = self.engine.store;
+                        let outcome = blocking(|| {
+                            builtins::run_catalog(op, store, &input, &writer, &idempotency_key)
+                        });
+                        self.ready.push_back(Done::new(key, outcome));
+                    }
                     ActionKind::Workflow => self.to_start_children.push(ChildStart {
                         step: format!("{idempotency_key}@{attempt}"),
                         key,

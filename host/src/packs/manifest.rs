@@ -110,7 +110,7 @@ pub enum ManifestError {
     },
     /// A destination of an unknown kind.
     #[error(
-        "pack {pack:?} asks for a destination of kind {kind:?}; the kinds are `http` and `ssh`"
+        "pack {pack:?} asks for a destination of kind {kind:?}; the kinds are `http`, `ssh` and `catalog`"
     )]
     DestinationKind {
         /// Pack name.
@@ -141,6 +141,7 @@ impl Destination {
         let capability = match self.kind.as_str() {
             "http" => Capability::Http,
             "ssh" => Capability::Ssh,
+            "catalog" => Capability::Catalog,
             _ => return None,
         };
         Grant::for_capability(capability, &self.pattern).ok()
@@ -193,6 +194,7 @@ impl Manifest {
             let capability = match destination.kind.as_str() {
                 "http" => Capability::Http,
                 "ssh" => Capability::Ssh,
+                "catalog" => Capability::Catalog,
                 _ => {
                     return Err(ManifestError::DestinationKind {
                         pack,

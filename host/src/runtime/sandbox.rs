@@ -10,8 +10,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::bindings::CallContext;
 use super::limits::MemoryLimiter;
 use crate::capabilities::CapabilityContext;
+use crate::capabilities::catalog::CatalogCapability;
 use crate::capabilities::http::HttpCapability;
 use crate::capabilities::log::LogCapability;
 use crate::capabilities::ssh::SshCapability;
@@ -31,6 +33,7 @@ pub struct Sandbox {
     pub(crate) log: LogCapability,
     pub(crate) http: HttpCapability,
     pub(crate) ssh: SshCapability,
+    pub(crate) catalog: CatalogCapability,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -39,8 +42,14 @@ impl Sandbox {
     /// A sandbox with no files, no environment, no arguments, no sockets and no stdin: WASI
     /// gives clocks and random only. stdout and stderr are captured (bounded) so a panic
     /// message can be reported with the error. `capabilities` is what the host lends this
-    /// invocation (its pack's grants); host calls end by `deadline`.
-    pub fn new(memory_cap: usize, capabilities: CapabilityContext, deadline: Instant) -> Self {
+    /// invocation (its pack's grants); `call` is where the invocation comes from (the catalog
+    /// records it as the writer); host calls end by `deadline`.
+    pub fn new(
+        memory_cap: usize,
+        capabilities: CapabilityContext,
+        call: &CallContext,
+        deadline: Instant,
+    ) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         let wasi = WasiCtx::builder()
@@ -62,6 +71,7 @@ impl Sandbox {
             limiter: MemoryLimiter::new(memory_cap),
             log: LogCapability::default(),
             http: HttpCapability::new(capabilities.clone(), deadline),
+            catalog: CatalogCapability::new(capabilities.clone(), call),
             ssh: SshCapability::new(capabilities, deadline),
             stdout,
             stderr,

@@ -143,6 +143,34 @@ pub fn migrations() -> Migrations<'static> {
             PRIMARY KEY (host, port, public_key)
         ) STRICT, WITHOUT ROWID;",
         ),
+        // The data catalog. `tags` is a JSON object of strings, `vars` a JSON object. Records
+        // are append-only versions; `step_key` (the idempotency key of the workflow step or pack
+        // invocation that wrote it) makes a retried write return the version it already wrote.
+        M::up(
+            "CREATE TABLE inventory (
+            name       TEXT PRIMARY KEY,
+            address    TEXT NOT NULL,
+            port       INTEGER NOT NULL,
+            platform   TEXT NOT NULL,
+            credential TEXT,
+            tags       TEXT NOT NULL,
+            vars       TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE records (
+            collection TEXT NOT NULL,
+            key        TEXT NOT NULL,
+            version    INTEGER NOT NULL,
+            value      TEXT NOT NULL,
+            written_at TEXT NOT NULL,
+            writer     TEXT NOT NULL,
+            step_key   TEXT,
+            PRIMARY KEY (collection, key, version)
+        ) STRICT, WITHOUT ROWID;
+        CREATE UNIQUE INDEX records_by_step ON records (collection, key, step_key)
+            WHERE step_key IS NOT NULL;",
+        ),
     ])
 }
 
