@@ -2,12 +2,14 @@
 //! components built from `packs/` and `tests/guests/`.
 
 mod harness;
+mod peers;
 
 mod action_run;
 mod catalog;
 mod crash;
 mod grants;
 mod pack_add;
+mod peers_smoke;
 mod sandbox_limits;
 mod secret;
 mod workflow_run;
