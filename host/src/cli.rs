@@ -9,6 +9,7 @@
 
 mod action;
 mod catalog;
+mod hostkey;
 mod inventory;
 mod pack;
 mod run;
@@ -76,6 +77,9 @@ pub enum Command {
     /// Read and write versioned records of the data catalog (e.g. configs R1/golden).
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// List, trust and forget the SSH host keys packs' connections are checked against.
+    #[command(subcommand)]
+    Hostkey(hostkey::HostkeyCommand),
 }
 
 /// Runs the parsed command.
@@ -90,6 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(command) => runs::run(&session, command).await,
         Command::Workflow(command) => workflow::run(&session, command).await,
         Command::Secret(command) => secret::run(&session, command).await,
+        Command::Hostkey(command) => hostkey::run(&session, command).await,
     }
 }
 
