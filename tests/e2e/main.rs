@@ -12,4 +12,6 @@ mod pack_add;
 mod peers_smoke;
 mod sandbox_limits;
 mod secret;
+mod servicenow;
+mod servicenow_peer;
 mod workflow_run;
