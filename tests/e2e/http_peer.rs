@@ -1,0 +1,274 @@
+//! A real local HTTP server for the http capability's tests: an axum app on 127.0.0.1:0 in a
+//! background thread with its own tokio runtime, stopped on drop (also when a test fails). It
+//! records every request it sees (so a test can assert what arrived, or that nothing did), and
+//! serves:
+//! - `/protected`: 200 `welcome` when the expected header (set with [`Peer::expect`]) is present
+//!   with the expected value, else 401;
+//! - `/echo-headers`: the request's headers as a JSON object;
+//! - `/redirect?to=URL[&status=302]`: a redirect to URL;
+//! - `/loop?n=N`: a redirect to `/loop?n=N+1`, forever;
+//! - `/big?bytes=N[&length=1]`: N bytes streamed in 64 KiB chunks (with a Content-Length when
+//!   `length` is set);
+//! - `/slow?ms=N`: answers after N milliseconds;
+//! - `/oauth/token`: the client-credentials grant: checks HTTP basic client authentication and
+//!   the form, counts calls, returns `{"access_token", "token_type": "Bearer", "expires_in":
+//!   3600}`;
+//! - anything else: 200 `peer` (what a recording proxy answers).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use base64::Engine as _;
+
+/// One request the peer saw.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub method: String,
+    /// Path and query (or the absolute URI a client sends to a proxy).
+    pub uri: String,
+    /// Header names lowercase.
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+struct PeerState {
+    hits: Mutex<Vec<Hit>>,
+    expected: Mutex<Option<(String, String)>>,
+    oauth: Mutex<Option<OauthClient>>,
+    token_calls: Mutex<usize>,
+}
+
+#[derive(Clone)]
+struct OauthClient {
+    client_id: String,
+    client_secret: String,
+    access_token: String,
+}
+
+/// A running server; stopped when dropped.
+pub struct Peer {
+    addr: SocketAddr,
+    state: Arc<PeerState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Peer {
+    /// Starts a server on 127.0.0.1 on a free port.
+    pub fn start() -> Self {
+        let state = Arc::new(PeerState::default());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a local port");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let app = Router::new()
+            .route("/protected", get(protected))
+            .route("/echo-headers", any(echo_headers))
+            .route("/redirect", any(redirect))
+            .route("/loop", any(redirect_loop))
+            .route("/big", get(big))
+            .route("/slow", get(slow))
+            .route("/oauth/token", post(token))
+            .fallback(any(|| async { "peer" }))
+            .layer(middleware::from_fn_with_state(Arc::clone(&state), record))
+            .with_state(Arc::clone(&state));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("peer runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stopped => {}
+                }
+            });
+            runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+        });
+        Self {
+            addr,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port())
+    }
+
+    /// `/protected` answers 200 only with header `name: value`.
+    pub fn expect(&self, name: &str, value: &str) {
+        *self.state.expected.lock().expect("lock") =
+            Some((name.to_ascii_lowercase(), value.to_owned()));
+    }
+
+    /// `/oauth/token` accepts `client_id`:`client_secret` and hands out `access_token`.
+    pub fn oauth(&self, client_id: &str, client_secret: &str, access_token: &str) {
+        *self.state.oauth.lock().expect("lock") = Some(OauthClient {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            access_token: access_token.to_owned(),
+        });
+    }
+
+    /// How many times `/oauth/token` handed out a token.
+    pub fn token_calls(&self) -> usize {
+        *self.state.token_calls.lock().expect("lock")
+    }
+
+    /// Every request seen so far.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.state.hits.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn record(State(state): State<Arc<PeerState>>, request: Request, next: Next) -> Response {
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    state.hits.lock().expect("lock").push(Hit {
+        method: request.method().to_string(),
+        uri: request.uri().to_string(),
+        headers,
+    });
+    next.run(request).await
+}
+
+async fn protected(State(state): State<Arc<PeerState>>, headers: HeaderMap) -> Response {
+    let expected = state.expected.lock().expect("lock").clone();
+    let ok = expected.is_some_and(|(name, value)| {
+        headers
+            .get(name.as_str())
+            .is_some_and(|got| got.as_bytes() == value.as_bytes())
+    });
+    if ok {
+        (StatusCode::OK, "welcome").into_response()
+    } else {
+        (StatusCode::UNAUTHORIZED, "who are you?").into_response()
+    }
+}
+
+async fn echo_headers(headers: HeaderMap) -> Response {
+    let map: BTreeMap<String, String> = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(&map).expect("json"),
+    )
+        .into_response()
+}
+
+async fn redirect(Query(query): Query<HashMap<String, String>>) -> Response {
+    let to = query.get("to").cloned().unwrap_or_else(|| "/".to_owned());
+    let status = query
+        .get("status")
+        .and_then(|s| s.parse::<u16>().ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::FOUND);
+    (status, [(header::LOCATION, to)]).into_response()
+}
+
+async fn redirect_loop(Query(query): Query<HashMap<String, String>>) -> Response {
+    let n: u32 = query.get("n").and_then(|n| n.parse().ok()).unwrap_or(0);
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, format!("/loop?n={}", n + 1))],
+    )
+        .into_response()
+}
+
+async fn big(Query(query): Query<HashMap<String, String>>) -> Response {
+    const CHUNK: usize = 64 << 10;
+    let total: usize = query.get("bytes").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let chunks = (0..total.div_ceil(CHUNK)).map(move |i| {
+        let len = CHUNK.min(total - i * CHUNK);
+        Ok::<_, std::io::Error>(vec![b'x'; len])
+    });
+    let body = Body::from_stream(futures::stream::iter(chunks));
+    if query.contains_key("length") {
+        ([(header::CONTENT_LENGTH, total.to_string())], body).into_response()
+    } else {
+        body.into_response()
+    }
+}
+
+async fn slow(Query(query): Query<HashMap<String, String>>) -> &'static str {
+    let ms: u64 = query.get("ms").and_then(|n| n.parse().ok()).unwrap_or(0);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    "finally"
+}
+
+async fn token(State(state): State<Arc<PeerState>>, headers: HeaderMap, form: String) -> Response {
+    let Some(client) = state.oauth.lock().expect("lock").clone() else {
+        return (StatusCode::NOT_FOUND, "no oauth client configured").into_response();
+    };
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", client.client_id, client.client_secret));
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes() == format!("Basic {basic}").as_bytes());
+    let form_ok = form
+        .split('&')
+        .any(|pair| pair == "grant_type=client_credentials");
+    if !authorized || !form_ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"error":"invalid_client"}"#,
+        )
+            .into_response();
+    }
+    *state.token_calls.lock().expect("lock") += 1;
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({
+            "access_token": client.access_token,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        })
+        .to_string(),
+    )
+        .into_response()
+}
