@@ -1,0 +1,550 @@
+//! The `ssh` import and `orch hostkey` end to end: the `broker` guest's `ssh_exec`, `ssh_shell`
+//! and `sftp_*` actions run by the real `orch` binary against a real OpenSSH `sshd` and a real
+//! fakenos Cisco IOS device ([`crate::peers`]). Host keys (strict, accept-new, changed), login
+//! failures, the command timeout, grants and credential bindings; after every test that used a
+//! secret, the secret is nowhere under ORCH_HOME (WAL included) nor in any output.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Run, TestHost};
+use crate::peers::{self, Fakenos};
+
+/// A host with the broker pack, the sshd's key trusted, its address granted and the client key
+/// stored as credential `key`.
+fn sshd_host() -> TestHost {
+    let sshd = peers::sshd();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&["hostkey", "trust", &sshd.address(), "--key", &sshd.host_key])
+        .ok();
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    key_secret(&host, "key", &sshd.address());
+    host
+}
+
+fn grant(host: &TestHost, grant: &str) {
+    host.orch(&["pack", "grant", "broker", grant]).ok();
+}
+
+/// Stores the sshd's client key as `ssh-key` credential `name` bound to `bind`.
+fn key_secret(host: &TestHost, name: &str, bind: &str) -> Run {
+    let sshd = peers::sshd();
+    let run = host.orch_with_stdin(
+        &[
+            "secret",
+            "set",
+            name,
+            "--kind",
+            "ssh-key",
+            "--username",
+            &sshd.user,
+            "--bind",
+            bind,
+            "--from-stdin",
+        ],
+        &sshd.client_key,
+    );
+    run.ok();
+    run
+}
+
+fn password_secret(host: &TestHost, name: &str, user: &str, bind: &str, password: &str) -> Run {
+    let run = host.orch_with_stdin(
+        &[
+            "secret",
+            "set",
+            name,
+            "--kind",
+            "ssh-password",
+            "--username",
+            user,
+            "--bind",
+            bind,
+            "--from-stdin",
+        ],
+        password,
+    );
+    run.ok();
+    run
+}
+
+fn action(host: &TestHost, name: &str, input: &Value, policy: &str) -> Run {
+    let input = input.to_string();
+    host.orch(&[
+        "action",
+        "run",
+        &format!("broker.{name}"),
+        "--input",
+        &input,
+        "--json",
+        "--host-key-policy",
+        policy,
+    ])
+}
+
+/// `uname` on the shared sshd with credential `key`.
+fn uname(host: &TestHost, policy: &str) -> Run {
+    let sshd = peers::sshd();
+    action(
+        host,
+        "ssh_exec",
+        &json!({ "host": "127.0.0.1", "port": sshd.port, "credential": "key", "command": "uname" }),
+        policy,
+    )
+}
+
+#[track_caller]
+fn output(run: &Run) -> Value {
+    assert_eq!(run.code, 0, "expected success: {run:#?}");
+    run.json()["output"].clone()
+}
+
+/// The action's error code and message (asserting failure).
+#[track_caller]
+fn failure(run: &Run) -> (String, String) {
+    assert_eq!(run.code, 1, "expected an action error: {run:#?}");
+    let error = run.json()["error"].clone();
+    (
+        error["code"].as_str().unwrap_or_default().to_owned(),
+        error["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[track_caller]
+fn assert_fails(run: &Run, code: &str, needles: &[&str]) -> String {
+    let (got, message) = failure(run);
+    assert_eq!(got, code, "{message}");
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    message
+}
+
+/// `secret` (or, for a multi-line secret such as a private key, each of its long lines) appears
+/// in no file under ORCH_HOME and in no output.
+#[track_caller]
+fn assert_no_leak(host: &TestHost, secret: &str, outputs: &[&Run]) {
+    let needles: Vec<&str> = secret
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.len() >= 8 && !line.starts_with("-----"))
+        .collect();
+    assert!(!needles.is_empty(), "nothing to search for in the secret");
+    let mut files = Vec::new();
+    let mut stack = vec![host.home().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("reading ORCH_HOME") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|f| f.ends_with("orch.db")),
+        "ORCH_HOME has no store to search: {files:?}"
+    );
+    for needle in &needles {
+        for file in &files {
+            assert!(
+                !contains(file, needle.as_bytes()),
+                "secret found in {}",
+                file.display()
+            );
+        }
+        for run in outputs {
+            assert!(
+                !run.stdout.contains(needle) && !run.stderr.contains(needle),
+                "secret in output: {run:#?}"
+            );
+        }
+    }
+}
+
+fn contains(file: &Path, needle: &[u8]) -> bool {
+    let bytes = std::fs::read(file).expect("reading a file of ORCH_HOME");
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn ssh_runs_uname_on_the_local_sshd_with_a_key_credential() {
+    let host = sshd_host();
+    let run = uname(&host, "strict");
+    let out = output(&run);
+    assert_eq!(out["stdout"], "Linux\n", "{out}");
+    assert_eq!(out["exit_status"], 0);
+    let failing = action(
+        &host,
+        "ssh_exec",
+        &json!({ "host": "127.0.0.1", "port": peers::sshd().port, "credential": "key",
+                 "command": "echo oops >&2; exit 3" }),
+        "strict",
+    );
+    let out = output(&failing);
+    assert_eq!(out["stderr"], "oops\n");
+    assert_eq!(out["exit_status"], 3);
+    assert_no_leak(&host, &peers::sshd().client_key, &[&run, &failing]);
+}
+
+#[test]
+fn ssh_reads_the_running_config_from_fakenos_through_a_shell() {
+    let device = peers::fakenos();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&[
+        "hostkey",
+        "trust",
+        &device.address(),
+        "--key",
+        &device.host_key,
+    ])
+    .ok();
+    grant(&host, &format!("ssh:{}", device.address()));
+    let login = password_secret(
+        &host,
+        "r1",
+        &device.username,
+        &device.address(),
+        &device.password,
+    );
+    let enable = password_secret(
+        &host,
+        "r1-enable",
+        &device.username,
+        &device.address(),
+        &device.enable_password,
+    );
+    let run = action(
+        &host,
+        "ssh_shell",
+        &json!({
+            "host": "127.0.0.1",
+            "port": device.port,
+            "credential": "r1",
+            "prompt": r"R1[>#]\s*$",
+            "enable": {
+                "password_prompt": r"Password:\s*$",
+                "credential": "r1-enable",
+                "prompt": r"R1#\s*$",
+            },
+            "commands": ["terminal length 0", "show running-config"],
+        }),
+        "strict",
+    );
+    let out = output(&run);
+    let config = out["outputs"][1].as_str().unwrap_or_default();
+    assert!(config.contains("hostname R1"), "{out}");
+    assert!(config.trim_end().ends_with("end"), "{config}");
+    assert!(
+        out["transcript"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(Fakenos::ENABLE_PROMPT)
+    );
+    for secret in [&device.password, &device.enable_password] {
+        assert_no_leak(&host, secret, &[&login, &enable, &run]);
+    }
+}
+
+#[test]
+fn ssh_copies_a_file_by_sftp() {
+    let sshd = peers::sshd();
+    let host = sshd_host();
+    let dir = sshd.scratch.join(format!("copy-{}", peers::random_hex(4)));
+    std::fs::create_dir(&dir).expect("creating a scratch subdirectory");
+    let from = dir.join("from.txt");
+    let to = dir.join("to.txt");
+    let content = "interface Gi0/1\n description uplink\n";
+    let target = |extra: Value| {
+        let mut input = json!({ "host": "127.0.0.1", "port": sshd.port, "credential": "key" });
+        if let (Some(input), Value::Object(extra)) = (input.as_object_mut(), extra) {
+            input.extend(extra);
+        }
+        input
+    };
+    let put = action(
+        &host,
+        "sftp_put",
+        &target(json!({ "path": from, "content": content })),
+        "strict",
+    );
+    assert_eq!(output(&put)["bytes"], content.len());
+    assert_eq!(
+        std::fs::read_to_string(&from).expect("the put file"),
+        content
+    );
+    let copy = action(
+        &host,
+        "sftp_copy",
+        &target(json!({ "from": from, "to": to })),
+        "strict",
+    );
+    assert_eq!(output(&copy)["bytes"], content.len());
+    let get = action(&host, "sftp_get", &target(json!({ "path": to })), "strict");
+    assert_eq!(output(&get)["content"], content);
+    assert_eq!(std::fs::read(&to).expect("the copy"), content.as_bytes());
+    let missing = action(
+        &host,
+        "sftp_get",
+        &target(json!({ "path": dir.join("missing.txt") })),
+        "strict",
+    );
+    assert_fails(&missing, "not_found", &["missing.txt"]);
+    assert_no_leak(&host, &sshd.client_key, &[&put, &copy, &get, &missing]);
+}
+
+#[test]
+fn ssh_refuses_an_unknown_host_key_under_strict_until_the_operator_trusts_it() {
+    let sshd = peers::sshd();
+    let host = TestHost::with_packs(&["broker"]);
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    key_secret(&host, "key", &sshd.address());
+    let refused = uname(&host, "strict");
+    assert_fails(
+        &refused,
+        "host_key",
+        &[
+            "unknown host key",
+            &sshd.host_key_fingerprint,
+            &format!(
+                "orch hostkey trust {} --fingerprint {}",
+                sshd.address(),
+                sshd.host_key_fingerprint
+            ),
+        ],
+    );
+    assert!(
+        host.orch(&["hostkey", "list", "--json"]).json() == json!([]),
+        "strict recorded a key"
+    );
+
+    // Without a decision and without a terminal, nothing is recorded.
+    let undecided = host.orch(&["hostkey", "trust", &sshd.address()]);
+    let message = undecided.fails_with(2);
+    assert!(message.contains(&sshd.host_key_fingerprint), "{message}");
+    assert!(message.contains("--fingerprint"), "{message}");
+    // A fingerprint that does not match is refused, showing both.
+    let other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let wrong = host.orch(&["hostkey", "trust", &sshd.address(), "--fingerprint", other]);
+    let message = wrong.fails_with(2);
+    assert!(
+        message.contains(other) && message.contains(&sshd.host_key_fingerprint),
+        "{message}"
+    );
+    assert_eq!(host.orch(&["hostkey", "list", "--json"]).json(), json!([]));
+
+    let trusted = host.orch(&[
+        "hostkey",
+        "trust",
+        &sshd.address(),
+        "--fingerprint",
+        &sshd.host_key_fingerprint,
+    ]);
+    assert!(trusted.ok().contains(&sshd.host_key_fingerprint));
+    let run = uname(&host, "strict");
+    assert_eq!(output(&run)["stdout"], "Linux\n");
+    let listed = host.orch(&["hostkey", "list"]);
+    assert!(
+        listed.ok().contains(&sshd.host_key_fingerprint)
+            && listed.stdout.contains("orch hostkey trust --fingerprint"),
+        "{listed:#?}"
+    );
+    assert_no_leak(&host, &sshd.client_key, &[&refused, &run]);
+}
+
+#[test]
+fn ssh_records_an_unknown_host_key_under_accept_new() {
+    let sshd = peers::sshd();
+    let host = TestHost::with_packs(&["broker"]);
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    key_secret(&host, "key", &sshd.address());
+    let run = uname(&host, "accept-new");
+    assert_eq!(output(&run)["stdout"], "Linux\n");
+    let keys = host.orch(&["hostkey", "list", "--json"]).json();
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+    assert_eq!(keys[0]["host"], "127.0.0.1");
+    assert_eq!(keys[0]["port"], sshd.port);
+    assert_eq!(keys[0]["fingerprint"], sshd.host_key_fingerprint.as_str());
+    assert_eq!(keys[0]["added_by"], "accept-new (pack broker)");
+    // Recorded: strict accepts it from now on.
+    assert_eq!(output(&uname(&host, "strict"))["stdout"], "Linux\n");
+    assert_no_leak(&host, &sshd.client_key, &[&run]);
+}
+
+#[test]
+fn ssh_refuses_a_changed_host_key_under_every_policy_showing_both_fingerprints() {
+    let sshd = peers::sshd();
+    let host = TestHost::with_packs(&["broker"]);
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    key_secret(&host, "key", &sshd.address());
+    // Another server's key recorded for this address: what a changed key looks like.
+    let old = peers::fakenos();
+    host.orch(&["hostkey", "trust", &sshd.address(), "--key", &old.host_key])
+        .ok();
+    let mut runs = Vec::new();
+    for policy in ["strict", "accept-new"] {
+        let run = uname(&host, policy);
+        assert_fails(
+            &run,
+            "host_key",
+            &[
+                &format!("the host key of {} changed", sshd.address()),
+                &old.host_key_fingerprint,
+                &sshd.host_key_fingerprint,
+                &format!("orch hostkey forget {}", sshd.address()),
+            ],
+        );
+        runs.push(run);
+    }
+    let keys = host.orch(&["hostkey", "list", "--json"]).json();
+    assert_eq!(
+        keys.as_array().map(Vec::len),
+        Some(1),
+        "accept-new added a key: {keys}"
+    );
+    let forgot = host.orch(&["hostkey", "forget", &sshd.address()]);
+    forgot.ok();
+    host.orch(&["hostkey", "forget", &sshd.address()])
+        .fails_with(2);
+    assert_eq!(output(&uname(&host, "accept-new"))["stdout"], "Linux\n");
+    assert_no_leak(&host, &sshd.client_key, &runs.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn ssh_reports_a_wrong_password_as_auth_failed() {
+    let device = peers::fakenos();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&[
+        "hostkey",
+        "trust",
+        &device.address(),
+        "--key",
+        &device.host_key,
+    ])
+    .ok();
+    grant(&host, &format!("ssh:{}", device.address()));
+    let wrong = format!("wrong-{}", peers::random_hex(8));
+    let set = password_secret(&host, "r1", &device.username, &device.address(), &wrong);
+    let run = action(
+        &host,
+        "ssh_shell",
+        &json!({ "host": "127.0.0.1", "port": device.port, "credential": "r1",
+                 "prompt": r"R1[>#]\s*$", "commands": [] }),
+        "strict",
+    );
+    assert_fails(
+        &run,
+        "auth_failed",
+        &[
+            &format!("{}@{}", device.username, device.address()),
+            "\"r1\"",
+        ],
+    );
+    assert_no_leak(&host, &wrong, &[&set, &run]);
+
+    // The same against OpenSSH with password authentication (needs root to start).
+    if let Some(sshd) = peers::sshd_password() {
+        host.orch(&["hostkey", "trust", &sshd.address(), "--key", &sshd.host_key])
+            .ok();
+        grant(&host, &format!("ssh:{}", sshd.address()));
+        password_secret(&host, "pw", &sshd.user, &sshd.address(), &wrong);
+        let exec = |credential: &str| {
+            action(
+                &host,
+                "ssh_exec",
+                &json!({ "host": "127.0.0.1", "port": sshd.port, "credential": credential,
+                         "command": "id -un" }),
+                "strict",
+            )
+        };
+        let refused = exec("pw");
+        assert_fails(&refused, "auth_failed", &[&sshd.user]);
+        password_secret(&host, "pw-ok", &sshd.user, &sshd.address(), &sshd.password);
+        let run = exec("pw-ok");
+        assert_eq!(output(&run)["stdout"], format!("{}\n", sshd.user));
+        assert_no_leak(&host, &sshd.password, &[&refused, &run]);
+    }
+}
+
+#[test]
+fn ssh_times_out_a_command_that_never_returns() {
+    let sshd = peers::sshd();
+    let host = sshd_host();
+    let started = Instant::now();
+    let run = action(
+        &host,
+        "ssh_exec",
+        &json!({ "host": "127.0.0.1", "port": sshd.port, "credential": "key",
+                 "command": "sleep 600", "timeout_ms": 500 }),
+        "strict",
+    );
+    let elapsed = started.elapsed();
+    assert_fails(&run, "timeout", &["did not finish within 500 ms"]);
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    assert_no_leak(&host, &sshd.client_key, &[&run]);
+}
+
+#[test]
+fn ssh_denies_ungranted_destinations_and_credentials_bound_elsewhere() {
+    let sshd = peers::sshd();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&["hostkey", "trust", &sshd.address(), "--key", &sshd.host_key])
+        .ok();
+    key_secret(&host, "key", &sshd.address());
+
+    let no_grant = uname(&host, "strict");
+    assert_fails(
+        &no_grant,
+        "denied",
+        &["holds no ssh grant", "orch pack grant broker ssh:"],
+    );
+
+    grant(&host, "ssh:127.0.0.1:1");
+    let elsewhere = uname(&host, "strict");
+    assert_fails(
+        &elsewhere,
+        "denied",
+        &[&format!("orch pack grant broker ssh:{}", sshd.address())],
+    );
+
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    key_secret(&host, "other", "10.9.9.9:22");
+    let bound = action(
+        &host,
+        "ssh_exec",
+        &json!({ "host": "127.0.0.1", "port": sshd.port, "credential": "other",
+                 "command": "uname" }),
+        "strict",
+    );
+    assert_fails(&bound, "denied", &["bound to 10.9.9.9:22"]);
+
+    // A granted name that resolves to loopback is not a grant of loopback.
+    let named = TestHost::with_packs(&["broker"]);
+    grant(&named, "ssh:localhost");
+    key_secret(&named, "local", "localhost");
+    let by_name = action(
+        &named,
+        "ssh_exec",
+        &json!({ "host": "localhost", "port": sshd.port, "credential": "local",
+                 "command": "uname" }),
+        "strict",
+    );
+    assert_fails(&by_name, "denied", &["loopback"]);
+    assert_no_leak(&named, &sshd.client_key, &[&by_name]);
+    // Without a credential there is nothing to log in with.
+    let none = action(
+        &host,
+        "ssh_exec",
+        &json!({ "host": "127.0.0.1", "port": sshd.port, "command": "uname" }),
+        "strict",
+    );
+    assert_fails(&none, "invalid", &["needs a credential"]);
+    assert_no_leak(
+        &host,
+        &sshd.client_key,
+        &[&no_grant, &elsewhere, &bound, &none],
+    );
+}
