@@ -91,6 +91,12 @@
 //! names but never sees. Declare the destinations with [`PackDef::destination`] so the operator
 //! is asked at install.
 //!
+//! # Reading the catalog
+//!
+//! [`catalog`] reads inventory devices (address, port, platform, credential name, tags, vars)
+//! and reads and writes versioned records such as configurations, within the collections the
+//! operator granted (`catalog:inventory`, `catalog:configs`).
+//!
 //! # Errors
 //!
 //! A handler returns [`ActionError`] with a snake_case code that workflows branch on. The SDK
@@ -107,6 +113,7 @@
 extern crate self as orch_sdk;
 
 mod action;
+pub mod catalog;
 mod context;
 mod error;
 mod host_error;
