@@ -54,14 +54,17 @@ pub enum DestinationKind {
     Http,
     /// SSH sessions to devices.
     Ssh,
+    /// The data catalog: `inventory` (reading devices) or a record collection (`configs`).
+    Catalog,
 }
 
 impl DestinationKind {
-    /// The name the contract uses: `http` or `ssh`.
+    /// The name the contract uses: `http`, `ssh` or `catalog`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http => "http",
             Self::Ssh => "ssh",
+            Self::Catalog => "catalog",
         }
     }
 }
