@@ -74,6 +74,28 @@ impl Fixture {
         run
     }
 
+    /// Like [`run`](Self::run), with `orch action run --timeout TIMEOUT`.
+    fn run_with_timeout(&self, action: &str, input: Value, timeout: &str) -> Run {
+        let mut input = input;
+        let object = input.as_object_mut().expect("input is an object");
+        object
+            .entry("instance")
+            .or_insert_with(|| json!(self.snow.url()));
+        object.entry("credential").or_insert_with(|| json!("snow"));
+        let run = self.host.orch(&[
+            "action",
+            "run",
+            &format!("servicenow.{action}"),
+            "--input",
+            &input.to_string(),
+            "--timeout",
+            timeout,
+            "--json",
+        ]);
+        self.assert_no_secret(&run);
+        run
+    }
+
     /// Runs an action that must succeed and returns its output.
     #[track_caller]
     fn output(&self, action: &str, input: Value) -> Value {
@@ -104,6 +126,25 @@ impl Fixture {
                 !run.stdout.contains(secret) && !run.stderr.contains(secret),
                 "a secret leaked into the output: {run:#?}"
             );
+        }
+    }
+
+    /// Neither secret is in the store's files (database, WAL) in clear.
+    #[track_caller]
+    fn assert_no_secret_in_store(&self) {
+        for entry in std::fs::read_dir(self.host.home()).expect("reading ORCH_HOME") {
+            let path = entry.expect("dir entry").path();
+            if !path.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("reading a store file");
+            for secret in [self.snow.password(), self.snow.client_secret()] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "a secret is in clear in {}",
+                    path.display()
+                );
+            }
         }
     }
 
@@ -300,6 +341,7 @@ fn servicenow_oauth2_client_credential_is_exchanged_for_a_token() {
     );
     assert_eq!(stats["auth_failures"], 0, "{stats:#}");
     assert_eq!(f.snow.records("incident").len(), 1);
+    f.assert_no_secret_in_store();
 }
 
 #[test]
@@ -324,6 +366,34 @@ fn servicenow_503_is_a_retryable_unavailable_error() {
         json!({ "table": "incident", "query": "active=true" }),
     );
     assert_eq!(found["records"], json!([]));
+}
+
+#[test]
+fn servicenow_slow_instance_is_stopped_at_the_invocation_deadline() {
+    let f = Fixture::new();
+    f.snow.faults(json!({ "delay_ms": 3000 }));
+    let started = std::time::Instant::now();
+    let run = f.run_with_timeout(
+        "get_record",
+        json!({ "table": "incident", "sys_id": "0123456789abcdef0123456789abcdef" }),
+        "1s",
+    );
+    let elapsed = started.elapsed();
+    assert_ne!(run.code, 0, "{run:#?}");
+    assert!(
+        elapsed < std::time::Duration::from_millis(2900),
+        "the invocation's deadline bounds the request: {elapsed:?}"
+    );
+    // The host bounds the request by the remaining deadline, so either the request's timeout
+    // reaches the pack first (a retryable `timeout` error) or the sandbox's deadline stops the
+    // invocation (no result, the CLI names the deadline).
+    match serde_json::from_str::<Value>(&run.stdout) {
+        Ok(body) => {
+            assert_eq!(body["error"]["code"], "timeout", "{run:#?}");
+            assert_eq!(body["error"]["retryable"], true, "{run:#?}");
+        }
+        Err(_) => assert!(run.stderr.contains("deadline of 1s"), "{run:#?}"),
+    }
 }
 
 #[test]
