@@ -548,3 +548,51 @@ fn ssh_denies_ungranted_destinations_and_credentials_bound_elsewhere() {
         &[&no_grant, &elsewhere, &bound, &none],
     );
 }
+
+#[test]
+fn ssh_reaches_an_inventory_device_by_name_only_with_the_inventory_grant() {
+    let sshd = peers::sshd();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&["hostkey", "trust", &sshd.address(), "--key", &sshd.host_key])
+        .ok();
+    key_secret(&host, "lab-key", "127.0.0.1");
+    let inventory = host.home().join("inventory.yaml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "devices:\n  - {{name: box1, address: 127.0.0.1, port: {}, platform: linux, credential: lab-key}}\n  - {{name: nocred, address: 127.0.0.1, port: {}, platform: linux}}\n",
+            sshd.port, sshd.port
+        ),
+    )
+    .expect("writing the inventory");
+    host.orch(&["inventory", "import", inventory.to_str().expect("utf-8")])
+        .ok();
+    let by_name = |device: &str| {
+        action(
+            &host,
+            "ssh_exec",
+            &json!({ "inventory": device, "command": "uname" }),
+            "strict",
+        )
+    };
+
+    // An address grant for the very same sshd does not open inventory names.
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    let denied = by_name("box1");
+    assert_fails(
+        &denied,
+        "denied",
+        &["ssh:inventory", "orch pack grant broker ssh:inventory"],
+    );
+
+    host.orch(&["pack", "revoke", "broker", "--all"]).ok();
+    grant(&host, "ssh:inventory");
+    let ran = by_name("box1");
+    assert_eq!(
+        output(&ran)["stdout"].as_str().map(str::trim),
+        Some("Linux")
+    );
+    assert_fails(&by_name("nope"), "not_found", &["no device named \"nope\""]);
+    assert_fails(&by_name("nocred"), "invalid", &["names no credential"]);
+    assert_no_leak(&host, &sshd.client_key, &[&denied, &ran]);
+}

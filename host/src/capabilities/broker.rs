@@ -198,6 +198,39 @@ impl Broker {
         })
     }
 
+    /// The inventory device `name`, for an ssh `inventory` target: only for a pack holding the
+    /// `ssh:inventory` grant (checked here, so no caller can forget it).
+    pub fn inventory_device(
+        &self,
+        context: &CapabilityContext,
+        name: &str,
+    ) -> Result<crate::store::DeviceRow, HostError> {
+        if !context.grants.admits_inventory() {
+            return Err(host_error(
+                ErrorCode::Denied,
+                format!(
+                    "pack {:?} holds no grant ssh:inventory, so it cannot connect to inventory \
+                     devices by name; the operator grants it with: orch pack grant {} ssh:inventory",
+                    context.pack, context.pack
+                ),
+            ));
+        }
+        let store = self.store.as_ref().ok_or_else(|| {
+            host_error(ErrorCode::NotFound, "this host has no inventory".to_owned())
+        })?;
+        store
+            .device(name)
+            .map_err(|err| host_error(ErrorCode::Protocol, format!("reading the inventory: {err:#}")))?
+            .ok_or_else(|| {
+                host_error(
+                    ErrorCode::NotFound,
+                    format!(
+                        "no device named {name:?} in the inventory; see it with: orch inventory list"
+                    ),
+                )
+            })
+    }
+
     fn master_key(&self) -> Result<Arc<MasterKey>, HostError> {
         let mut slot = self
             .master_key

@@ -61,27 +61,6 @@ pub struct Checked {
     pub addresses: Vec<SocketAddr>,
 }
 
-/// A device of the inventory as `connect` needs it.
-#[expect(
-    dead_code,
-    reason = "constructed by the inventory lookup once the inventory exists (issue 5)"
-)]
-pub struct InventoryDevice {
-    host: String,
-    port: u16,
-    credential: String,
-}
-
-/// Looks up inventory device `name`. The inventory does not exist yet (issue 5), so every name
-/// is unknown; this is the one place its store lookup goes. The grant rule then: `ssh:inventory`
-/// admits any device at the inventory's address, private addresses included.
-pub fn inventory_device(name: &str) -> Result<InventoryDevice, HostError> {
-    Err(host_error(
-        ErrorCode::NotFound,
-        format!("no inventory device named {name:?}"),
-    ))
-}
-
 impl SshCapability {
     /// The capability for one invocation ending at `deadline`.
     pub fn new(context: CapabilityContext, deadline: Instant) -> Self {
@@ -145,13 +124,24 @@ impl SshCapability {
                 ),
             ));
         }
-        let (host, port, credential) = match options.target {
+        // An inventory device is reached at the address the operator's inventory gives, under
+        // the `ssh:inventory` grant (checked by the broker); its credential is the device's
+        // unless the pack names another.
+        let (host, port, credential, from_inventory) = match options.target {
             Target::Inventory(name) => {
-                let _device = inventory_device(&name)?;
-                return Err(host_error(
-                    ErrorCode::NotFound,
-                    format!("no inventory device named {name:?}"),
-                ));
+                let device = context.broker.inventory_device(context, &name)?;
+                let host = hostkeys::canonical_host(&device.address)
+                    .map_err(|err| host_error(ErrorCode::Invalid, err))?;
+                let credential = options.credential.or(device.credential).ok_or_else(|| {
+                    host_error(
+                        ErrorCode::Invalid,
+                        format!(
+                            "inventory device {name:?} names no credential; set one in the \
+                             inventory (credential: NAME) or pass one to connect"
+                        ),
+                    )
+                })?;
+                (host, device.port, credential, true)
             }
             Target::Address(endpoint) => {
                 let port = endpoint.port.unwrap_or(22);
@@ -167,10 +157,12 @@ impl SshCapability {
                         ),
                     )
                 })?;
-                (host, port, credential)
+                (host, port, credential, false)
             }
         };
-        check_granted(&context.grants, pack, &host, port)?;
+        if !from_inventory {
+            check_granted(&context.grants, pack, &host, port)?;
+        }
         let opened = context
             .broker
             .credential(pack, &credential, Capability::Ssh, &host, port)?;
@@ -188,7 +180,11 @@ impl SshCapability {
         let addresses = tokio::time::timeout_at(until, resolve(&host, port))
             .await
             .map_err(|_| timed_out())??;
-        let checked = check_addresses(&context.grants, &host, port, &addresses)?;
+        let checked = if from_inventory {
+            check_inventory_addresses(&host, port, &addresses)?
+        } else {
+            check_addresses(&context.grants, &host, port, &addresses)?
+        };
         let store = context.broker.store();
         let known = match store {
             Some(store) => store.host_keys(Some((&host, port))).map_err(|err| {
@@ -273,6 +269,38 @@ pub fn check_addresses(
     for ip in addresses {
         network::check_address(grants, Capability::Ssh, host, *ip, port)
             .map_err(|err| host_error(ErrorCode::Denied, err))?;
+    }
+    Ok(Checked {
+        host: host.to_owned(),
+        port,
+        addresses: addresses
+            .iter()
+            .map(|ip| SocketAddr::new(ip.to_canonical(), port))
+            .collect(),
+    })
+}
+
+/// The address check for an inventory device: the operator put its address in the inventory,
+/// so loopback and private addresses pass (management networks are private); addresses that
+/// are never reachable (link-local, unspecified, multicast) are still refused.
+pub fn check_inventory_addresses(
+    host: &str,
+    port: u16,
+    addresses: &[IpAddr],
+) -> Result<Checked, HostError> {
+    if addresses.is_empty() {
+        return Err(host_error(
+            ErrorCode::Unreachable,
+            format!("{host} has no address"),
+        ));
+    }
+    for ip in addresses {
+        if let network::AddressClass::Forbidden(what) = network::classify(ip.to_canonical()) {
+            return Err(host_error(
+                ErrorCode::Denied,
+                format!("{host} is {ip}, {what}; the host never connects there"),
+            ));
+        }
     }
     Ok(Checked {
         host: host.to_owned(),
@@ -527,11 +555,13 @@ mod tests {
     }
 
     #[test]
-    fn inventory_targets_are_not_found_until_the_inventory_exists() {
-        let Err(err) = inventory_device("r1") else {
-            panic!("found a device in an inventory that does not exist");
-        };
-        assert_eq!(err.code, ErrorCode::NotFound);
-        assert!(err.message.contains("\"r1\""), "{}", err.message);
+    fn inventory_devices_may_be_private_but_never_link_local() {
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let private: IpAddr = "10.1.2.3".parse().unwrap();
+        let metadata: IpAddr = "169.254.169.254".parse().unwrap();
+        assert!(check_inventory_addresses("r1", 22, &[loopback, private]).is_ok());
+        let err = check_inventory_addresses("r1", 22, &[private, metadata]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Denied);
+        assert!(err.message.contains("link-local"), "{}", err.message);
     }
 }
