@@ -129,3 +129,25 @@ fn the_host_goes_on_after_a_failed_invocation() {
         assert_eq!(ok.result.expect("no action error"), "{}");
     });
 }
+
+#[test]
+fn a_pack_cannot_read_files_environment_variables_or_open_sockets() {
+    let host = TestHost::with_packs(&["broker"]);
+    // Something a pack would love to steal, in the environment of the orch process itself.
+    let planted = "planted-env-secret-3f9c1a7e";
+    let run = host.orch_env_stdin(
+        &["action", "run", "broker.peek", "--json"],
+        &[("AWS_SECRET_ACCESS_KEY", planted), ("HOME", "/root")],
+        "",
+    );
+    let output = &run.json()["output"];
+    assert_eq!(run.code, 0, "{run:#?}");
+    let field = |name: &str| output[name].as_str().unwrap_or_default().to_owned();
+    assert!(field("file").starts_with("error:"), "{output}");
+    assert!(!field("file").contains("root:"), "{output}");
+    assert!(field("dir").starts_with("error:"), "{output}");
+    assert_eq!(field("env"), "no variables");
+    assert!(field("home").starts_with("error:"), "{output}");
+    assert!(field("tcp").starts_with("error:"), "{output}");
+    assert!(!run.stdout.contains(planted) && !run.stderr.contains(planted));
+}
