@@ -1,0 +1,356 @@
+//! The three actions: inputs, outputs and what each does with a device of the inventory.
+
+use std::time::Duration;
+
+use orch_sdk::ssh::{ConnectOptions, Session, Target};
+use orch_sdk::{ActionError, Context, catalog};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{self, Refusal};
+use crate::config;
+use crate::profile::{self, Access, CliProfile};
+
+/// How long a command run over exec (Linux) may take.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A device of the inventory and how to reach it.
+struct Resolved {
+    device: catalog::Device,
+    access: Access,
+}
+
+fn resolve(name: &str) -> Result<Resolved, ActionError> {
+    if name.trim().is_empty() {
+        return Err(ActionError::invalid_input(
+            "device is empty; pass the inventory name of a device",
+        ));
+    }
+    let device = catalog::device(name)?;
+    let access = profile::for_platform(&device.platform).ok_or_else(|| {
+        ActionError::new(
+            "unsupported_platform",
+            format!(
+                "device {name:?} has platform {:?}, which netdev does not drive; supported: {}",
+                device.platform,
+                profile::PLATFORMS
+            ),
+        )
+    })?;
+    Ok(Resolved { device, access })
+}
+
+/// The enable credential: the input's, else the device var `enable_credential`.
+fn enable_credential<'a>(input: Option<&'a str>, device: &'a catalog::Device) -> Option<&'a str> {
+    input.or_else(|| device.var_str("enable_credential"))
+}
+
+fn exec_session(device: &str) -> Result<Session, ActionError> {
+    Ok(ConnectOptions::new(Target::inventory(device))
+        .timeout(cli::CONNECT_TIMEOUT)
+        .connect()?)
+}
+
+fn config_path(device: &catalog::Device) -> Result<&str, ActionError> {
+    device.var_str("config_path").ok_or_else(|| {
+        ActionError::new(
+            "invalid_inventory",
+            format!(
+                "linux device {:?} has no var config_path naming its config file; add it to the inventory",
+                device.name
+            ),
+        )
+    })
+}
+
+/// Input of `get_running_config`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetRunningConfigInput {
+    /// Inventory name of the device (`R1`).
+    device: String,
+    /// Vault credential (`ssh-password`) holding the enable secret; default: the device var
+    /// `enable_credential`.
+    #[serde(default)]
+    enable_credential: Option<String>,
+}
+
+/// Output of `get_running_config`.
+#[derive(Serialize, JsonSchema)]
+pub struct GetRunningConfigOutput {
+    /// Inventory name of the device.
+    device: String,
+    /// Its platform.
+    platform: String,
+    /// The running config, normalised: no banners or size lines, no trailing spaces, `\n`
+    /// line ends, ending with one `\n`.
+    config: String,
+}
+
+pub fn get_running_config(
+    input: GetRunningConfigInput,
+    ctx: &Context,
+) -> Result<GetRunningConfigOutput, ActionError> {
+    let Resolved { device, access } = resolve(&input.device)?;
+    let config = match access {
+        Access::Cli(profile) => {
+            let credential = enable_credential(input.enable_credential.as_deref(), &device);
+            let cli = cli::open(profile, &device.name, credential)?;
+            config::clean_running_config(profile, &cli.show_running()?)
+        }
+        Access::Exec => {
+            let path = config_path(&device)?;
+            let session = exec_session(&device.name)?;
+            let out = session.exec(
+                &format!("cat -- '{}'", path.replace('\'', r"'\''")),
+                EXEC_TIMEOUT,
+            )?;
+            if !out.success() {
+                return Err(ActionError::new(
+                    "command_failed",
+                    format!(
+                        "reading {path} on {:?} failed ({:?}): {}",
+                        device.name,
+                        out.exit_status,
+                        out.stderr.trim()
+                    ),
+                ));
+            }
+            config::normalise(&out.stdout)
+        }
+    };
+    ctx.info(&format!(
+        "read the running config of {} ({} lines)",
+        device.name,
+        config.lines().count()
+    ));
+    Ok(GetRunningConfigOutput {
+        device: device.name,
+        platform: device.platform,
+        config,
+    })
+}
+
+/// Input of `run_commands`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommandsInput {
+    /// Inventory name of the device.
+    device: String,
+    /// Commands run in privileged mode (CLI devices) or one exec each (Linux), in order.
+    commands: Vec<String>,
+    /// Vault credential holding the enable secret; default: the device var `enable_credential`.
+    #[serde(default)]
+    enable_credential: Option<String>,
+}
+
+/// One command's output.
+#[derive(Serialize, JsonSchema)]
+pub struct CommandOutput {
+    /// The command.
+    command: String,
+    /// What it printed, without the echoed command and the prompt (stdout for Linux).
+    output: String,
+}
+
+/// Output of `run_commands`.
+#[derive(Serialize, JsonSchema)]
+pub struct RunCommandsOutput {
+    /// One entry per command, in order.
+    outputs: Vec<CommandOutput>,
+}
+
+pub fn run_commands(
+    input: RunCommandsInput,
+    _ctx: &Context,
+) -> Result<RunCommandsOutput, ActionError> {
+    if input.commands.is_empty() {
+        return Err(ActionError::invalid_input(
+            "commands is empty; pass at least one command",
+        ));
+    }
+    if let Some(bad) = input.commands.iter().find(|c| c.contains(['\n', '\r'])) {
+        return Err(ActionError::invalid_input(format!(
+            "command {bad:?} spans lines; pass one command per entry"
+        )));
+    }
+    let Resolved { device, access } = resolve(&input.device)?;
+    let mut outputs = Vec::with_capacity(input.commands.len());
+    match access {
+        Access::Cli(profile) => {
+            let credential = enable_credential(input.enable_credential.as_deref(), &device);
+            let cli = cli::open(profile, &device.name, credential)?;
+            for command in input.commands {
+                let output = cli.command(&command)?;
+                outputs.push(CommandOutput { command, output });
+            }
+        }
+        Access::Exec => {
+            let session = exec_session(&device.name)?;
+            for command in input.commands {
+                let out = session.exec(&command, EXEC_TIMEOUT)?;
+                outputs.push(CommandOutput {
+                    command,
+                    output: out.stdout,
+                });
+            }
+        }
+    }
+    Ok(RunCommandsOutput { outputs })
+}
+
+/// A config as one text or as lines.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ConfigInput {
+    /// Config text; indented lines belong to the section line above.
+    Text(String),
+    /// Config lines; indented lines belong to the section line above.
+    Lines(Vec<String>),
+}
+
+impl ConfigInput {
+    fn text(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Lines(lines) => lines.join("\n"),
+        }
+    }
+}
+
+/// Input of `push_config`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfigInput {
+    /// Inventory name of the device.
+    device: String,
+    /// The config to apply.
+    config: ConfigInput,
+    /// Only compute what would be sent; config mode is not entered.
+    #[serde(default)]
+    dry_run: bool,
+    /// Treat `config` as the whole intended config: also remove what the device has beyond it
+    /// (see the pack's replace rule). Default: merge, only adding and changing lines.
+    #[serde(default)]
+    replace: bool,
+    /// Save the running config to startup afterwards (`write memory`).
+    #[serde(default)]
+    save: bool,
+    /// Vault credential holding the enable secret; default: the device var `enable_credential`.
+    #[serde(default)]
+    enable_credential: Option<String>,
+}
+
+/// Output of `push_config`.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PushConfigOutput {
+    /// A dry run.
+    DryRun {
+        /// The lines a real push would type in config mode.
+        would_send: Vec<String>,
+        /// `merge` or `replace`.
+        mode: String,
+    },
+    /// A push.
+    Pushed {
+        /// The lines typed in config mode.
+        sent: Vec<String>,
+        /// Lines the device refused (empty: a refusal fails the action with `rejected`).
+        errors: Vec<Refusal>,
+        /// `merge` or `replace`.
+        mode: String,
+        /// Whether the config was saved to startup.
+        saved: bool,
+    },
+}
+
+pub fn push_config(input: PushConfigInput, ctx: &Context) -> Result<PushConfigOutput, ActionError> {
+    let target = config::parse_blocks(&input.config.text());
+    if target.is_empty() && !input.replace {
+        return Err(ActionError::invalid_input(
+            "config has no config lines; pass the lines to apply",
+        ));
+    }
+    let Resolved { device, access } = resolve(&input.device)?;
+    let Access::Cli(profile) = access else {
+        return Err(ActionError::new(
+            "unsupported_platform",
+            format!(
+                "push_config drives network CLIs; device {:?} is {}: change its file with your own tooling",
+                device.name, device.platform
+            ),
+        ));
+    };
+    let mode = if input.replace { "replace" } else { "merge" }.to_owned();
+    let credential = enable_credential(input.enable_credential.as_deref(), &device);
+    // A merge dry run needs no device at all; a replace needs the running config to diff.
+    let mut cli_open = None;
+    let lines = if input.replace {
+        let cli = cli::open(profile, &device.name, credential)?;
+        let running =
+            config::parse_blocks(&config::clean_running_config(profile, &cli.show_running()?));
+        cli_open = Some(cli);
+        config::replace_lines(&running, &target, profile.section_exit)
+    } else {
+        config::merge_lines(&target, profile.section_exit)
+    };
+    if input.dry_run {
+        return Ok(PushConfigOutput::DryRun {
+            would_send: lines,
+            mode,
+        });
+    }
+    let cli = match cli_open {
+        Some(cli) => cli,
+        None => cli::open(profile, &device.name, credential)?,
+    };
+    push_lines(profile, &cli, &device.name, lines, mode, input.save, ctx)
+}
+
+fn push_lines(
+    _profile: &CliProfile,
+    cli: &cli::Cli,
+    device: &str,
+    lines: Vec<String>,
+    mode: String,
+    save: bool,
+    ctx: &Context,
+) -> Result<PushConfigOutput, ActionError> {
+    if lines.is_empty() {
+        ctx.info(&format!("{device} already has this config; nothing sent"));
+        return Ok(PushConfigOutput::Pushed {
+            sent: lines,
+            errors: Vec::new(),
+            mode,
+            saved: false,
+        });
+    }
+    let (sent, refusal) = cli.configure(&lines)?;
+    if let Some(refusal) = refusal {
+        return Err(ActionError::new(
+            "rejected",
+            format!(
+                "device {device:?} refused {:?}: {}; {} of {} lines were applied before it, the rest was not sent",
+                refusal.line,
+                refusal.error,
+                sent.len() - 1,
+                lines.len()
+            ),
+        )
+        .with_details(serde_json::json!({ "sent": sent, "errors": [refusal] })));
+    }
+    if save {
+        cli.save()?;
+    }
+    ctx.info(&format!(
+        "sent {} config lines to {device} ({mode})",
+        sent.len()
+    ));
+    Ok(PushConfigOutput::Pushed {
+        sent,
+        errors: Vec::new(),
+        mode,
+        saved: save,
+    })
+}

@@ -1,0 +1,154 @@
+//! The `netdev` pack: read the running config of a network device, run commands on it, and push
+//! config to it (merge or replace, with a dry run). Devices are named by their inventory name:
+//! the pack reads the platform from the catalog and connects with an inventory SSH target, so the
+//! host supplies address, port and credential and the pack never sees a secret (the enable
+//! secret is typed by the host with `send_secret`).
+//!
+//! Platforms: `cisco_ios` and `arista_eos` through an interactive CLI ([`profile`]), `linux`
+//! through exec (the config is the file named by the device var `config_path`).
+
+mod actions;
+mod cli;
+pub mod config;
+pub mod profile;
+
+use orch_sdk::{Action, DestinationKind, Pack, PackDef};
+
+/// The `netdev` pack.
+pub struct Netdev;
+
+impl Pack for Netdev {
+    fn define() -> PackDef {
+        PackDef::new("netdev", env!("CARGO_PKG_VERSION"))
+            .vendor("orch")
+            .description(
+                "Reads running configs, runs commands and pushes config (merge or replace, with a \
+                 dry run) on network devices of the inventory (cisco_ios, arista_eos over an \
+                 interactive CLI; linux over exec), with credentials the host supplies.",
+            )
+            .destination(
+                DestinationKind::Ssh,
+                "inventory",
+                "the devices of the inventory",
+            )
+            .destination(
+                DestinationKind::Catalog,
+                "inventory",
+                "device platforms and credentials",
+            )
+            .action(Action::new(
+                "get_running_config",
+                "Read a device's running config, normalised (no banners or size lines, no \
+                 trailing spaces, \\n line ends).",
+                actions::get_running_config,
+            ))
+            // Not idempotent: the pack cannot tell a harmless `show` from `reload`, `clear` or
+            // `write erase` in a free list of commands, so an interrupted run asks a person.
+            .action(
+                Action::new(
+                    "run_commands",
+                    "Run commands in privileged mode (one exec each on linux) and return each \
+                     one's output.",
+                    actions::run_commands,
+                )
+                .non_idempotent(),
+            )
+            // Not idempotent: an interrupted push may have left the device half changed, and
+            // someone may have changed it since; re-sending is an operator's call.
+            .action(
+                Action::new(
+                    "push_config",
+                    "Apply config lines in config mode (merge), or make the running config equal \
+                     the given one (replace: lines the device has beyond it get `no`); dry_run \
+                     returns the lines without entering config mode; save writes memory. A \
+                     line the device refuses fails with `rejected` and stops the push.",
+                    actions::push_config,
+                )
+                .non_idempotent(),
+            )
+    }
+}
+
+orch_sdk::export_pack!(Netdev);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orch_sdk::Context;
+
+    #[test]
+    fn describes_three_actions_and_inventory_destinations() {
+        let def = Netdev::define();
+        assert_eq!(def.name(), "netdev");
+        let actions: Vec<(&str, bool)> = def
+            .actions()
+            .iter()
+            .map(|a| (a.name(), a.is_idempotent()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("get_running_config", true),
+                ("run_commands", false),
+                ("push_config", false)
+            ]
+        );
+        let destinations: Vec<(&str, &str)> = def
+            .destinations()
+            .iter()
+            .map(|d| (d.kind().as_str(), d.pattern()))
+            .collect();
+        assert_eq!(
+            destinations,
+            [("ssh", "inventory"), ("catalog", "inventory")]
+        );
+    }
+
+    #[test]
+    fn push_config_takes_text_or_lines() {
+        let schema = Netdev::define()
+            .actions()
+            .iter()
+            .find(|a| a.name() == "push_config")
+            .map(|a| a.input_schema().to_value())
+            .expect("push_config");
+        let config = schema["$defs"]["ConfigInput"].to_string();
+        assert!(
+            config.contains("string") && config.contains("array"),
+            "{config}"
+        );
+    }
+
+    #[test]
+    fn bad_inputs_fail_before_any_host_call() {
+        let ctx = Context::for_tests();
+        let def = Netdev::define();
+        for (action, input, mentions) in [
+            ("get_running_config", r#"{"device":" "}"#, "device"),
+            (
+                "run_commands",
+                r#"{"device":"R1","commands":[]}"#,
+                "commands",
+            ),
+            (
+                "run_commands",
+                r#"{"device":"R1","commands":["show version\nreload"]}"#,
+                "spans lines",
+            ),
+            (
+                "push_config",
+                r#"{"device":"R1","config":"!\nend\n"}"#,
+                "no config lines",
+            ),
+            (
+                "push_config",
+                r#"{"device":"R1","config":"x","mode":"replace"}"#,
+                "mode",
+            ),
+        ] {
+            let err = def.call(action, input, &ctx).expect_err(input);
+            assert_eq!(err.code(), "invalid_input", "{input}: {err}");
+            assert!(err.message().contains(mentions), "{input}: {err}");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Platform profiles: how to drive each kind of device. Pure data and regexes, no I/O, so the
+//! dialogue rules are unit-tested without a device.
+
+use regex::Regex;
+
+/// How a platform is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// An interactive CLI on a pseudo-terminal (network operating systems).
+    Cli(&'static CliProfile),
+    /// Commands over SSH exec (Linux hosts): the config is a file named by a device var.
+    Exec,
+}
+
+/// The dialogue of a network operating system's CLI.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CliProfile {
+    /// Platform name as in the inventory.
+    pub platform: &'static str,
+    /// Any prompt of the CLI at the end of the output (`R1>`, `R1#`, `R1(config-if)#`).
+    pub prompt: &'static str,
+    /// The prompt of the enable password.
+    pub password_prompt: &'static str,
+    /// Commands that turn paging (and wrapping) off, sent once after login.
+    pub paging_off: &'static [&'static str],
+    /// The command that enters privileged mode.
+    pub enable: &'static str,
+    /// The command that enters config mode.
+    pub config_enter: &'static str,
+    /// The command that leaves config mode from any depth.
+    pub config_exit: &'static str,
+    /// The command that leaves a config section for the top level of config mode.
+    pub section_exit: &'static str,
+    /// The command printing the running config.
+    pub show_running: &'static str,
+    /// The command saving the running config to startup.
+    pub save: &'static str,
+    /// Lines of the `show_running` output that are not config (banners, sizes, timestamps).
+    pub strip: &'static [&'static str],
+    /// An error answer of the CLI, on a line of its own.
+    pub error: &'static str,
+    /// The indentation of section lines in `show_running`.
+    pub indent: &'static str,
+}
+
+/// The prompt of IOS-like CLIs: a hostname, an optional `(config…)` mode, `>` or `#`, at the end
+/// of the output. Anchored to the start of a line so that `#` inside output does not match.
+const IOS_LIKE_PROMPT: &str = r"(?:^|\n)[A-Za-z0-9_.\-]+(?:\([A-Za-z0-9_.\-]+\))?[>#]\s*$";
+
+/// Errors IOS and EOS print for lines they refuse.
+const IOS_LIKE_ERROR: &str = r"(?m)^% ?(?:Invalid input|Incomplete command|Ambiguous command|Unknown command|Error|Bad secrets|Access denied)";
+
+/// Cisco IOS / IOS XE.
+pub static CISCO_IOS: CliProfile = CliProfile {
+    platform: "cisco_ios",
+    prompt: IOS_LIKE_PROMPT,
+    password_prompt: r"[Pp]assword:\s*$",
+    paging_off: &["terminal length 0", "terminal width 511"],
+    enable: "enable",
+    config_enter: "configure terminal",
+    config_exit: "end",
+    section_exit: "exit",
+    show_running: "show running-config",
+    save: "write memory",
+    strip: &[
+        r"^Building configuration\.\.\.$",
+        r"^Current configuration ?: ?\d+ bytes$",
+        r"^! Last configuration change at ",
+        r"^! NVRAM config last updated at ",
+        r"^! No configuration change since last restart",
+    ],
+    error: IOS_LIKE_ERROR,
+    indent: " ",
+};
+
+/// Arista EOS.
+pub static ARISTA_EOS: CliProfile = CliProfile {
+    platform: "arista_eos",
+    prompt: IOS_LIKE_PROMPT,
+    password_prompt: r"[Pp]assword:\s*$",
+    paging_off: &["terminal length 0", "terminal width 511"],
+    enable: "enable",
+    config_enter: "configure terminal",
+    config_exit: "end",
+    section_exit: "exit",
+    show_running: "show running-config",
+    save: "write memory",
+    strip: &[
+        r"^! Command: show running-config",
+        r"^! device: ",
+        r"^! Time: ",
+        r"^! Startup-config last modified at ",
+    ],
+    error: IOS_LIKE_ERROR,
+    indent: "   ",
+};
+
+/// The profile of `platform`, or `None` for a platform this pack does not know.
+pub fn for_platform(platform: &str) -> Option<Access> {
+    match platform {
+        "cisco_ios" | "cisco_xe" | "ios" => Some(Access::Cli(&CISCO_IOS)),
+        "arista_eos" | "eos" => Some(Access::Cli(&ARISTA_EOS)),
+        "linux" => Some(Access::Exec),
+        _ => None,
+    }
+}
+
+/// The platforms [`for_platform`] knows, for error messages.
+pub const PLATFORMS: &str = "cisco_ios, arista_eos, linux";
+
+impl CliProfile {
+    /// Whether `output` (a command's answer) contains one of the CLI's error lines; returns it.
+    pub fn error_in(&self, output: &str) -> Option<String> {
+        let re = Regex::new(self.error).ok()?;
+        let found = re.find(output)?;
+        let line_end = output[found.start()..]
+            .find('\n')
+            .map_or(output.len(), |i| found.start() + i);
+        Some(output[found.start()..line_end].trim_end().to_owned())
+    }
+
+    /// Whether `prompt_text` (the tail of the output, ending with a prompt) is privileged
+    /// (`#`) rather than user mode (`>`).
+    pub fn is_privileged(prompt_text: &str) -> bool {
+        prompt_text.trim_end().ends_with('#')
+    }
+
+    /// A regex matching either the CLI prompt or the password prompt.
+    pub fn prompt_or_password(&self) -> String {
+        format!("(?:{})|(?:{})", self.prompt, self.password_prompt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        Regex::new(pattern).expect("valid regex").is_match(text)
+    }
+
+    #[test]
+    fn knows_ios_eos_and_linux_only() {
+        assert_eq!(for_platform("cisco_ios"), Some(Access::Cli(&CISCO_IOS)));
+        assert_eq!(for_platform("arista_eos"), Some(Access::Cli(&ARISTA_EOS)));
+        assert_eq!(for_platform("linux"), Some(Access::Exec));
+        assert_eq!(for_platform("juniper_junos"), None);
+    }
+
+    #[test]
+    fn prompt_matches_every_mode_at_the_end_only() {
+        for profile in [&CISCO_IOS, &ARISTA_EOS] {
+            for text in [
+                "Custom SSH Shell\r\nR1>",
+                "show clock\r\n10:00\r\nR1#",
+                "configure terminal\r\nR1(config)#",
+                "interface Lo0\r\nR1(config-if)#",
+                "interface Ethernet1\r\nSW1(config-if-Et1)#",
+                "R1# ",
+            ] {
+                assert!(matches(profile.prompt, text), "{text:?}");
+            }
+            for text in [
+                "R1#show running-config\r\nBuilding configuration...",
+                "hostname R1\r\n banner #",
+                "Password: ",
+            ] {
+                assert!(!matches(profile.prompt, text), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn password_prompt_is_told_apart() {
+        let either = CISCO_IOS.prompt_or_password();
+        assert!(matches(&either, "enable\r\nPassword: "));
+        assert!(matches(&either, "enable\r\nR1#"));
+        assert!(!matches(CISCO_IOS.prompt, "enable\r\nPassword: "));
+    }
+
+    #[test]
+    fn privileged_prompts_end_with_hash() {
+        assert!(CliProfile::is_privileged("R1#"));
+        assert!(CliProfile::is_privileged("\r\nR1(config)# "));
+        assert!(!CliProfile::is_privileged("R1>"));
+    }
+
+    #[test]
+    fn finds_error_lines_of_ios_and_eos() {
+        let ios = "            ^\n% Invalid input detected at '^' marker.\n";
+        assert_eq!(
+            CISCO_IOS.error_in(ios).as_deref(),
+            Some("% Invalid input detected at '^' marker.")
+        );
+        assert_eq!(
+            ARISTA_EOS.error_in("% Invalid input").as_deref(),
+            Some("% Invalid input")
+        );
+        assert_eq!(
+            CISCO_IOS.error_in("% Incomplete command.").as_deref(),
+            Some("% Incomplete command.")
+        );
+        assert_eq!(CISCO_IOS.error_in("hostname R1\n% is fine mid-line"), None);
+        assert_eq!(CISCO_IOS.error_in("Enter configuration commands"), None);
+    }
+}
