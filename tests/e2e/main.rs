@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `orch` binary, a fresh `ORCH_HOME` per test, and real pack
 //! components built from `packs/` and `tests/guests/`.
 
+mod fleet;
 mod harness;
 mod peers;
 
@@ -10,6 +11,7 @@ mod crash;
 mod grants;
 mod http_broker;
 mod http_peer;
+mod netdev;
 mod pack_add;
 mod peers_smoke;
 mod sandbox_limits;
