@@ -88,6 +88,23 @@ fn assert_denied(run: &Run, needles: &[&str]) -> String {
     message
 }
 
+/// Runs a workflow of two `http_request` tasks to `url` with `credential`: two requests in one
+/// process (the OAuth2 token cache lives in the process).
+fn run_twice(host: &TestHost, url: &str, credential: &str) -> Run {
+    let workflow = host.home().join("twice.yaml");
+    let task = format!(
+        "    action: broker.http_request\n    input: {{ url: \"{url}\", credential: {credential} }}\n"
+    );
+    std::fs::write(
+        &workflow,
+        format!(
+            "version: 1\ntasks:\n  first:\n{task}    next: [{{ do: second }}]\n  second:\n{task}"
+        ),
+    )
+    .expect("writing the workflow");
+    host.orch(&["run", workflow.to_str().expect("utf-8 path")])
+}
+
 /// Files under `dir` whose bytes contain `needle`, and how many files were searched.
 fn files_containing(dir: &Path, needle: &[u8]) -> (usize, Vec<String>) {
     let mut seen = 0;
@@ -244,15 +261,7 @@ fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request() {
 
     // Two requests in one process (a workflow of two tasks): the second uses the cached token.
     let url = peer.url("/protected");
-    let workflow = host.home().join("twice.yaml");
-    std::fs::write(
-        &workflow,
-        format!(
-            "version: 1\ntasks:\n  first:\n    action: broker.http_request\n    input: {{ url: \"{url}\", credential: oauth }}\n    next: [{{ do: second }}]\n  second:\n    action: broker.http_request\n    input: {{ url: \"{url}\", credential: oauth }}\n"
-        ),
-    )
-    .expect("writing the workflow");
-    let twice = host.orch(&["run", workflow.to_str().expect("utf-8 path")]);
+    let twice = run_twice(&host, &url, "oauth");
     twice.ok();
     assert_eq!(
         peer.token_calls(),
@@ -279,6 +288,55 @@ fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request() {
     let outputs = [&set, &single, &twice];
     assert_no_leak(&host, CLIENT_SECRET, &outputs);
     assert_no_leak(&host, ACCESS_TOKEN, &outputs);
+}
+
+#[test]
+fn http_oauth2_cached_token_refused_with_401_is_renewed_once() {
+    let host = host();
+    let peer = Peer::start();
+    peer.oauth("orch-client", CLIENT_SECRET, ACCESS_TOKEN);
+    peer.single_use_tokens();
+    grant_peer(&host, &peer);
+    let bind = format!("127.0.0.1:{}", peer.port());
+    let token_url = peer.url("/oauth/token");
+    let set = secret(
+        &host,
+        "oauth",
+        "oauth2-client",
+        &[
+            "--bind",
+            &bind,
+            "--token-url",
+            &token_url,
+            "--client-id",
+            "orch-client",
+        ],
+        CLIENT_SECRET,
+    );
+    let url = peer.url("/protected");
+    let twice = run_twice(&host, &url, "oauth");
+    twice.ok();
+    // first: token 1, accepted; second: cached token 1 gets 401, token 2, accepted.
+    assert_eq!(peer.token_calls(), 2);
+    assert_eq!(peer.accepted(), 2);
+    let sent: Vec<String> = peer
+        .hits()
+        .iter()
+        .filter(|hit| hit.uri == "/protected")
+        .map(|hit| {
+            hit.headers
+                .get("authorization")
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [1, 1, 2].map(|n| format!("Bearer {ACCESS_TOKEN}-{n}")),
+        "one retry with a fresh token"
+    );
+    assert_no_leak(&host, CLIENT_SECRET, &[&set, &twice]);
+    assert_no_leak(&host, ACCESS_TOKEN, &[&set, &twice]);
 }
 
 #[test]
@@ -486,6 +544,15 @@ fn http_redirect_to_another_granted_origin_drops_the_credential() {
         api.hits()[0].headers.contains_key("authorization"),
         "the first hop carried it"
     );
+
+    // The pack's own Authorization header does not follow a redirect to another origin either.
+    let own = request(
+        &host,
+        &json!({ "url": away, "headers": { "authorization": "Bearer pack-own-token" } }),
+    );
+    let echoed: Value =
+        serde_json::from_str(output(&own)["body"].as_str().expect("body")).expect("json");
+    assert!(echoed.get("authorization").is_none(), "{echoed}");
 
     // A redirect inside the binding keeps it.
     let inside = api.url("/redirect?to=/protected");

@@ -44,6 +44,9 @@ struct PeerState {
     expected: Mutex<Option<(String, String)>>,
     oauth: Mutex<Option<OauthClient>>,
     token_calls: Mutex<usize>,
+    /// Each token is good for one API request (`/protected` then expects the next one).
+    single_use: Mutex<bool>,
+    accepted: Mutex<usize>,
 }
 
 #[derive(Clone)]
@@ -128,6 +131,17 @@ impl Peer {
         });
     }
 
+    /// Makes every access token good for one `/protected` request: the n-th token is
+    /// `ACCESS_TOKEN-n`, and a used one gets 401 (as a revoked token would).
+    pub fn single_use_tokens(&self) {
+        *self.state.single_use.lock().expect("lock") = true;
+    }
+
+    /// How many `/protected` requests were let in.
+    pub fn accepted(&self) -> usize {
+        *self.state.accepted.lock().expect("lock")
+    }
+
     /// How many times `/oauth/token` handed out a token.
     pub fn token_calls(&self) -> usize {
         *self.state.token_calls.lock().expect("lock")
@@ -177,6 +191,10 @@ async fn protected(State(state): State<Arc<PeerState>>, headers: HeaderMap) -> R
             .is_some_and(|got| got.as_bytes() == value.as_bytes())
     });
     if ok {
+        *state.accepted.lock().expect("lock") += 1;
+        if *state.single_use.lock().expect("lock") {
+            *state.expected.lock().expect("lock") = None;
+        }
         (StatusCode::OK, "welcome").into_response()
     } else {
         (StatusCode::UNAUTHORIZED, "who are you?").into_response()
@@ -260,11 +278,21 @@ async fn token(State(state): State<Arc<PeerState>>, headers: HeaderMap, form: St
         )
             .into_response();
     }
-    *state.token_calls.lock().expect("lock") += 1;
+    let calls = {
+        let mut calls = state.token_calls.lock().expect("lock");
+        *calls += 1;
+        *calls
+    };
+    let mut access_token = client.access_token;
+    if *state.single_use.lock().expect("lock") {
+        access_token = format!("{access_token}-{calls}");
+        *state.expected.lock().expect("lock") =
+            Some(("authorization".to_owned(), format!("Bearer {access_token}")));
+    }
     (
         [(header::CONTENT_TYPE, "application/json")],
         serde_json::json!({
-            "access_token": client.access_token,
+            "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": 3600,
         })

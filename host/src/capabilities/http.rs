@@ -236,6 +236,9 @@ async fn exchange(context: &CapabilityContext, request: Request) -> Result<Respo
                 body = None;
                 headers = policy::without_body_headers(&headers);
             }
+            if Origin::of(&next).ok().as_ref() != Some(&origin) {
+                headers = policy::without_credential_headers(&headers);
+            }
             url = next;
             continue;
         }

@@ -204,6 +204,19 @@ pub fn without_body_headers(headers: &[(String, String)]) -> Vec<(String, String
         .collect()
 }
 
+/// Headers that carry the pack's own credentials, dropped when a redirect changes the origin
+/// (as browsers do): a server redirecting elsewhere must not collect them.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// The pack's headers without its own credentials (after a redirect to another origin).
+pub fn without_credential_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+        .cloned()
+        .collect()
+}
+
 /// The URL a `Location` header points to, resolved against the current URL and checked like a
 /// request URL.
 pub fn redirect_target(current: &Url, location: &str) -> Result<Url, String> {
@@ -322,6 +335,12 @@ mod tests {
         assert!(is_redirect(308) && is_redirect(301) && !is_redirect(304) && !is_redirect(300));
         let kept = without_body_headers(&[
             ("Content-Type".into(), "application/json".into()),
+            ("Accept".into(), "*/*".into()),
+        ]);
+        assert_eq!(kept, vec![("Accept".to_owned(), "*/*".to_owned())]);
+        let kept = without_credential_headers(&[
+            ("Authorization".into(), "Bearer mine".into()),
+            ("Cookie".into(), "session=1".into()),
             ("Accept".into(), "*/*".into()),
         ]);
         assert_eq!(kept, vec![("Accept".to_owned(), "*/*".to_owned())]);

@@ -1,0 +1,158 @@
+//! Benchmark of the `http` capability (run with `cargo bench -p orch --bench http` after
+//! `scripts/build-packs`): the same GET of a small body from a local axum server
+//! (a) with a native reqwest client reused across requests (the baseline), and
+//! (b) through the host: `Runtime::invoke` of `broker.http_request` in a fresh sandbox, with
+//!     the grant check, resolution and address check, the pinned client from the cache, the
+//!     body cap and masking (what one pack call costs end to end);
+//! plus (c) building one reqwest client the way the capability does, the cost its client
+//! cache avoids on every request after the first to a destination.
+//!
+//! Prints the median (and p90) of each, and the ratio (b)/(a).
+
+#[path = "support/guests.rs"]
+mod guests;
+use guests::guest;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orch::capabilities::{Broker, BrokerSettings};
+use orch::home::Home;
+use orch::packs::Packs;
+use orch::runtime::bindings::CallContext;
+use orch::runtime::{Limits, Runtime};
+use orch::store::Store;
+use orch::vault::MasterKey;
+use serde_json::json;
+
+const WARMUP: usize = 200;
+const SAMPLES: usize = 2000;
+const BODY: &str = "hello from the bench server";
+
+/// Median and p90 of `samples`.
+fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let median = samples[samples.len() / 2];
+    let p90 = samples[samples.len() * 9 / 10];
+    (median, p90)
+}
+
+async fn time<F, Fut>(mut f: F) -> (Duration, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..WARMUP {
+        f().await;
+    }
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let started = Instant::now();
+        f().await;
+        samples.push(started.elapsed());
+    }
+    stats(samples)
+}
+
+fn show(label: &str, (median, p90): (Duration, Duration)) {
+    println!(
+        "{label:<48} median {:>9.1} µs   p90 {:>9.1} µs",
+        median.as_secs_f64() * 1e6,
+        p90.as_secs_f64() * 1e6
+    );
+}
+
+fn main() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+
+    // The server, on the same runtime (as a local API would be on another core).
+    let listener = tokio
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let app = axum::Router::new().route("/small", axum::routing::get(|| async { BODY }));
+    tokio.spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://127.0.0.1:{port}/small");
+
+    // (a) native reqwest, one client reused.
+    let native = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let native_figure = tokio.block_on(time(|| {
+        let native = &native;
+        let url = &url;
+        async move {
+            let body = native
+                .get(url)
+                .send()
+                .await
+                .expect("send")
+                .bytes()
+                .await
+                .expect("body");
+            assert_eq!(&body[..], BODY.as_bytes());
+        }
+    }));
+
+    // (b) through the host.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = Home::open(dir.path().join("home")).expect("home");
+    let store = Store::open(&home.database()).expect("store");
+    let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime"));
+    let packs = Packs::new(&home, &store, &runtime);
+    tokio
+        .block_on(packs.add(&guest("broker"), &|_| {}))
+        .expect("adding broker");
+    store
+        .add_grants("broker", &[format!("http:http://127.0.0.1:{port}")])
+        .expect("grant");
+    let pack = packs.load("broker").expect("load broker").prepared;
+    let broker = Broker::with_store(
+        Store::open(&home.database()).expect("broker store"),
+        MasterKey::generate().expect("key"),
+        BrokerSettings::default(),
+    )
+    .expect("broker");
+    let lent = broker.context_for("broker").expect("context");
+    let input = json!({ "url": url }).to_string();
+    let context = CallContext {
+        run_id: "bench".into(),
+        task: "http".into(),
+        attempt: 1,
+        idempotency_key: "bench".into(),
+    };
+    let host_figure = tokio.block_on(time(|| {
+        let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
+        async move {
+            let invocation = runtime
+                .invoke(pack, "http_request", input, context, &Limits::DEFAULT, lent)
+                .await
+                .expect("invoke");
+            let output = invocation.result.expect("http_request succeeded");
+            assert!(output.contains(BODY), "{output}");
+        }
+    }));
+
+    // (c) what the client cache saves: building one client.
+    let build_figure = tokio.block_on(time(|| async {
+        let client = orch::capabilities::http::build_client_for_bench().expect("client");
+        std::hint::black_box(client);
+    }));
+
+    println!(
+        "GET of a {}-byte body from a local axum server, {SAMPLES} samples after {WARMUP} warm-up:",
+        BODY.len()
+    );
+    show("(a) native reqwest, client reused", native_figure);
+    show("(b) through the host (broker.http_request)", host_figure);
+    show("(c) building one capability client", build_figure);
+    println!(
+        "ratio (b)/(a): {:.1}x   (b)-(a): {:.1} µs",
+        host_figure.0.as_secs_f64() / native_figure.0.as_secs_f64(),
+        (host_figure.0.as_secs_f64() - native_figure.0.as_secs_f64()) * 1e6
+    );
+}
