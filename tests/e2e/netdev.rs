@@ -361,3 +361,67 @@ fn netdev_unreachable_device_fails_quickly_with_unreachable() {
     ));
     assert_eq!(code, "not_found");
 }
+
+#[test]
+fn netdev_reads_a_linux_config_file_over_exec() {
+    let sshd = peers::sshd();
+    let host = TestHost::new();
+    let wasm = guest("netdev");
+    host.orch(&["pack", "add", wasm.to_str().expect("utf-8 path"), "--yes"])
+        .ok();
+    host.orch_with_stdin(
+        &[
+            "secret",
+            "set",
+            "box-key",
+            "--kind",
+            "ssh-key",
+            "--username",
+            &sshd.user,
+            "--bind",
+            peers::HOST,
+            "--from-stdin",
+        ],
+        &sshd.client_key,
+    )
+    .ok();
+    let dir = tempfile::Builder::new()
+        .prefix("netdev-linux-")
+        .tempdir_in(&sshd.scratch)
+        .expect("temp dir in the sshd scratch");
+    let path = dir.path().join("frr.conf");
+    std::fs::write(
+        &path,
+        "hostname box1   \r\nrouter bgp 65001\n neighbor 192.0.2.1 remote-as 65002\n\n",
+    )
+    .expect("writing the config");
+    let inventory = host.home().join("linux.yaml");
+    std::fs::write(
+        &inventory,
+        json!({ "devices": [{ "name": "box1", "address": peers::HOST, "port": sshd.port,
+                              "platform": "linux", "credential": "box-key",
+                              "vars": { "config_path": path } }] })
+        .to_string(),
+    )
+    .expect("writing the inventory");
+    host.orch(&[
+        "inventory",
+        "import",
+        inventory.to_str().expect("utf-8 path"),
+    ])
+    .ok();
+    let run = action(&host, "get_running_config", &json!({ "device": "box1" }));
+    assert_eq!(run.code, 0, "{run:#?}");
+    let out = run.json()["output"].clone();
+    assert_eq!(out["platform"], "linux");
+    assert_eq!(
+        out["config"],
+        "hostname box1\nrouter bgp 65001\n neighbor 192.0.2.1 remote-as 65002\n"
+    );
+    let (code, message) = failure(&action(
+        &host,
+        "push_config",
+        &json!({ "device": "box1", "config": "hostname box2" }),
+    ));
+    assert_eq!(code, "unsupported_platform", "{message}");
+}

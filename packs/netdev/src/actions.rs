@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{self, Refusal};
 use crate::config;
-use crate::profile::{self, Access, CliProfile};
+use crate::profile::{self, Access};
 
 /// How long a command run over exec (Linux) may take.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -305,11 +305,10 @@ pub fn push_config(input: PushConfigInput, ctx: &Context) -> Result<PushConfigOu
         Some(cli) => cli,
         None => cli::open(profile, &device.name, credential)?,
     };
-    push_lines(profile, &cli, &device.name, lines, mode, input.save, ctx)
+    push_lines(&cli, &device.name, lines, mode, input.save, ctx)
 }
 
 fn push_lines(
-    _profile: &CliProfile,
     cli: &cli::Cli,
     device: &str,
     lines: Vec<String>,

@@ -148,7 +148,11 @@ def remove_line(lines: List[str], target: str) -> bool:
 
 
 def add_line(lines: List[str], line: str) -> None:
-    """Adds `line` to `lines`: nothing if present, in place of a single-valued line, else at the end."""
+    """Adds `line` to `lines`: nothing if present, in place of a single-valued line, else at the
+    end; a stored `no LINE` (a default turned off) is dropped, as the device turns it back on."""
+    if ("no " + line) in lines:
+        lines.remove("no " + line)
+        return
     if line in lines:
         return
     key = single_valued_key(line)
