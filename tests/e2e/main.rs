@@ -8,6 +8,7 @@ mod peers;
 mod action_run;
 mod catalog;
 mod crash;
+mod drift;
 mod grants;
 mod http_broker;
 mod http_peer;
