@@ -525,7 +525,8 @@ fn cancel_of_a_waiting_run_ends_it_at_once() {
 
 #[test]
 fn every_example_validates_offline_and_draws_its_graph() {
-    let host = TestHost::with_packs(&["misbehave", "text"]);
+    // config-drift and backup-device name netdev and servicenow actions; drift.rs runs them.
+    let host = TestHost::with_packs(&["misbehave", "text", "netdev", "servicenow"]);
     let dir = examples();
     let mut seen = 0;
     for entry in std::fs::read_dir(TestHost::examples()).expect("workflows/") {
@@ -552,7 +553,10 @@ fn every_example_validates_offline_and_draws_its_graph() {
         ]);
         assert!(graph.ok().contains("digraph"), "{graph:#?}");
     }
-    assert_eq!(seen, 3, "a new example needs a run test above");
+    assert_eq!(
+        seen, 6,
+        "a new example needs a run test (here or in drift.rs)"
+    );
     // Without the packs installed, the pack actions are unknown.
     let bare = TestHost::new();
     let err = bare
