@@ -525,4 +525,17 @@ fn drift_ticket_creation_killed_and_resumed_leaves_one_incident() {
         2,
         "the golden config is stored once"
     );
+    // The resumed attempt found the record by its correlation id instead of posting again.
+    let stats = lab.snow.stats();
+    assert_eq!(stats["table"]["incident"]["POST"], 1, "{stats:#}");
+    let report = lab.orch(&["runs", "show", &run_id, "--json"]).json();
+    let ticket = report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["exec"] == "create_ticket#1")
+        .unwrap_or_else(|| panic!("no create_ticket#1 in {report:#}"));
+    let attempts = ticket["attempts"].as_array().expect("attempts");
+    let last = attempts.last().expect("an attempt");
+    assert_eq!(last["result"]["created"], false, "{ticket:#}");
 }
