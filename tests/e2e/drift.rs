@@ -462,6 +462,27 @@ fn drift_ticket_survives_servicenow_503s_with_one_incident() {
 }
 
 #[test]
+fn drift_kept_without_a_ticket_leaves_the_golden_config_unchanged() {
+    let lab = Lab::r1();
+    lab.baseline();
+    lab.drift_r1();
+    // More 503s than the task's retries: the ticket cannot be opened.
+    lab.snow.faults(json!({ "fail_next": 20, "status": 503 }));
+    let run = lab.drift(&["--answer", r#"decide={"keep": true}"#]);
+    assert_eq!(run.code, 1, "the run fails without its ticket: {run:#?}");
+    assert!(lab.incidents().is_empty());
+    assert_eq!(
+        lab.history("R1/golden").len(),
+        1,
+        "no ticket, no new golden: the drift is found again next time"
+    );
+    lab.snow.faults(json!({ "fail_next": 0 }));
+    let again = lab.succeeded(&lab.drift(&["--answer", r#"decide={"keep": true}"#]));
+    assert_eq!(again["action"], "keep", "{again:#}");
+    assert_eq!(lab.incidents().len(), 1);
+}
+
+#[test]
 fn drift_ticket_creation_killed_and_resumed_leaves_one_incident() {
     let lab = Lab::r1();
     lab.baseline();
