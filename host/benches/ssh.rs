@@ -1,0 +1,251 @@
+//! Benchmark of the `ssh` capability (run with `cargo bench -p orch --bench ssh` after
+//! `scripts/build-packs`; needs OpenSSH's `sshd`): `echo hi` on a local unprivileged sshd with
+//! key authentication,
+//! (a) native russh on a connected, authenticated session reused across calls, one channel per
+//!     exec (the lowest possible cost of a command);
+//! (b) through the host: `Runtime::invoke` of `broker.ssh_exec` in a fresh sandbox, which checks
+//!     grants and addresses, opens the credential, connects, verifies the host key against the
+//!     store, logs in, runs the command, masks and disconnects (what one pack call costs);
+//! (c) native russh doing what (b) does on the wire: connect, key exchange, login, exec,
+//!     disconnect — the fair baseline for (b), since a pack call opens its own session.
+//!
+//! Prints medians (and p90) and the ratios (b)/(a) and (b)/(c).
+
+#[path = "support/guests.rs"]
+mod guests;
+use guests::guest;
+
+/// What `peers.rs` needs from the e2e harness.
+mod harness {
+    use std::path::PathBuf;
+
+    /// The workspace root.
+    pub fn workspace() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+}
+
+#[path = "../../tests/e2e/peers.rs"]
+mod peers;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orch::capabilities::ssh::hostkeys::PresentedKey;
+use orch::capabilities::{Broker, BrokerSettings};
+use orch::home::Home;
+use orch::packs::Packs;
+use orch::runtime::bindings::CallContext;
+use orch::runtime::{Limits, Runtime};
+use orch::store::Store;
+use orch::vault::{Kind, MasterKey, NewCredential, PublicField, Vault};
+use russh::ChannelMsg;
+use russh::client::{self, Handle};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+const WARMUP: usize = 10;
+const SAMPLES_REUSED: usize = 500;
+const SAMPLES_CONNECT: usize = 150;
+/// A fixed key: the bench's vault lives in a temporary directory.
+const MASTER_KEY: &str = "5f1c0e2a9b8d7c6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a090807";
+
+/// Median and p90 of `samples`.
+fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    (samples[samples.len() / 2], samples[samples.len() * 9 / 10])
+}
+
+async fn time<F, Fut>(samples: usize, mut f: F) -> (Duration, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..WARMUP {
+        f().await;
+    }
+    let mut taken = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        f().await;
+        taken.push(started.elapsed());
+    }
+    stats(taken)
+}
+
+fn show(label: &str, (median, p90): (Duration, Duration)) {
+    println!(
+        "{label:<56} median {:>8.2} ms   p90 {:>8.2} ms",
+        median.as_secs_f64() * 1e3,
+        p90.as_secs_f64() * 1e3
+    );
+}
+
+/// Accepts the bench server's key only.
+struct Pinned(String);
+
+impl client::Handler for Pinned {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => {
+                PresentedKey::from_key(key).public_key == self.0
+            }
+            PublicKeyOrCertificate::Certificate(_) => false,
+        })
+    }
+}
+
+async fn native_session(sshd: &peers::Sshd, host_key: &str) -> Handle<Pinned> {
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..Default::default()
+    });
+    let mut handle = client::connect(
+        config,
+        ("127.0.0.1", sshd.port),
+        Pinned(host_key.to_owned()),
+    )
+    .await
+    .expect("connect");
+    let key = russh::keys::decode_secret_key(&sshd.client_key, None).expect("client key");
+    let auth = handle
+        .authenticate_publickey(
+            sshd.user.as_str(),
+            PrivateKeyWithHashAlg::new(Arc::new(key), None),
+        )
+        .await
+        .expect("auth");
+    assert!(
+        matches!(auth, client::AuthResult::Success),
+        "key login refused"
+    );
+    handle
+}
+
+async fn native_exec(handle: &Handle<Pinned>) -> Vec<u8> {
+    let mut channel = handle.channel_open_session().await.expect("channel");
+    channel.exec(true, "echo hi").await.expect("exec");
+    let mut out = Vec::new();
+    while let Some(message) = channel.wait().await {
+        match message {
+            ChannelMsg::Data { data } => out.extend_from_slice(&data),
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn main() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let sshd = peers::Sshd::start();
+    let host_key = PresentedKey::parse(&sshd.host_key).expect("host key");
+
+    // (a) native, one session reused.
+    let session = tokio.block_on(native_session(&sshd, &host_key.public_key));
+    let reused = tokio.block_on(time(SAMPLES_REUSED, || async {
+        assert_eq!(native_exec(&session).await, b"hi\n");
+    }));
+
+    // (c) native, a session per command.
+    let per_call = tokio.block_on(time(SAMPLES_CONNECT, || async {
+        let handle = native_session(&sshd, &host_key.public_key).await;
+        assert_eq!(native_exec(&handle).await, b"hi\n");
+        let _ = handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }));
+
+    // (b) through the host.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = Home::open(dir.path().join("home")).expect("home");
+    let store = Store::open(&home.database()).expect("store");
+    let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime"));
+    let packs = Packs::new(&home, &store, &runtime);
+    tokio
+        .block_on(packs.add(&guest("broker"), &|_| {}))
+        .expect("adding broker");
+    let address = format!("127.0.0.1:{}", sshd.port);
+    store
+        .add_grants("broker", &[format!("ssh:{address}")])
+        .expect("grant");
+    store
+        .add_host_key(&host_key.row("127.0.0.1", sshd.port, "bench"))
+        .expect("host key");
+    let key = MasterKey::parse(MASTER_KEY, "the bench").expect("master key");
+    Vault::new(&store)
+        .set(
+            &key,
+            NewCredential {
+                name: "key".into(),
+                kind: Kind::SshKey,
+                bindings: vec![address],
+                packs: vec![],
+                public: vec![(PublicField::Username, sshd.user.clone())],
+                secrets: vec![(
+                    "private_key",
+                    Zeroizing::new(sshd.client_key.clone().into_bytes()),
+                )],
+            },
+        )
+        .expect("credential");
+    let pack = packs.load("broker").expect("load broker").prepared;
+    let broker = Broker::with_store(
+        Store::open(&home.database()).expect("broker store"),
+        MasterKey::parse(MASTER_KEY, "the bench").expect("master key"),
+        BrokerSettings::default(),
+    )
+    .expect("broker");
+    let lent = broker.context_for("broker").expect("context");
+    let input = json!({
+        "host": "127.0.0.1", "port": sshd.port, "credential": "key", "command": "echo hi"
+    })
+    .to_string();
+    let context = CallContext {
+        run_id: "bench".into(),
+        task: "ssh".into(),
+        attempt: 1,
+        idempotency_key: "bench".into(),
+    };
+    let through_host = tokio.block_on(time(SAMPLES_CONNECT, || {
+        let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
+        async move {
+            let invocation = runtime
+                .invoke(pack, "ssh_exec", input, context, &Limits::DEFAULT, lent)
+                .await
+                .expect("invoke");
+            let output = invocation.result.expect("ssh_exec succeeded");
+            assert!(output.contains(r#""stdout":"hi\n""#), "{output}");
+        }
+    }));
+
+    println!("`echo hi` on a local sshd (ed25519 host and client keys):");
+    show(
+        &format!("(a) native russh, session reused ({SAMPLES_REUSED} samples)"),
+        reused,
+    );
+    show(
+        &format!("(b) through the host, broker.ssh_exec ({SAMPLES_CONNECT})"),
+        through_host,
+    );
+    show(
+        &format!("(c) native russh, connect+login+exec ({SAMPLES_CONNECT})"),
+        per_call,
+    );
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!(
+        "ratio (b)/(a): {:.1}x   ratio (b)/(c): {:.2}x   (b)-(c): {:.2} ms",
+        ratio(through_host.0, reused.0),
+        ratio(through_host.0, per_call.0),
+        (through_host.0.as_secs_f64() - per_call.0.as_secs_f64()) * 1e3
+    );
+}
