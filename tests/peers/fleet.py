@@ -160,10 +160,19 @@ def generated_config(name, platform, index):
     return "\n".join(lines) + "\nend\n"
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """`count` distinct free ports: every socket stays bound until all are picked, so the
+    kernel cannot hand out the same port twice."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def ssh_banner(port):
@@ -184,6 +193,21 @@ def ssh_banner(port):
         return None
 
 
+def stop_fleet(net):
+    """Stops every device at once: fakenos stops hosts one by one and each waits up to its
+    listener's poll interval (about a second), which for 50 devices was most of a minute."""
+    threads = [
+        threading.Thread(target=host.stop, daemon=True)
+        for host in net.hosts.values()
+        if host.running
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
 def main(argv):
     args = parse_args(argv)
     devices = devices_of(args)
@@ -194,6 +218,7 @@ def main(argv):
     hosts = {}
     inventory = []
     ports = {}
+    free = free_ports(len(devices))
     for index, (name, platform) in enumerate(devices):
         config_file = args.configs / f"{name}.cfg" if args.configs else None
         if config_file is not None and config_file.exists():
@@ -210,7 +235,7 @@ def main(argv):
         fd = os.open(settings_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(settings, f)  # JSON is YAML: the plugin reads it with yaml.safe_load
-        port = free_port()
+        port = free[index]
         ports[name] = port
         hosts[name] = {
             "port": port,
@@ -309,8 +334,13 @@ def main(argv):
             pass
         return 0
     finally:
-        net.stop()
+        stop_fleet(net)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Server threads of sessions a client left open are not daemons and could keep the process
+    # alive after the fleet is stopped: leave without waiting for them.
+    os._exit(code or 0)
