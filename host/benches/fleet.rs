@@ -1,0 +1,388 @@
+//! Benchmark of a fleet backup (issue 5, "Performance"): `workflows/config-backup.yaml` over 50
+//! simulated devices (25 Cisco IOS with an enable password, 25 Arista EOS) at concurrency 16,
+//! through the library in this process (store, packs, broker, engine, as `orch run` builds
+//! them), against the same work done by `bench/netmiko_backup.py` (netmiko, a 16-thread pool)
+//! on the same fleet. Run with `cargo bench -p orch --bench fleet` after `scripts/setup` (the
+//! peers venv with fakenos and netmiko) and `scripts/build-packs`.
+//!
+//! The fleet is `tests/peers/fleet.py`: one fakenos process serving every device with our NOS
+//! plugin. fakenos reads its SSH input one byte at a time with a 10 ms sleep after each byte, so
+//! every command typed costs about 10 ms per character on both sides; the bench also times one
+//! device alone, which shows that floor.
+//!
+//! Each side runs 3 times, alternating, and the median is reported with the ratio orch/netmiko.
+//! The fleet stops when the bench ends, also on a panic (its stdin is a pipe we hold).
+
+#[path = "support/guests.rs"]
+mod guests;
+use guests::{guest, target_dir};
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orch::capabilities::ssh::hostkeys::PresentedKey;
+use orch::capabilities::{Broker, BrokerSettings, HostKeyPolicy};
+use orch::engine::{Engine, Quiet, RunState, Settings};
+use orch::home::Home;
+use orch::packs::Packs;
+use orch::runtime::{Limits, Runtime};
+use orch::store::Store;
+use orch::vault::{Kind, MasterKey, NewCredential, PublicField, Vault};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+const DEVICES: usize = 50;
+const CONCURRENCY: usize = 16;
+const RUNS: usize = 3;
+const LOGIN: &str = "lab";
+const ENABLE: &str = "lab-enable";
+/// A fixed key: the bench's vault lives in a temporary directory.
+const MASTER_KEY: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn venv_python() -> PathBuf {
+    let python = target_dir().join("peers-venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup first",
+        python.display()
+    );
+    python
+}
+
+/// The fleet process; dropping it closes its stdin, which stops it.
+struct Fleet {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Fleet {
+    fn start(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("creating the fleet directory");
+        let mut child = Command::new(venv_python())
+            .arg(workspace().join("tests/peers/fleet.py"))
+            .arg("--dir")
+            .arg(dir)
+            .args(["--count", &DEVICES.to_string()])
+            .args(["--platforms", "cisco_ios,arista_eos"])
+            .arg("--password-file")
+            .arg(dir.join("password"))
+            .arg("--enable-password-file")
+            .arg(dir.join("enable-password"))
+            .args(["--credential", LOGIN, "--enable-credential", ENABLE])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("fleet.log")).expect("fleet log"),
+            ))
+            .spawn()
+            .expect("starting tests/peers/fleet.py");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("fleet stdout");
+        let fleet = Self { child, stdin };
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading the fleet's first line");
+        assert_eq!(
+            line.trim(),
+            format!("ready {DEVICES} devices"),
+            "the fleet did not start; its log:\n{}",
+            std::fs::read_to_string(dir.join("fleet.log")).unwrap_or_default()
+        );
+        fleet
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn first_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .expect("reading a fleet password file")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn password_credential(name: &str, password: String) -> NewCredential {
+    NewCredential {
+        name: name.into(),
+        kind: Kind::SshPassword,
+        bindings: vec!["127.0.0.1".into()],
+        packs: vec![],
+        public: vec![(PublicField::Username, "admin".into())],
+        secrets: vec![("password", Zeroizing::new(password.into_bytes()))],
+    }
+}
+
+/// An ORCH_HOME with netdev installed and granted, the fleet's inventory, credentials and host
+/// keys: what `scripts/demo` does with the CLI, through the library.
+fn prepare_home(tokio: &tokio::runtime::Runtime, runtime: &Runtime, home: &Home, fleet: &Path) {
+    let store = Store::open(&home.database()).expect("store");
+    let packs = Packs::new(home, &store, runtime);
+    tokio
+        .block_on(packs.add(&guest("netdev"), &|_| {}))
+        .expect("adding netdev");
+    store
+        .add_grants(
+            "netdev",
+            &["ssh:inventory".into(), "catalog:inventory".into()],
+        )
+        .expect("granting netdev");
+    let devices = orch::catalog::parse_inventory(&fleet.join("inventory.yaml")).expect("inventory");
+    orch::catalog::import(&store, &devices).expect("importing the inventory");
+    let key = MasterKey::parse(MASTER_KEY, "the bench").expect("master key");
+    let vault = Vault::new(&store);
+    vault
+        .set(
+            &key,
+            password_credential(LOGIN, first_line(&fleet.join("password"))),
+        )
+        .expect("login credential");
+    vault
+        .set(
+            &key,
+            password_credential(ENABLE, first_line(&fleet.join("enable-password"))),
+        )
+        .expect("enable credential");
+    // Host keys trusted up front from the fleet's known_hosts, so the runs use the strict
+    // policy and write nothing but configs.
+    let known = std::fs::read_to_string(fleet.join("known_hosts")).expect("known_hosts");
+    for line in known.lines().filter(|l| !l.trim().is_empty()) {
+        let (destination, key_line) = line.split_once(' ').expect("known_hosts line");
+        let port: u16 = destination
+            .trim_start_matches("[127.0.0.1]:")
+            .parse()
+            .expect("known_hosts port");
+        let presented = PresentedKey::parse(key_line).expect("host key");
+        store
+            .add_host_key(&presented.row("127.0.0.1", port, "bench"))
+            .expect("recording a host key");
+    }
+}
+
+/// Runs `workflow` with `input` in `home`; returns the wall time and the output.
+fn run_workflow(
+    tokio: &tokio::runtime::Runtime,
+    runtime: &Arc<Runtime>,
+    home: &Home,
+    workflow: &str,
+    input: Value,
+) -> (Duration, Value) {
+    let store = Store::open(&home.database()).expect("store");
+    let packs = Packs::new(home, &store, runtime);
+    let key = MasterKey::parse(MASTER_KEY, "the bench").expect("master key");
+    let broker = Broker::with_store(
+        Store::open(&home.database()).expect("broker store"),
+        key,
+        BrokerSettings {
+            host_key_policy: HostKeyPolicy::Strict,
+        },
+    )
+    .expect("broker");
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let engine = Engine::new(
+        &store,
+        packs,
+        Arc::clone(runtime),
+        broker,
+        &Quiet,
+        Settings {
+            workflows_dir: Some(workspace().join("workflows")),
+            ..Settings::default()
+        },
+        stop_rx,
+    );
+    let Value::Object(input) = input else {
+        panic!("workflow input must be an object")
+    };
+    let started = Instant::now();
+    let outcome = tokio
+        .block_on(engine.start(workflow, input, &[]))
+        .expect("run");
+    let wall = started.elapsed();
+    assert_eq!(outcome.status, RunState::Succeeded, "{outcome:#?}");
+    (wall, outcome.output.unwrap_or(Value::Null))
+}
+
+fn orch_backup(tokio: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, home: &Home) -> Duration {
+    let (wall, output) = run_workflow(
+        tokio,
+        runtime,
+        home,
+        "config-backup",
+        json!({ "concurrency": CONCURRENCY }),
+    );
+    let backed_up = output["backed_up"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        backed_up, DEVICES,
+        "not every device was backed up: {output:#}"
+    );
+    wall
+}
+
+/// Writes an inventory holding only `device` of the fleet's; returns its path.
+fn single_device_inventory(fleet: &Path, device: &str) -> PathBuf {
+    let text = std::fs::read_to_string(fleet.join("inventory.yaml")).expect("inventory");
+    let inventory: Value = serde_json::from_str(&text).expect("the fleet's inventory is JSON");
+    let one: Vec<Value> = inventory["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .filter(|d| d["name"] == device)
+        .cloned()
+        .collect();
+    let path = fleet.join(format!("inventory-{device}.yaml"));
+    std::fs::write(&path, json!({ "devices": one }).to_string()).expect("writing an inventory");
+    path
+}
+
+/// Runs the netmiko baseline over `inventory`; returns (process wall time, the pool's own time).
+fn netmiko_backup(
+    fleet: &Path,
+    inventory: &Path,
+    devices: usize,
+    run: &str,
+) -> (Duration, Duration) {
+    let out_dir = fleet.join(format!("netmiko-{run}"));
+    let started = Instant::now();
+    let output = Command::new(venv_python())
+        .arg(workspace().join("bench/netmiko_backup.py"))
+        .arg("--inventory")
+        .arg(inventory)
+        .arg("--password-file")
+        .arg(fleet.join("password"))
+        .arg("--enable-password-file")
+        .arg(fleet.join("enable-password"))
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--workers", &CONCURRENCY.to_string()])
+        .output()
+        .expect("running bench/netmiko_backup.py");
+    let wall = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "netmiko baseline failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("netmiko report");
+    assert_eq!(report["backed_up"], devices, "{report}");
+    let pool = Duration::from_secs_f64(report["seconds"].as_f64().expect("seconds"));
+    (wall, pool)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fleet_dir = dir.path().join("fleet");
+    let fleet = Fleet::start(&fleet_dir);
+    let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime"));
+    let home = Home::open(dir.path().join("home")).expect("home");
+    prepare_home(&tokio, &runtime, &home, &fleet_dir);
+
+    // One device alone (an IOS device with enable, then an EOS one): the per-device floor,
+    // which is mostly fakenos reading what is typed at 10 ms per byte.
+    let single: Vec<(String, Duration, Duration)> = ["R1", "SW1"]
+        .iter()
+        .map(|device| {
+            let (wall, output) = run_workflow(
+                &tokio,
+                &runtime,
+                &home,
+                "backup-device",
+                json!({ "device": device }),
+            );
+            assert_eq!(output["ok"], true, "{output:#}");
+            let inventory = single_device_inventory(&fleet_dir, device);
+            let (_, netmiko) = netmiko_backup(&fleet_dir, &inventory, 1, device);
+            ((*device).to_owned(), wall, netmiko)
+        })
+        .collect();
+
+    let mut orch = Vec::new();
+    let mut netmiko_wall = Vec::new();
+    let mut netmiko_pool = Vec::new();
+    for run in 0..RUNS {
+        orch.push(orch_backup(&tokio, &runtime, &home));
+        let (wall, pool) = netmiko_backup(
+            &fleet_dir,
+            &fleet_dir.join("inventory.yaml"),
+            DEVICES,
+            &run.to_string(),
+        );
+        netmiko_wall.push(wall);
+        netmiko_pool.push(pool);
+        eprintln!(
+            "run {}: orch {:.0} ms, netmiko {:.0} ms (pool {:.0} ms)",
+            run + 1,
+            ms(orch[run]),
+            ms(wall),
+            ms(pool)
+        );
+    }
+    drop(fleet);
+
+    let orch = median(orch);
+    let netmiko_wall = median(netmiko_wall);
+    let netmiko_pool = median(netmiko_pool);
+    println!(
+        "fleet backup: {DEVICES} fakenos devices (half cisco_ios with enable, half arista_eos), concurrency {CONCURRENCY}, median of {RUNS}"
+    );
+    println!(
+        "orch config-backup (in-process engine, sandboxed netdev, catalog writes)  {:>8.0} ms",
+        ms(orch)
+    );
+    println!(
+        "netmiko 16-thread pool (pool only)                                         {:>8.0} ms",
+        ms(netmiko_pool)
+    );
+    println!(
+        "netmiko 16-thread pool (whole process: Python start-up and imports too)    {:>8.0} ms",
+        ms(netmiko_wall)
+    );
+    println!(
+        "ratio orch / netmiko: {:.2} (pool only), {:.2} (whole process)",
+        orch.as_secs_f64() / netmiko_pool.as_secs_f64(),
+        orch.as_secs_f64() / netmiko_wall.as_secs_f64()
+    );
+    for (device, orch, netmiko) in single {
+        println!(
+            "one device alone ({device}): orch backup-device {:>6.0} ms, netmiko {:>6.0} ms (pool only)",
+            ms(orch),
+            ms(netmiko)
+        );
+    }
+}
