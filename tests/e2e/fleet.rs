@@ -12,27 +12,10 @@
     reason = "shared by the e2e test files; each uses part of the API"
 )]
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::harness::workspace;
-use crate::peers::{self, HOST};
-
-/// How long the fleet may take to accept SSH on every port.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The guard (the same contract as `peers.rs`'s): runs the command with its output in
-/// `$PEER_LOG`, waits for its own stdin to close, then stops it and removes `$PEER_DIR`.
-const GUARD: &str = r#""$@" </dev/null >>"$PEER_LOG" 2>&1 &
-pid=$!
-read _ignored
-kill "$pid" 2>/dev/null
-wait "$pid"
-rm -rf "$PEER_DIR"
-"#;
+use crate::peers::{self, HOST, PeerProcess};
 
 /// The NOS plugin file fakenos loads for every fleet device.
 pub fn plugin_path() -> PathBuf {
@@ -93,10 +76,9 @@ pub struct Fleet {
     pub username: String,
     /// Login password of every device (random per fleet).
     pub password: String,
-    dir: PathBuf,
-    guard: Child,
-    /// Closing it stops fakenos; `None` once stopped.
-    stdin: Option<ChildStdin>,
+    /// fakenos under the peers' guard: stopped (and its directory removed) on drop or when
+    /// the test process ends.
+    process: PeerProcess,
 }
 
 impl Fleet {
@@ -158,35 +140,28 @@ impl Fleet {
         });
         let inventory_path = dir.join("fakenos.yaml");
         std::fs::write(&inventory_path, inventory.to_string()).expect("writing the inventory");
-        let log = dir.join("peer.log");
-        let mut guard = Command::new("sh")
-            .arg("-c")
-            .arg(GUARD)
-            .arg("sh")
-            .arg(&python)
-            .arg("-c")
-            .arg("import sys; from fakenos.plugins.utils.cli import run_cli; run_cli(sys.argv[1:])")
-            .arg("-i")
-            .arg(&inventory_path)
-            .args(["-l", "warning"])
-            .env("PEER_LOG", &log)
-            .env("PEER_DIR", &dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("starting fakenos: {err}"));
-        let stdin = guard.stdin.take();
+        let process = PeerProcess::spawn(
+            "fakenos fleet",
+            &dir,
+            &python,
+            [
+                "-c".as_ref(),
+                "import sys; from fakenos.plugins.utils.cli import run_cli; run_cli(sys.argv[1:])"
+                    .as_ref(),
+                "-i".as_ref(),
+                inventory_path.as_os_str(),
+                "-l".as_ref(),
+                "warning".as_ref(),
+            ],
+        );
         let fleet = Self {
             devices,
             username,
             password,
-            dir,
-            guard,
-            stdin,
+            process,
         };
         for device in &fleet.devices {
-            fleet.wait_for_ssh(device.port);
+            fleet.process.wait_for_ssh(device.port);
         }
         fleet
     }
@@ -201,7 +176,7 @@ impl Fleet {
 
     /// What fakenos logged so far (warnings and errors).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("peer.log")).unwrap_or_default()
+        self.process.log()
     }
 
     /// The orch inventory (`orch inventory import`) of the fleet: every device at [`HOST`] with
@@ -243,59 +218,4 @@ impl Fleet {
             .expect("writing the inventory");
         path
     }
-
-    /// Waits until `port` sends an SSH banner.
-    fn wait_for_ssh(&self, port: u16) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut last_error = String::new();
-        while Instant::now() < deadline {
-            match banner(port) {
-                Ok(line) if line.starts_with("SSH-") => return,
-                Ok(other) => last_error = format!("unexpected banner {other:?}"),
-                Err(err) => last_error = err.to_string(),
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "fleet device on {HOST}:{port} did not accept SSH within {START_TIMEOUT:?} ({last_error}); fakenos log:\n{}",
-            self.log()
-        );
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        if self.stdin.take().is_none() {
-            return;
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.guard.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.guard.kill();
-        let _ = self.guard.wait();
-    }
-}
-
-/// The first line the server on `port` sends.
-fn banner(port: u16) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(
-        &SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_secs(1),
-    )?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while line.len() < 255 {
-        if stream.read(&mut byte)? == 0 || byte[0] == b'\n' {
-            break;
-        }
-        line.push(byte[0]);
-    }
-    // End the handshake in the protocol's terms so the server logs no broken connection.
-    let _ = stream.write_all(b"SSH-2.0-orch-fleet-probe\r\n");
-    Ok(String::from_utf8_lossy(&line).trim_end().to_owned())
 }

@@ -240,3 +240,52 @@ impl TestHost {
         workspace().join("workflows")
     }
 }
+
+/// Asserts that `secret` appears in no file under the host's ORCH_HOME (database, WAL, stored
+/// packs, key file) and in no output of `outputs`. A multi-line secret (a private key) is
+/// searched line by line: each line of 8 or more characters, PEM armour lines excepted.
+#[track_caller]
+pub fn assert_no_leak(host: &TestHost, secret: &str, outputs: &[&Run]) {
+    let needles: Vec<&str> = if secret.contains('\n') {
+        secret
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.len() >= 8 && !line.starts_with("-----"))
+            .collect()
+    } else {
+        vec![secret]
+    };
+    assert!(!needles.is_empty(), "nothing to search for in the secret");
+    let mut files = Vec::new();
+    let mut stack = vec![host.home().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("reading ORCH_HOME") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|f| f.ends_with("orch.db")),
+        "ORCH_HOME has no store to search: {files:?}"
+    );
+    for needle in &needles {
+        for file in &files {
+            let bytes = std::fs::read(file).expect("reading a file of ORCH_HOME");
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "secret found in {}",
+                file.display()
+            );
+        }
+        for run in outputs {
+            assert!(
+                !run.stdout.contains(needle) && !run.stderr.contains(needle),
+                "secret in output: {run:#?}"
+            );
+        }
+    }
+}

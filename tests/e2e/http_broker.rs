@@ -5,11 +5,9 @@
 //! proxies, the response cap, the timeout and masking; after every test that used a secret, the
 //! secret is nowhere under ORCH_HOME (WAL included) nor in any output.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
-use crate::harness::{Run, TestHost};
+use crate::harness::{Run, TestHost, assert_no_leak};
 use crate::http_peer::Peer;
 
 const BEARER: &str = "bearer-4c1d9a7e-UNIQUE-http-token";
@@ -103,45 +101,6 @@ fn run_twice(host: &TestHost, url: &str, credential: &str) -> Run {
     )
     .expect("writing the workflow");
     host.orch(&["run", workflow.to_str().expect("utf-8 path")])
-}
-
-/// Files under `dir` whose bytes contain `needle`, and how many files were searched.
-fn files_containing(dir: &Path, needle: &[u8]) -> (usize, Vec<String>) {
-    let mut seen = 0;
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("reading ORCH_HOME") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            seen += 1;
-            let bytes = std::fs::read(&path).expect("reading a file of ORCH_HOME");
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    (seen, hits)
-}
-
-/// `secret` appears in no file under ORCH_HOME (database, WAL, packs, keys) and in no output.
-#[track_caller]
-fn assert_no_leak(host: &TestHost, secret: &str, outputs: &[&Run]) {
-    let (seen, hits) = files_containing(host.home(), secret.as_bytes());
-    assert!(
-        host.home().join("orch.db").exists() && seen >= 2,
-        "ORCH_HOME has no store to search ({seen} files)"
-    );
-    assert!(hits.is_empty(), "secret found in {hits:?}");
-    for run in outputs {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "secret in output: {run:#?}"
-        );
-    }
 }
 
 #[test]

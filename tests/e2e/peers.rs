@@ -172,7 +172,7 @@ rm -rf "$PEER_DIR"
 impl PeerProcess {
     /// Starts `program ARGS` under the guard; `dir` is removed when the peer ends and holds the
     /// log `peer.log`.
-    fn spawn<I, S>(name: &str, dir: &Path, program: impl AsRef<OsStr>, args: I) -> Self
+    pub fn spawn<I, S>(name: &str, dir: &Path, program: impl AsRef<OsStr>, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -206,7 +206,7 @@ impl PeerProcess {
     }
 
     /// Waits until `port` answers with an SSH banner; panics with the peer's log otherwise.
-    fn wait_for_ssh(&self, port: u16) {
+    pub fn wait_for_ssh(&self, port: u16) {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut last_error = String::new();
         while Instant::now() < deadline {

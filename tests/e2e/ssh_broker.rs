@@ -4,12 +4,11 @@
 //! failures, the command timeout, grants and credential bindings; after every test that used a
 //! secret, the secret is nowhere under ORCH_HOME (WAL included) nor in any output.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Run, TestHost};
+use crate::harness::{Run, TestHost, assert_no_leak};
 use crate::peers::{self, Fakenos};
 
 /// A host with the broker pack, the sshd's key trusted, its address granted and the client key
@@ -120,54 +119,6 @@ fn assert_fails(run: &Run, code: &str, needles: &[&str]) -> String {
         assert!(message.contains(needle), "{needle:?} not in {message}");
     }
     message
-}
-
-/// `secret` (or, for a multi-line secret such as a private key, each of its long lines) appears
-/// in no file under ORCH_HOME and in no output.
-#[track_caller]
-fn assert_no_leak(host: &TestHost, secret: &str, outputs: &[&Run]) {
-    let needles: Vec<&str> = secret
-        .lines()
-        .map(str::trim)
-        .filter(|line| line.len() >= 8 && !line.starts_with("-----"))
-        .collect();
-    assert!(!needles.is_empty(), "nothing to search for in the secret");
-    let mut files = Vec::new();
-    let mut stack = vec![host.home().to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("reading ORCH_HOME") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    assert!(
-        files.iter().any(|f| f.ends_with("orch.db")),
-        "ORCH_HOME has no store to search: {files:?}"
-    );
-    for needle in &needles {
-        for file in &files {
-            assert!(
-                !contains(file, needle.as_bytes()),
-                "secret found in {}",
-                file.display()
-            );
-        }
-        for run in outputs {
-            assert!(
-                !run.stdout.contains(needle) && !run.stderr.contains(needle),
-                "secret in output: {run:#?}"
-            );
-        }
-    }
-}
-
-fn contains(file: &Path, needle: &[u8]) -> bool {
-    let bytes = std::fs::read(file).expect("reading a file of ORCH_HOME");
-    bytes.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]

@@ -260,23 +260,8 @@ pub fn check_addresses(
     port: u16,
     addresses: &[IpAddr],
 ) -> Result<Checked, HostError> {
-    if addresses.is_empty() {
-        return Err(host_error(
-            ErrorCode::Unreachable,
-            format!("{host} has no address"),
-        ));
-    }
-    for ip in addresses {
-        network::check_address(grants, Capability::Ssh, host, *ip, port)
-            .map_err(|err| host_error(ErrorCode::Denied, err))?;
-    }
-    Ok(Checked {
-        host: host.to_owned(),
-        port,
-        addresses: addresses
-            .iter()
-            .map(|ip| SocketAddr::new(ip.to_canonical(), port))
-            .collect(),
+    checked(host, port, addresses, |ip| {
+        network::check_address(grants, Capability::Ssh, host, ip, port)
     })
 }
 
@@ -288,6 +273,24 @@ pub fn check_inventory_addresses(
     port: u16,
     addresses: &[IpAddr],
 ) -> Result<Checked, HostError> {
+    checked(host, port, addresses, |ip| {
+        match network::classify(ip.to_canonical()) {
+            network::AddressClass::Forbidden(what) => Err(format!(
+                "{host} is {ip}, {what}; the host never connects there"
+            )),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// `addresses` as the connection targets once every one passes `check` (refused as `denied`
+/// with its message otherwise; no address at all is `unreachable`).
+fn checked(
+    host: &str,
+    port: u16,
+    addresses: &[IpAddr],
+    check: impl Fn(IpAddr) -> Result<(), String>,
+) -> Result<Checked, HostError> {
     if addresses.is_empty() {
         return Err(host_error(
             ErrorCode::Unreachable,
@@ -295,12 +298,7 @@ pub fn check_inventory_addresses(
         ));
     }
     for ip in addresses {
-        if let network::AddressClass::Forbidden(what) = network::classify(ip.to_canonical()) {
-            return Err(host_error(
-                ErrorCode::Denied,
-                format!("{host} is {ip}, {what}; the host never connects there"),
-            ));
-        }
+        check(*ip).map_err(|err| host_error(ErrorCode::Denied, err))?;
     }
     Ok(Checked {
         host: host.to_owned(),

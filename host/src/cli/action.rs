@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use super::hostkey::PolicyArg;
 use super::session::Session;
-use crate::capabilities::{BrokerSettings, HostKeyPolicy};
 use crate::packs::{PackError, parse_action_ref};
 use crate::runtime::Limits;
 use crate::runtime::bindings::{ActionError, CallContext};
@@ -47,14 +47,8 @@ pub struct RunArgs {
     /// Print a JSON envelope: {"output": …} or {"error": …}, plus logs and timing.
     #[arg(long)]
     pub json: bool,
-    /// SSH host keys the store does not know: refuse (`strict`) or record (`accept-new`).
-    #[arg(
-        long,
-        value_name = "POLICY",
-        env = "ORCH_HOST_KEY_POLICY",
-        default_value = "strict"
-    )]
-    pub host_key_policy: HostKeyPolicy,
+    #[command(flatten)]
+    pub host_keys: PolicyArg,
 }
 
 /// The input given on the command line is unusable.
@@ -112,9 +106,7 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
         attempt: 1,
         idempotency_key: uuid::Uuid::new_v4().to_string(),
     };
-    let broker = session.broker(BrokerSettings {
-        host_key_policy: args.host_key_policy,
-    })?;
+    let broker = session.broker(args.host_keys.broker_settings())?;
     let capabilities = broker.context_for(pack_name)?;
     let invocation = session
         .runtime(limits.memory_bytes)?

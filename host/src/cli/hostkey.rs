@@ -18,10 +18,34 @@ use super::EXIT_USAGE;
 use super::session::Session;
 use crate::capabilities::ssh::hostkeys::{self, PresentedKey};
 use crate::capabilities::ssh::{resolve, transport};
+use crate::capabilities::{BrokerSettings, HostKeyPolicy};
 use crate::store::{HostKeyRow, Store};
 
 /// How long `trust` waits for a server to show its key.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The `--host-key-policy` option of the commands that run packs.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArg {
+    /// SSH host keys the store does not know: refuse (`strict`) or record (`accept-new`). A
+    /// changed key is refused either way.
+    #[arg(
+        long,
+        value_name = "POLICY",
+        env = "ORCH_HOST_KEY_POLICY",
+        default_value = "strict"
+    )]
+    pub host_key_policy: HostKeyPolicy,
+}
+
+impl PolicyArg {
+    /// The broker settings this option asks for.
+    pub fn broker_settings(&self) -> BrokerSettings {
+        BrokerSettings {
+            host_key_policy: self.host_key_policy,
+        }
+    }
+}
 
 /// `orch hostkey …`
 #[derive(Debug, Subcommand)]

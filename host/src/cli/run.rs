@@ -14,9 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+use super::hostkey::PolicyArg;
 use super::session::Session;
 use super::{EXIT_FAILED, EXIT_WAITING};
-use crate::capabilities::{BrokerSettings, HostKeyPolicy};
 use crate::engine::{Engine, EngineError, Note, Observer, Outcome, RunState, Settings};
 use crate::runtime::Limits;
 
@@ -50,14 +50,8 @@ pub struct DriveArgs {
     /// Seconds running actions get to finish after Ctrl-C or SIGTERM before the run pauses.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub grace: f64,
-    /// SSH host keys the store does not know: refuse (`strict`) or record (`accept-new`).
-    #[arg(
-        long,
-        value_name = "POLICY",
-        env = "ORCH_HOST_KEY_POLICY",
-        default_value = "strict"
-    )]
-    pub host_key_policy: HostKeyPolicy,
+    #[command(flatten)]
+    pub host_keys: PolicyArg,
 }
 
 pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -102,11 +96,7 @@ pub async fn with_engine<T>(
         workflows_dir: common.workflows.clone(),
         ..settings
     };
-    let broker = session
-        .broker(BrokerSettings {
-            host_key_policy: common.host_key_policy,
-        })?
-        .clone();
+    let broker = session.broker(common.host_keys.broker_settings())?.clone();
     let engine = Engine::new(store, packs, runtime, broker, observer, settings, stop_rx);
     let result = f(&engine).await;
     signals.abort();
