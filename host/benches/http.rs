@@ -11,10 +11,12 @@
 
 #[path = "support/guests.rs"]
 mod guests;
+#[path = "support/sampling.rs"]
+mod sampling;
 use guests::guest;
+use sampling::{Figure, sample};
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use orch::capabilities::{Broker, BrokerSettings};
 use orch::home::Home;
@@ -29,32 +31,7 @@ const WARMUP: usize = 200;
 const SAMPLES: usize = 2000;
 const BODY: &str = "hello from the bench server";
 
-/// Median and p90 of `samples`.
-fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
-    samples.sort();
-    let median = samples[samples.len() / 2];
-    let p90 = samples[samples.len() * 9 / 10];
-    (median, p90)
-}
-
-async fn time<F, Fut>(mut f: F) -> (Duration, Duration)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for _ in 0..WARMUP {
-        f().await;
-    }
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let started = Instant::now();
-        f().await;
-        samples.push(started.elapsed());
-    }
-    stats(samples)
-}
-
-fn show(label: &str, (median, p90): (Duration, Duration)) {
+fn show(label: &str, Figure { median, p90 }: Figure) {
     println!(
         "{label:<48} median {:>9.1} µs   p90 {:>9.1} µs",
         median.as_secs_f64() * 1e6,
@@ -82,7 +59,7 @@ fn main() {
         .no_proxy()
         .build()
         .expect("client");
-    let native_figure = tokio.block_on(time(|| {
+    let native_figure = tokio.block_on(sample(WARMUP, SAMPLES, || {
         let native = &native;
         let url = &url;
         async move {
@@ -125,7 +102,7 @@ fn main() {
         attempt: 1,
         idempotency_key: "bench".into(),
     };
-    let host_figure = tokio.block_on(time(|| {
+    let host_figure = tokio.block_on(sample(WARMUP, SAMPLES, || {
         let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
         async move {
             let invocation = runtime
@@ -138,7 +115,7 @@ fn main() {
     }));
 
     // (c) what the client cache saves: building one client.
-    let build_figure = tokio.block_on(time(|| async {
+    let build_figure = tokio.block_on(sample(WARMUP, SAMPLES, || async {
         let client = orch::capabilities::http::build_client_for_bench().expect("client");
         std::hint::black_box(client);
     }));
@@ -152,7 +129,7 @@ fn main() {
     show("(c) building one capability client", build_figure);
     println!(
         "ratio (b)/(a): {:.1}x   (b)-(a): {:.1} µs",
-        host_figure.0.as_secs_f64() / native_figure.0.as_secs_f64(),
-        (host_figure.0.as_secs_f64() - native_figure.0.as_secs_f64()) * 1e6
+        host_figure.median.as_secs_f64() / native_figure.median.as_secs_f64(),
+        (host_figure.median.as_secs_f64() - native_figure.median.as_secs_f64()) * 1e6
     );
 }

@@ -13,7 +13,10 @@
 
 #[path = "support/guests.rs"]
 mod guests;
+#[path = "support/sampling.rs"]
+mod sampling;
 use guests::guest;
+use sampling::{Figure, sample};
 
 /// What `peers.rs` needs from the e2e harness.
 mod harness {
@@ -29,7 +32,7 @@ mod harness {
 mod peers;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orch::capabilities::ssh::hostkeys::PresentedKey;
 use orch::capabilities::{Broker, BrokerSettings};
@@ -51,30 +54,7 @@ const SAMPLES_CONNECT: usize = 150;
 /// A fixed key: the bench's vault lives in a temporary directory.
 const MASTER_KEY: &str = "5f1c0e2a9b8d7c6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a090807";
 
-/// Median and p90 of `samples`.
-fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
-    samples.sort();
-    (samples[samples.len() / 2], samples[samples.len() * 9 / 10])
-}
-
-async fn time<F, Fut>(samples: usize, mut f: F) -> (Duration, Duration)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for _ in 0..WARMUP {
-        f().await;
-    }
-    let mut taken = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let started = Instant::now();
-        f().await;
-        taken.push(started.elapsed());
-    }
-    stats(taken)
-}
-
-fn show(label: &str, (median, p90): (Duration, Duration)) {
+fn show(label: &str, Figure { median, p90 }: Figure) {
     println!(
         "{label:<56} median {:>8.2} ms   p90 {:>8.2} ms",
         median.as_secs_f64() * 1e3,
@@ -152,12 +132,12 @@ fn main() {
 
     // (a) native, one session reused.
     let session = tokio.block_on(native_session(&sshd, &host_key.public_key));
-    let reused = tokio.block_on(time(SAMPLES_REUSED, || async {
+    let reused = tokio.block_on(sample(WARMUP, SAMPLES_REUSED, || async {
         assert_eq!(native_exec(&session).await, b"hi\n");
     }));
 
     // (c) native, a session per command.
-    let per_call = tokio.block_on(time(SAMPLES_CONNECT, || async {
+    let per_call = tokio.block_on(sample(WARMUP, SAMPLES_CONNECT, || async {
         let handle = native_session(&sshd, &host_key.public_key).await;
         assert_eq!(native_exec(&handle).await, b"hi\n");
         let _ = handle
@@ -216,7 +196,7 @@ fn main() {
         attempt: 1,
         idempotency_key: "bench".into(),
     };
-    let through_host = tokio.block_on(time(SAMPLES_CONNECT, || {
+    let through_host = tokio.block_on(sample(WARMUP, SAMPLES_CONNECT, || {
         let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
         async move {
             let invocation = runtime
@@ -244,8 +224,8 @@ fn main() {
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!(
         "ratio (b)/(a): {:.1}x   ratio (b)/(c): {:.2}x   (b)-(c): {:.2} ms",
-        ratio(through_host.0, reused.0),
-        ratio(through_host.0, per_call.0),
-        (through_host.0.as_secs_f64() - per_call.0.as_secs_f64()) * 1e3
+        ratio(through_host.median, reused.median),
+        ratio(through_host.median, per_call.median),
+        (through_host.median.as_secs_f64() - per_call.median.as_secs_f64()) * 1e3
     );
 }

@@ -1,0 +1,33 @@
+//! Timing for the capability benches: run an async closure `warmup` times, then `samples`
+//! times, and report the median and the 90th percentile of the timed runs.
+
+use std::time::{Duration, Instant};
+
+/// The median and the 90th percentile of a set of timings.
+#[derive(Debug, Clone, Copy)]
+pub struct Figure {
+    pub median: Duration,
+    pub p90: Duration,
+}
+
+/// Times `f` `samples` times after `warmup` untimed runs.
+pub async fn sample<F, Fut>(warmup: usize, samples: usize, mut f: F) -> Figure
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..warmup {
+        f().await;
+    }
+    let mut taken = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        f().await;
+        taken.push(started.elapsed());
+    }
+    taken.sort();
+    Figure {
+        median: taken[taken.len() / 2],
+        p90: taken[taken.len() * 9 / 10],
+    }
+}
