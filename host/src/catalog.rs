@@ -127,11 +127,11 @@ enum Tags {
     List(Vec<String>),
 }
 
+/// The documented shape: `devices:` and the list.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum InventoryFile {
-    Wrapped { devices: Vec<DeviceEntry> },
-    Bare(Vec<DeviceEntry>),
+#[serde(deny_unknown_fields)]
+struct InventoryFile {
+    devices: Vec<DeviceEntry>,
 }
 
 /// Reads an inventory file: YAML (`devices:` list, or a bare list) or CSV (by extension `.csv`:
@@ -171,22 +171,31 @@ pub fn parse_inventory(path: &Path) -> anyhow::Result<Vec<DeviceRow>> {
 }
 
 fn parse_yaml(file: &str, text: &str) -> anyhow::Result<Vec<DeviceEntry>> {
-    let mut options = serde_saphyr::Options::default();
-    options.strict_booleans = true;
-    options.with_snippet = false;
-    let parsed: InventoryFile = serde_saphyr::from_str_with_options(text, options).map_err(
-        |err| CatalogError::Inventory {
-            file: file.to_owned(),
-            message: format!(
-                "{err}; expected `devices:` followed by a list of {{name, address, port, platform, \
-                 credential, tags, vars}}"
-            ),
-        },
-    )?;
-    Ok(match parsed {
-        InventoryFile::Wrapped { devices } => devices,
-        InventoryFile::Bare(devices) => devices,
-    })
+    let options = || {
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        options.with_snippet = false;
+        options
+    };
+    let bad = |err: serde_saphyr::Error| CatalogError::Inventory {
+        file: file.to_owned(),
+        message: format!(
+            "{err}; expected `devices:` followed by a list of {{name, address, port, platform, \
+             credential, tags, vars}}"
+        ),
+    };
+    // A bare list is accepted too. Look at the shape first, then parse with the one type that
+    // fits, so an error names the real problem (an unknown field, a missing one) and its line
+    // rather than "matches no variant".
+    let shape: serde_json::Value =
+        serde_saphyr::from_str_with_options(text, options()).map_err(bad)?;
+    if shape.is_array() {
+        Ok(serde_saphyr::from_str_with_options(text, options()).map_err(bad)?)
+    } else {
+        let wrapped: InventoryFile =
+            serde_saphyr::from_str_with_options(text, options()).map_err(bad)?;
+        Ok(wrapped.devices)
+    }
 }
 
 fn parse_csv(file: &str, text: &str) -> anyhow::Result<Vec<DeviceEntry>> {
