@@ -15,6 +15,12 @@
 
 #[path = "support/guests.rs"]
 mod guests;
+#[path = "support/sampling.rs"]
+#[expect(
+    dead_code,
+    reason = "shared with the capability benches; this one uses `measuring`"
+)]
+mod sampling;
 use guests::{guest, target_dir};
 
 use std::io::{BufRead as _, BufReader};
@@ -34,9 +40,15 @@ use orch::vault::{Kind, MasterKey, NewCredential, PublicField, Vault};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-const DEVICES: usize = 50;
+/// Devices in the fleet: 50 when measuring, 4 for the smoke run under `cargo test`.
+fn devices() -> usize {
+    if sampling::measuring() { 50 } else { 4 }
+}
 const CONCURRENCY: usize = 16;
-const RUNS: usize = 3;
+/// Runs of each side: the median of 3 when measuring, 1 for the smoke run.
+fn runs() -> usize {
+    if sampling::measuring() { 3 } else { 1 }
+}
 const LOGIN: &str = "lab";
 const ENABLE: &str = "lab-enable";
 /// A fixed key: the bench's vault lives in a temporary directory.
@@ -69,7 +81,7 @@ impl Fleet {
             .arg(workspace().join("tests/peers/fleet.py"))
             .arg("--dir")
             .arg(dir)
-            .args(["--count", &DEVICES.to_string()])
+            .args(["--count", &devices().to_string()])
             .args(["--platforms", "cisco_ios,arista_eos"])
             .arg("--password-file")
             .arg(dir.join("password"))
@@ -92,7 +104,7 @@ impl Fleet {
             .expect("reading the fleet's first line");
         assert_eq!(
             line.trim(),
-            format!("ready {DEVICES} devices"),
+            format!("ready {} devices", devices()),
             "the fleet did not start; its log:\n{}",
             std::fs::read_to_string(dir.join("fleet.log")).unwrap_or_default()
         );
@@ -235,7 +247,8 @@ fn orch_backup(tokio: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, home: &H
     );
     let backed_up = output["backed_up"].as_array().map_or(0, Vec::len);
     assert_eq!(
-        backed_up, DEVICES,
+        backed_up,
+        devices(),
         "not every device was backed up: {output:#}"
     );
     wall
@@ -335,12 +348,12 @@ fn main() {
     let mut orch = Vec::new();
     let mut netmiko_wall = Vec::new();
     let mut netmiko_pool = Vec::new();
-    for run in 0..RUNS {
+    for run in 0..runs() {
         orch.push(orch_backup(&tokio, &runtime, &home));
         let (wall, pool) = netmiko_backup(
             &fleet_dir,
             &fleet_dir.join("inventory.yaml"),
-            DEVICES,
+            devices(),
             &run.to_string(),
         );
         netmiko_wall.push(wall);
@@ -359,7 +372,9 @@ fn main() {
     let netmiko_wall = median(netmiko_wall);
     let netmiko_pool = median(netmiko_pool);
     println!(
-        "fleet backup: {DEVICES} fakenos devices (half cisco_ios with enable, half arista_eos), concurrency {CONCURRENCY}, median of {RUNS}"
+        "fleet backup: {} fakenos devices (half cisco_ios with enable, half arista_eos), concurrency {CONCURRENCY}, median of {}",
+        devices(),
+        runs()
     );
     println!(
         "orch config-backup (in-process engine, sandboxed netdev, catalog writes)  {:>8.0} ms",

@@ -14,7 +14,7 @@ mod guests;
 #[path = "support/sampling.rs"]
 mod sampling;
 use guests::guest;
-use sampling::{Figure, sample};
+use sampling::{Figure, count, sample};
 
 use std::sync::Arc;
 
@@ -27,8 +27,8 @@ use orch::store::Store;
 use orch::vault::MasterKey;
 use serde_json::json;
 
-const WARMUP: usize = 200;
-const SAMPLES: usize = 2000;
+const FULL_WARMUP: usize = 200;
+const FULL_SAMPLES: usize = 2000;
 const BODY: &str = "hello from the bench server";
 
 fn show(label: &str, Figure { median, p90 }: Figure) {
@@ -40,6 +40,7 @@ fn show(label: &str, Figure { median, p90 }: Figure) {
 }
 
 fn main() {
+    let (warmup, samples) = (count(FULL_WARMUP), count(FULL_SAMPLES));
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,7 +60,7 @@ fn main() {
         .no_proxy()
         .build()
         .expect("client");
-    let native_figure = tokio.block_on(sample(WARMUP, SAMPLES, || {
+    let native_figure = tokio.block_on(sample(warmup, samples, || {
         let native = &native;
         let url = &url;
         async move {
@@ -102,7 +103,7 @@ fn main() {
         attempt: 1,
         idempotency_key: "bench".into(),
     };
-    let host_figure = tokio.block_on(sample(WARMUP, SAMPLES, || {
+    let host_figure = tokio.block_on(sample(warmup, samples, || {
         let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
         async move {
             let invocation = runtime
@@ -115,13 +116,13 @@ fn main() {
     }));
 
     // (c) what the client cache saves: building one client.
-    let build_figure = tokio.block_on(sample(WARMUP, SAMPLES, || async {
+    let build_figure = tokio.block_on(sample(warmup, samples, || async {
         let client = orch::capabilities::http::build_client_for_bench().expect("client");
         std::hint::black_box(client);
     }));
 
     println!(
-        "GET of a {}-byte body from a local axum server, {SAMPLES} samples after {WARMUP} warm-up:",
+        "GET of a {}-byte body from a local axum server, {samples} samples after {warmup} warm-up:",
         BODY.len()
     );
     show("(a) native reqwest, client reused", native_figure);

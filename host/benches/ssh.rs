@@ -16,7 +16,7 @@ mod guests;
 #[path = "support/sampling.rs"]
 mod sampling;
 use guests::guest;
-use sampling::{Figure, sample};
+use sampling::{Figure, count, sample};
 
 /// What `peers.rs` needs from the e2e harness.
 mod harness {
@@ -48,9 +48,9 @@ use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-const WARMUP: usize = 10;
-const SAMPLES_REUSED: usize = 500;
-const SAMPLES_CONNECT: usize = 150;
+const FULL_WARMUP: usize = 10;
+const FULL_SAMPLES_REUSED: usize = 500;
+const FULL_SAMPLES_CONNECT: usize = 150;
 /// A fixed key: the bench's vault lives in a temporary directory.
 const MASTER_KEY: &str = "5f1c0e2a9b8d7c6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a090807";
 
@@ -123,6 +123,9 @@ async fn native_exec(handle: &Handle<Pinned>) -> Vec<u8> {
 }
 
 fn main() {
+    let warmup = count(FULL_WARMUP);
+    let (samples_reused, samples_connect) =
+        (count(FULL_SAMPLES_REUSED), count(FULL_SAMPLES_CONNECT));
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,12 +135,12 @@ fn main() {
 
     // (a) native, one session reused.
     let session = tokio.block_on(native_session(&sshd, &host_key.public_key));
-    let reused = tokio.block_on(sample(WARMUP, SAMPLES_REUSED, || async {
+    let reused = tokio.block_on(sample(warmup, samples_reused, || async {
         assert_eq!(native_exec(&session).await, b"hi\n");
     }));
 
     // (c) native, a session per command.
-    let per_call = tokio.block_on(sample(WARMUP, SAMPLES_CONNECT, || async {
+    let per_call = tokio.block_on(sample(warmup, samples_connect, || async {
         let handle = native_session(&sshd, &host_key.public_key).await;
         assert_eq!(native_exec(&handle).await, b"hi\n");
         let _ = handle
@@ -196,7 +199,7 @@ fn main() {
         attempt: 1,
         idempotency_key: "bench".into(),
     };
-    let through_host = tokio.block_on(sample(WARMUP, SAMPLES_CONNECT, || {
+    let through_host = tokio.block_on(sample(warmup, samples_connect, || {
         let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
         async move {
             let invocation = runtime
@@ -210,15 +213,15 @@ fn main() {
 
     println!("`echo hi` on a local sshd (ed25519 host and client keys):");
     show(
-        &format!("(a) native russh, session reused ({SAMPLES_REUSED} samples)"),
+        &format!("(a) native russh, session reused ({samples_reused} samples)"),
         reused,
     );
     show(
-        &format!("(b) through the host, broker.ssh_exec ({SAMPLES_CONNECT})"),
+        &format!("(b) through the host, broker.ssh_exec ({samples_connect})"),
         through_host,
     );
     show(
-        &format!("(c) native russh, connect+login+exec ({SAMPLES_CONNECT})"),
+        &format!("(c) native russh, connect+login+exec ({samples_connect})"),
         per_call,
     );
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();

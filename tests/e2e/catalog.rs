@@ -223,3 +223,55 @@ output:
         "{writer}"
     );
 }
+
+#[test]
+fn packs_read_and_write_records_only_in_granted_collections() {
+    let host = TestHost::with_packs(&["broker"]);
+    let put = |collection: &str| {
+        host.orch(&[
+            "action",
+            "run",
+            "broker.catalog_put",
+            "--json",
+            "--input",
+            &serde_json::json!({"collection": collection, "key": "R1/note", "value": {"n": 1}})
+                .to_string(),
+        ])
+    };
+    let denied = put("notes");
+    assert_eq!(denied.code, 1, "{denied:#?}");
+    let error = &denied.json()["error"];
+    assert_eq!(error["code"], "denied");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("orch pack grant broker catalog:notes")),
+        "{error}"
+    );
+
+    host.orch(&["pack", "grant", "broker", "catalog:notes"])
+        .ok();
+    let written = put("notes").json();
+    assert_eq!(written["output"]["version"], 1, "{written}");
+    assert!(
+        written["output"]["writer"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("action ")),
+        "{written}"
+    );
+    let entry = host
+        .orch(&["catalog", "get", "notes", "R1/note", "--json"])
+        .json();
+    assert_eq!(entry["value"]["n"], 1);
+    let read = host.orch(&[
+        "action",
+        "run",
+        "broker.catalog_get",
+        "--json",
+        "--input",
+        r#"{"collection": "notes", "key": "R1/note"}"#,
+    ]);
+    assert_eq!(read.json()["output"]["found"], true, "{read:#?}");
+    // The grant names one collection: the others stay closed.
+    assert_eq!(put("configs").json()["error"]["code"], "denied");
+}

@@ -1,5 +1,6 @@
 //! Timing for the capability benches: run an async closure `warmup` times, then `samples`
-//! times, and report the median and the 90th percentile of the timed runs.
+//! times, and report the median and the 90th percentile of the timed runs; and how much to
+//! measure: everything under `cargo bench`, a smoke run under `cargo test`.
 
 use std::time::{Duration, Instant};
 
@@ -30,4 +31,16 @@ where
         median: taken[taken.len() / 2],
         p90: taken[taken.len() * 9 / 10],
     }
+}
+
+/// Whether this is a measuring run: `cargo bench` passes `--bench`. Under `cargo test` the bench
+/// binaries run as smoke tests (does the bench still work?) with a handful of samples, so the
+/// test suite does not pay for the measurement.
+pub fn measuring() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}
+
+/// `full` when measuring, else at most 3.
+pub fn count(full: usize) -> usize {
+    if measuring() { full } else { full.min(3) }
 }

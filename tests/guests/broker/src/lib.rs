@@ -1,7 +1,7 @@
 //! Test guest `broker`: an SDK pack that exercises every brokered capability (`http`, `ssh` exec,
-//! shell and SFTP) with the inputs a test chooses, tries to escape the sandbox with std (`peek`),
-//! and logs what it is given (`log_and_echo`), so the host's tests can check grants, credential
-//! injection, host keys, limits and masking end to end. Host errors pass through unchanged: the
+//! shell and SFTP, `catalog` records) with the inputs a test chooses, tries to escape the sandbox
+//! with std (`peek`), and logs what it is given (`log_and_echo`), so the host's tests can check
+//! grants, credential injection, host keys, limits and masking end to end. Host errors pass through unchanged: the
 //! action error's code and message are the host's.
 
 use std::collections::BTreeMap;
@@ -374,6 +374,61 @@ fn log_and_echo(input: Message, ctx: &Context) -> Result<Message, ActionError> {
     Ok(input)
 }
 
+/// Input of `catalog_put`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CatalogPutInput {
+    collection: String,
+    key: String,
+    value: serde_json::Value,
+}
+
+/// Input of `catalog_get`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CatalogGetInput {
+    collection: String,
+    key: String,
+}
+
+/// A record version as the pack saw it.
+#[derive(Debug, Serialize, JsonSchema)]
+struct CatalogEntry {
+    found: bool,
+    version: Option<u64>,
+    value: serde_json::Value,
+    writer: Option<String>,
+}
+
+fn catalog_put(input: CatalogPutInput, _: &Context) -> Result<CatalogEntry, ActionError> {
+    let entry = orch_sdk::catalog::put(&input.collection, &input.key, &input.value)?;
+    Ok(CatalogEntry {
+        found: true,
+        version: Some(entry.version),
+        value: entry.value,
+        writer: Some(entry.writer),
+    })
+}
+
+fn catalog_get(input: CatalogGetInput, _: &Context) -> Result<CatalogEntry, ActionError> {
+    Ok(
+        match orch_sdk::catalog::get(&input.collection, &input.key)? {
+            Some(entry) => CatalogEntry {
+                found: true,
+                version: Some(entry.version),
+                value: entry.value,
+                writer: Some(entry.writer),
+            },
+            None => CatalogEntry {
+                found: false,
+                version: None,
+                value: serde_json::Value::Null,
+                writer: None,
+            },
+        },
+    )
+}
+
 /// The pack.
 pub struct Broker;
 
@@ -422,6 +477,16 @@ impl Pack for Broker {
                 "log_and_echo",
                 "Log a message and return it.",
                 log_and_echo,
+            ))
+            .action(Action::new(
+                "catalog_put",
+                "Write a record version through the catalog import.",
+                catalog_put,
+            ))
+            .action(Action::new(
+                "catalog_get",
+                "Read a record's latest version through the catalog import.",
+                catalog_get,
             ))
     }
 }
