@@ -85,9 +85,14 @@ pub fn check_key(key: &str) -> Result<(), CatalogError> {
 
 /// The writer of a record written from the command line.
 pub fn cli_writer() -> String {
+    use std::os::unix::fs::MetadataExt as _;
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned());
+        .unwrap_or_else(|_| match std::fs::metadata("/proc/self") {
+            // Without a user name in the environment (cron, containers), the uid still says who.
+            Ok(meta) => format!("uid {}", meta.uid()),
+            Err(_) => "unknown".to_owned(),
+        });
     format!("cli {user}")
 }
 

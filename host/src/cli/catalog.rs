@@ -156,15 +156,20 @@ pub async fn run(session: &Session, command: CatalogCommand) -> anyhow::Result<E
                 serde_json::to_writer_pretty(&mut out, &history)?;
                 writeln!(out)?;
             } else {
+                let width = history
+                    .iter()
+                    .map(|e| e.written_at.len())
+                    .max()
+                    .unwrap_or(7);
                 writeln!(
                     out,
-                    "{:>7}  {:25}  {:10}  WRITER",
+                    "{:>7}  {:width$}  {:>10}  WRITER",
                     "VERSION", "WRITTEN", "SIZE"
                 )?;
                 for entry in &history {
                     writeln!(
                         out,
-                        "{:>7}  {:25}  {:10}  {}",
+                        "{:>7}  {:width$}  {:>10}  {}",
                         entry.version,
                         entry.written_at,
                         format!("{} B", entry.value.to_string().len()),
