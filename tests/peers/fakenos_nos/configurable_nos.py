@@ -330,7 +330,16 @@ class Session:
         if line == "disable":
             self.mode = "user"
             return None
-        if re.fullmatch(r"terminal (length|width) \d+|terminal pager \d+", line):
+        terminal = re.fullmatch(r"terminal (length|width|pager) (\d+)", line)
+        if terminal:
+            # EOS confirms what it set (netmiko's arista_eos driver waits for these lines); IOS
+            # says nothing.
+            if self.device.platform == "arista_eos":
+                setting, value = terminal.groups()
+                if setting == "width":
+                    return f"Width set to {value} columns."
+                if value == "0":
+                    return "Pagination disabled."
             return None
         if line == "show version":
             return self.device.show_version(self.hostname)
