@@ -70,6 +70,25 @@ impl Run {
         &self.stderr
     }
 
+    /// The action's output from `orch action run --json` (asserting success).
+    #[track_caller]
+    pub fn output(&self) -> serde_json::Value {
+        assert_eq!(self.code, 0, "expected success: {self:#?}");
+        self.json()["output"].clone()
+    }
+
+    /// The action error's code and message from `orch action run --json` (asserting the action
+    /// failed).
+    #[track_caller]
+    pub fn action_error(&self) -> (String, String) {
+        assert_eq!(self.code, 1, "expected an action error: {self:#?}");
+        let error = self.json()["error"].clone();
+        (
+            error["code"].as_str().unwrap_or_default().to_owned(),
+            error["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
     /// stdout parsed as JSON.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {

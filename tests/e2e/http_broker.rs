@@ -58,27 +58,9 @@ fn request_env(host: &TestHost, input: &Value, env: &[(&str, &str)]) -> Run {
     )
 }
 
-/// The action's output (asserting success).
-#[track_caller]
-fn output(run: &Run) -> Value {
-    assert_eq!(run.code, 0, "expected success: {run:#?}");
-    run.json()["output"].clone()
-}
-
-/// The action's error code and message (asserting failure).
-#[track_caller]
-fn failure(run: &Run) -> (String, String) {
-    assert_eq!(run.code, 1, "expected an action error: {run:#?}");
-    let error = run.json()["error"].clone();
-    (
-        error["code"].as_str().unwrap_or_default().to_owned(),
-        error["message"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 #[track_caller]
 fn assert_denied(run: &Run, needles: &[&str]) -> String {
-    let (code, message) = failure(run);
+    let (code, message) = run.action_error();
     assert_eq!(code, "denied", "{message}");
     for needle in needles {
         assert!(message.contains(needle), "{needle:?} not in {message}");
@@ -114,7 +96,7 @@ fn http_fetches_a_page_with_an_injected_bearer_token() {
 
     let without = request(&host, &json!({ "url": peer.url("/protected") }));
     assert_eq!(
-        output(&without)["status"],
+        without.output()["status"],
         401,
         "the server checks the token"
     );
@@ -122,7 +104,7 @@ fn http_fetches_a_page_with_an_injected_bearer_token() {
         &host,
         &json!({ "url": peer.url("/protected"), "credential": "api" }),
     );
-    let out = output(&with);
+    let out = with.output();
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(out["body"], "welcome");
     assert_eq!(out["url"], peer.url("/protected"));
@@ -156,14 +138,14 @@ fn http_injects_basic_and_header_credentials() {
         &host,
         &json!({ "url": peer.url("/protected"), "credential": "basic" }),
     );
-    assert_eq!(output(&run_basic)["body"], "welcome");
+    assert_eq!(run_basic.output()["body"], "welcome");
 
     peer.expect("x-api-key", API_KEY);
     let run_header = request(
         &host,
         &json!({ "url": peer.url("/protected"), "credential": "key" }),
     );
-    assert_eq!(output(&run_header)["body"], "welcome");
+    assert_eq!(run_header.output()["body"], "welcome");
 
     // The pack may not set the header the credential injects.
     let shadow = request(
@@ -174,7 +156,7 @@ fn http_injects_basic_and_header_credentials() {
             "headers": { "x-api-key": "mine" },
         }),
     );
-    let (code, message) = failure(&shadow);
+    let (code, message) = shadow.action_error();
     assert_eq!(code, "invalid", "{message}");
     assert!(message.contains("injected by the host"), "{message}");
 
@@ -215,7 +197,7 @@ fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request() {
         &host,
         &json!({ "url": peer.url("/protected"), "credential": "oauth" }),
     );
-    assert_eq!(output(&single)["body"], "welcome");
+    assert_eq!(single.output()["body"], "welcome");
     assert_eq!(peer.token_calls(), 1);
 
     // Two requests in one process (a workflow of two tasks): the second uses the cached token.
@@ -346,7 +328,7 @@ fn http_denies_a_host_not_granted() {
     assert!(other.hits().is_empty());
     // The granted one works.
     assert_eq!(
-        output(&request(&host, &json!({ "url": granted.url("/") })))["body"],
+        (request(&host, &json!({ "url": granted.url("/") }))).output()["body"],
         "peer"
     );
     // https to a host granted for http only is another origin.
@@ -443,7 +425,7 @@ fn http_redirect_chain_past_the_cap_is_an_error_and_zero_returns_the_redirect() 
         &host,
         &json!({ "url": peer.url("/loop?n=0"), "max_redirects": 3 }),
     );
-    let (code, message) = failure(&run);
+    let (code, message) = run.action_error();
     assert_eq!(code, "protocol", "{message}");
     assert!(
         message.contains("too many redirects") && message.contains("/loop?n=3"),
@@ -455,7 +437,7 @@ fn http_redirect_chain_past_the_cap_is_an_error_and_zero_returns_the_redirect() 
         &host,
         &json!({ "url": peer.url("/loop?n=0"), "max_redirects": 0 }),
     );
-    let out = output(&run);
+    let out = run.output();
     assert_eq!(out["status"], 302);
     assert_eq!(out["headers"]["location"], "/loop?n=1");
 
@@ -469,7 +451,7 @@ fn http_redirect_chain_past_the_cap_is_an_error_and_zero_returns_the_redirect() 
             "headers": { "content-type": "text/plain" },
         }),
     );
-    let out = output(&run);
+    let out = run.output();
     assert_eq!(out["url"], peer.url("/echo-headers"));
     let last = peer.hits().pop().expect("a hit");
     assert_eq!(last.method, "GET");
@@ -489,7 +471,7 @@ fn http_redirect_to_another_granted_origin_drops_the_credential() {
 
     let away = api.url(&format!("/redirect?to={}", other.url("/echo-headers")));
     let run = request(&host, &json!({ "url": away, "credential": "api" }));
-    let out = output(&run);
+    let out = run.output();
     assert_eq!(out["url"], other.url("/echo-headers"));
     let echoed: Value = serde_json::from_str(out["body"].as_str().expect("body")).expect("json");
     assert!(echoed.get("authorization").is_none(), "{echoed}");
@@ -510,13 +492,13 @@ fn http_redirect_to_another_granted_origin_drops_the_credential() {
         &json!({ "url": away, "headers": { "authorization": "Bearer pack-own-token" } }),
     );
     let echoed: Value =
-        serde_json::from_str(output(&own)["body"].as_str().expect("body")).expect("json");
+        serde_json::from_str(own.output()["body"].as_str().expect("body")).expect("json");
     assert!(echoed.get("authorization").is_none(), "{echoed}");
 
     // A redirect inside the binding keeps it.
     let inside = api.url("/redirect?to=/protected");
     let kept = request(&host, &json!({ "url": inside, "credential": "api" }));
-    assert_eq!(output(&kept)["body"], "welcome");
+    assert_eq!(kept.output()["body"], "welcome");
     assert_no_leak(&host, BEARER, &[&set, &run, &kept]);
 }
 
@@ -577,7 +559,7 @@ fn http_ignores_proxy_environment_variables() {
         ("NO_PROXY", ""),
     ];
     let run = request_env(&host, &json!({ "url": peer.url("/echo-headers") }), &env);
-    assert_eq!(output(&run)["status"], 200);
+    assert_eq!(run.output()["status"], 200);
     assert_eq!(peer.hits().len(), 1, "the request went direct");
     assert!(proxy.hits().is_empty(), "the proxy saw {:?}", proxy.hits());
 }
@@ -589,7 +571,7 @@ fn http_response_larger_than_the_cap_is_too_large() {
     grant_peer(&host, &peer);
     // 20 MiB streamed without a length, past the host's 16 MiB cap.
     let run = request(&host, &json!({ "url": peer.url("/big?bytes=20971520") }));
-    let (code, message) = failure(&run);
+    let (code, message) = run.action_error();
     assert_eq!(code, "too_large", "{message}");
     assert!(message.contains("16777216"), "{message}");
     for url in ["/big?bytes=1001", "/big?bytes=1001&length=1"] {
@@ -597,13 +579,13 @@ fn http_response_larger_than_the_cap_is_too_large() {
             &host,
             &json!({ "url": peer.url(url), "max_response_bytes": 1000 }),
         );
-        assert_eq!(failure(&run).0, "too_large", "{url}");
+        assert_eq!(run.action_error().0, "too_large", "{url}");
     }
     let run = request(
         &host,
         &json!({ "url": peer.url("/big?bytes=1000"), "max_response_bytes": 1000 }),
     );
-    assert_eq!(output(&run)["body"].as_str().map(str::len), Some(1000));
+    assert_eq!(run.output()["body"].as_str().map(str::len), Some(1000));
 }
 
 #[test]
@@ -617,7 +599,7 @@ fn http_masks_a_credential_echoed_by_the_server() {
         &host,
         &json!({ "url": peer.url("/echo-headers"), "credential": "api" }),
     );
-    let out = output(&run);
+    let out = run.output();
     let echoed: Value = serde_json::from_str(out["body"].as_str().expect("body")).expect("json");
     assert_eq!(echoed["authorization"], "Bearer ***");
     let sent = peer.hits()[0].headers["authorization"].clone();
@@ -657,7 +639,7 @@ fn http_refuses_bad_requests_and_times_out() {
         ),
     ] {
         let run = request(&host, &input);
-        let (code, message) = failure(&run);
+        let (code, message) = run.action_error();
         assert_eq!(code, "invalid", "{input}: {message}");
         assert!(message.contains(expected), "{input}: {message}");
     }
@@ -668,7 +650,7 @@ fn http_refuses_bad_requests_and_times_out() {
         &host,
         &json!({ "url": peer.url("/slow?ms=10000"), "timeout_ms": 300 }),
     );
-    let (code, message) = failure(&run);
+    let (code, message) = run.action_error();
     assert_eq!(code, "timeout", "{message}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(8),

@@ -100,17 +100,6 @@ fn output(run: &Run, fleet: &Fleet) -> Value {
     run.json()["output"].clone()
 }
 
-/// The action's error code and message (asserting failure).
-#[track_caller]
-fn failure(run: &Run) -> (String, String) {
-    assert_eq!(run.code, 1, "expected an action error: {run:#?}");
-    let error = run.json()["error"].clone();
-    (
-        error["code"].as_str().unwrap_or_default().to_owned(),
-        error["message"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 fn running_config(host: &TestHost, fleet: &Fleet, device: &str) -> String {
     let out = output(
         &action(host, "get_running_config", &json!({ "device": device })),
@@ -314,7 +303,7 @@ fn netdev_push_of_a_refused_line_fails_with_rejected_and_stops() {
         "push_config",
         &json!({ "device": "SW1", "config": ["ntp server 192.0.2.7", "frobnicate everything", "ntp server 192.0.2.8"] }),
     );
-    let (code, message) = failure(&run);
+    let (code, message) = run.action_error();
     assert_eq!(code, "rejected", "{run:#?}");
     assert!(message.contains("frobnicate everything"), "{message}");
     assert!(message.contains("% Invalid input"), "{message}");
@@ -349,16 +338,13 @@ fn netdev_unreachable_device_fails_quickly_with_unreachable() {
     let started = Instant::now();
     let run = action(&host, "get_running_config", &json!({ "device": "R9" }));
     let elapsed = started.elapsed();
-    let (code, message) = failure(&run);
+    let (code, message) = run.action_error();
     assert_eq!(code, "unreachable", "{run:#?}");
     assert!(message.contains(&port.to_string()), "{message}");
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 
-    let (code, _) = failure(&action(
-        &host,
-        "get_running_config",
-        &json!({ "device": "nope" }),
-    ));
+    let (code, _) =
+        (action(&host, "get_running_config", &json!({ "device": "nope" }))).action_error();
     assert_eq!(code, "not_found");
 }
 
@@ -418,10 +404,11 @@ fn netdev_reads_a_linux_config_file_over_exec() {
         out["config"],
         "hostname box1\nrouter bgp 65001\n neighbor 192.0.2.1 remote-as 65002\n"
     );
-    let (code, message) = failure(&action(
+    let (code, message) = (action(
         &host,
         "push_config",
         &json!({ "device": "box1", "config": "hostname box2" }),
-    ));
+    ))
+    .action_error();
     assert_eq!(code, "unsupported_platform", "{message}");
 }

@@ -95,25 +95,8 @@ fn uname(host: &TestHost, policy: &str) -> Run {
 }
 
 #[track_caller]
-fn output(run: &Run) -> Value {
-    assert_eq!(run.code, 0, "expected success: {run:#?}");
-    run.json()["output"].clone()
-}
-
-/// The action's error code and message (asserting failure).
-#[track_caller]
-fn failure(run: &Run) -> (String, String) {
-    assert_eq!(run.code, 1, "expected an action error: {run:#?}");
-    let error = run.json()["error"].clone();
-    (
-        error["code"].as_str().unwrap_or_default().to_owned(),
-        error["message"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
-#[track_caller]
 fn assert_fails(run: &Run, code: &str, needles: &[&str]) -> String {
-    let (got, message) = failure(run);
+    let (got, message) = run.action_error();
     assert_eq!(got, code, "{message}");
     for needle in needles {
         assert!(message.contains(needle), "{needle:?} not in {message}");
@@ -125,7 +108,7 @@ fn assert_fails(run: &Run, code: &str, needles: &[&str]) -> String {
 fn ssh_runs_uname_on_the_local_sshd_with_a_key_credential() {
     let host = sshd_host();
     let run = uname(&host, "strict");
-    let out = output(&run);
+    let out = run.output();
     assert_eq!(out["stdout"], "Linux\n", "{out}");
     assert_eq!(out["exit_status"], 0);
     let failing = action(
@@ -135,7 +118,7 @@ fn ssh_runs_uname_on_the_local_sshd_with_a_key_credential() {
                  "command": "echo oops >&2; exit 3" }),
         "strict",
     );
-    let out = output(&failing);
+    let out = failing.output();
     assert_eq!(out["stderr"], "oops\n");
     assert_eq!(out["exit_status"], 3);
     assert_no_leak(&host, &peers::sshd().client_key, &[&run, &failing]);
@@ -185,7 +168,7 @@ fn ssh_reads_the_running_config_from_fakenos_through_a_shell() {
         }),
         "strict",
     );
-    let out = output(&run);
+    let out = run.output();
     let config = out["outputs"][1].as_str().unwrap_or_default();
     assert!(config.contains("hostname R1"), "{out}");
     assert!(config.trim_end().ends_with("end"), "{config}");
@@ -222,7 +205,7 @@ fn ssh_copies_a_file_by_sftp() {
         &target(json!({ "path": from, "content": content })),
         "strict",
     );
-    assert_eq!(output(&put)["bytes"], content.len());
+    assert_eq!(put.output()["bytes"], content.len());
     assert_eq!(
         std::fs::read_to_string(&from).expect("the put file"),
         content
@@ -233,9 +216,9 @@ fn ssh_copies_a_file_by_sftp() {
         &target(json!({ "from": from, "to": to })),
         "strict",
     );
-    assert_eq!(output(&copy)["bytes"], content.len());
+    assert_eq!(copy.output()["bytes"], content.len());
     let get = action(&host, "sftp_get", &target(json!({ "path": to })), "strict");
-    assert_eq!(output(&get)["content"], content);
+    assert_eq!(get.output()["content"], content);
     assert_eq!(std::fs::read(&to).expect("the copy"), content.as_bytes());
     let missing = action(
         &host,
@@ -296,7 +279,7 @@ fn ssh_refuses_an_unknown_host_key_under_strict_until_the_operator_trusts_it() {
     ]);
     assert!(trusted.ok().contains(&sshd.host_key_fingerprint));
     let run = uname(&host, "strict");
-    assert_eq!(output(&run)["stdout"], "Linux\n");
+    assert_eq!(run.output()["stdout"], "Linux\n");
     let listed = host.orch(&["hostkey", "list"]);
     assert!(
         listed.ok().contains(&sshd.host_key_fingerprint)
@@ -313,7 +296,7 @@ fn ssh_records_an_unknown_host_key_under_accept_new() {
     grant(&host, &format!("ssh:{}", sshd.address()));
     key_secret(&host, "key", &sshd.address());
     let run = uname(&host, "accept-new");
-    assert_eq!(output(&run)["stdout"], "Linux\n");
+    assert_eq!(run.output()["stdout"], "Linux\n");
     let keys = host.orch(&["hostkey", "list", "--json"]).json();
     assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
     assert_eq!(keys[0]["host"], "127.0.0.1");
@@ -321,7 +304,7 @@ fn ssh_records_an_unknown_host_key_under_accept_new() {
     assert_eq!(keys[0]["fingerprint"], sshd.host_key_fingerprint.as_str());
     assert_eq!(keys[0]["added_by"], "accept-new (pack broker)");
     // Recorded: strict accepts it from now on.
-    assert_eq!(output(&uname(&host, "strict"))["stdout"], "Linux\n");
+    assert_eq!((uname(&host, "strict")).output()["stdout"], "Linux\n");
     assert_no_leak(&host, &sshd.client_key, &[&run]);
 }
 
@@ -360,7 +343,7 @@ fn ssh_refuses_a_changed_host_key_under_every_policy_showing_both_fingerprints()
     forgot.ok();
     host.orch(&["hostkey", "forget", &sshd.address()])
         .fails_with(2);
-    assert_eq!(output(&uname(&host, "accept-new"))["stdout"], "Linux\n");
+    assert_eq!((uname(&host, "accept-new")).output()["stdout"], "Linux\n");
     assert_no_leak(&host, &sshd.client_key, &runs.iter().collect::<Vec<_>>());
 }
 
@@ -415,7 +398,7 @@ fn ssh_reports_a_wrong_password_as_auth_failed() {
         assert_fails(&refused, "auth_failed", &[&sshd.user]);
         password_secret(&host, "pw-ok", &sshd.user, &sshd.address(), &sshd.password);
         let run = exec("pw-ok");
-        assert_eq!(output(&run)["stdout"], format!("{}\n", sshd.user));
+        assert_eq!(run.output()["stdout"], format!("{}\n", sshd.user));
         assert_no_leak(&host, &sshd.password, &[&refused, &run]);
     }
 }
@@ -540,7 +523,7 @@ fn ssh_reaches_an_inventory_device_by_name_only_with_the_inventory_grant() {
     grant(&host, "ssh:inventory");
     let ran = by_name("box1");
     assert_eq!(
-        output(&ran)["stdout"].as_str().map(str::trim),
+        ran.output()["stdout"].as_str().map(str::trim),
         Some("Linux")
     );
     assert_fails(&by_name("nope"), "not_found", &["no device named \"nope\""]);
