@@ -530,3 +530,75 @@ fn ssh_reaches_an_inventory_device_by_name_only_with_the_inventory_grant() {
     assert_fails(&by_name("nocred"), "invalid", &["names no credential"]);
     assert_no_leak(&host, &sshd.client_key, &[&denied, &ran]);
 }
+
+#[test]
+fn ssh_sessions_a_pack_leaves_open_are_closed_when_the_invocation_ends() {
+    // A dedicated sshd, so its log holds this test's connection only.
+    let sshd = peers::Sshd::start();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&["hostkey", "trust", &sshd.address(), "--key", &sshd.host_key])
+        .ok();
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    host.orch_with_stdin(
+        &[
+            "secret",
+            "set",
+            "own-key",
+            "--kind",
+            "ssh-key",
+            "--username",
+            &sshd.user,
+            "--bind",
+            &sshd.address(),
+            "--from-stdin",
+        ],
+        &sshd.client_key,
+    )
+    .ok();
+
+    // In this process (the library, as `orch run` drives it), so the process outlives the
+    // invocation: the connection may only end because the host closed it.
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let home = orch::home::Home::open(host.home()).expect("home");
+    let store = orch::store::Store::open(&home.database()).expect("store");
+    let runtime = orch::runtime::Runtime::new(256 << 20).expect("runtime");
+    let packs = orch::packs::Packs::new(&home, &store, &runtime);
+    let pack = packs.load("broker").expect("load");
+    let broker = orch::capabilities::Broker::open(&home, Default::default()).expect("broker");
+    let lent = broker.context_for("broker").expect("grants");
+    let call = orch::runtime::bindings::CallContext {
+        run_id: String::new(),
+        task: "leak".into(),
+        attempt: 1,
+        idempotency_key: "leak".into(),
+    };
+    let input = json!({
+        "host": "127.0.0.1", "port": sshd.port, "credential": "own-key", "command": "echo hi"
+    })
+    .to_string();
+    tokio.block_on(async {
+        let invocation = runtime
+            .invoke(
+                &pack.prepared,
+                "ssh_leak",
+                &input,
+                &call,
+                &orch::runtime::Limits::default(),
+                &lent,
+            )
+            .await
+            .expect("invoke");
+        let output = invocation.result.expect("ssh_leak succeeded");
+        assert!(output.contains(r#""stdout":"hi\n""#), "{output}");
+        // The guest never dropped its session; the host must close it now that the call is over.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !sshd.log().contains("Disconnected from") {
+            assert!(
+                Instant::now() < deadline,
+                "the leaked session is still open 5 s after the invocation ended; sshd log:\n{}",
+                sshd.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}

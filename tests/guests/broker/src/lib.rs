@@ -269,6 +269,24 @@ fn ssh_exec(input: SshExecInput, _: &Context) -> Result<SshExecOutput, ActionErr
     })
 }
 
+/// Runs the command like `ssh_exec`, then leaks the session (never drops its handle), so the
+/// host's tests can check that it closes what a pack leaves open when the invocation ends.
+fn ssh_leak(input: SshExecInput, _: &Context) -> Result<SshExecOutput, ActionError> {
+    let session = connect(SshTarget {
+        host: input.host,
+        port: input.port,
+        inventory: input.inventory,
+        credential: input.credential,
+    })?;
+    let out = session.exec(&input.command, None)?;
+    std::mem::forget(session);
+    Ok(SshExecOutput {
+        stdout: out.stdout,
+        stderr: out.stderr,
+        exit_status: out.exit_status,
+    })
+}
+
 fn ssh_shell(input: SshShellInput, _: &Context) -> Result<SshShellOutput, ActionError> {
     let session = connect(SshTarget {
         host: input.host,
@@ -455,6 +473,11 @@ impl Pack for Broker {
                 "ssh_exec",
                 "Run one command over SSH.",
                 ssh_exec,
+            ))
+            .action(Action::new(
+                "ssh_leak",
+                "Run one command over SSH and leave the session open (never close it).",
+                ssh_leak,
             ))
             .action(Action::new(
                 "ssh_shell",
