@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::keys::PublicKeyOrCertificate;
+use russh::keys::ssh_key::{self, Algorithm};
 
 use super::hostkeys::{self, PresentedKey, Verdict};
 use crate::capabilities::HostKeyPolicy;
@@ -111,12 +112,39 @@ pub struct Transport {
     pub verdict: Verdict,
 }
 
-fn config() -> Arc<client::Config> {
+/// The client configuration. Host-key algorithms of the keys already recorded for the
+/// destination go first (as OpenSSH orders them by `known_hosts`): a server holding an RSA and
+/// an ed25519 key, of which only the RSA one is trusted, must present the RSA one, or its
+/// trusted key would look changed.
+fn config(known: &[HostKeyRow]) -> Arc<client::Config> {
+    let mut preferred = russh::Preferred::default();
+    preferred.key = prefer_recorded(&preferred.key, known).into();
     Arc::new(client::Config {
         nodelay: true,
         inactivity_timeout: None,
+        preferred,
         ..Default::default()
     })
+}
+
+/// `defaults` reordered: the algorithms of the `known` keys' types first, the rest after, each
+/// group in its default order.
+fn prefer_recorded(defaults: &[Algorithm], known: &[HostKeyRow]) -> Vec<Algorithm> {
+    let recorded: Vec<Algorithm> = known
+        .iter()
+        .filter_map(|row| ssh_key::PublicKey::from_openssh(&row.public_key).ok())
+        .map(|key| key.algorithm())
+        .collect();
+    let same_type = |a: &Algorithm, b: &Algorithm| match (a, b) {
+        // An RSA key signs with any of the RSA hash variants.
+        (Algorithm::Rsa { .. }, Algorithm::Rsa { .. }) => true,
+        _ => a == b,
+    };
+    let (first, rest): (Vec<Algorithm>, Vec<Algorithm>) = defaults
+        .iter()
+        .cloned()
+        .partition(|a| recorded.iter().any(|r| same_type(a, r)));
+    first.into_iter().chain(rest).collect()
 }
 
 /// Connects to the first of `addresses` that answers and runs the handshake, judging the host
@@ -190,8 +218,13 @@ async fn connect(
         });
     };
     let _ = stream.set_nodelay(true);
+    let known: &[HostKeyRow] = match &mode {
+        Mode::Check { known, .. } => known,
+        Mode::Capture => &[],
+    };
+    let config = config(known);
     let (verifier, seen) = Verifier::new(mode);
-    let result = client::connect_stream(config(), stream, verifier).await;
+    let result = client::connect_stream(config, stream, verifier).await;
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).take();
     match (result, seen) {
         (Ok(handle), Some((key, verdict))) => Ok(Transport {
@@ -208,5 +241,46 @@ async fn connect(
             code: ErrorCode::Protocol,
             message: format!("the ssh handshake with {destination} failed: {err}"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(public_key: &str) -> HostKeyRow {
+        HostKeyRow {
+            host: "r1".into(),
+            port: 22,
+            algorithm: String::new(),
+            public_key: public_key.into(),
+            fingerprint: String::new(),
+            added_at: String::new(),
+            added_by: "test".into(),
+        }
+    }
+
+    #[test]
+    fn recorded_key_types_are_negotiated_first() {
+        let defaults = russh::Preferred::default().key.to_vec();
+        assert_eq!(
+            defaults[0],
+            Algorithm::Ed25519,
+            "russh's default order changed"
+        );
+        let rsa = row(
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDNfshkqA2cvhUclutoGiqMENhBPwqrAE6nH6EwIevZeZRG3dHqsG/8FYtLqIpdFm/B/7cgnB6SF0whtCK39+Hxj2EnDbcazolmtLNcwc0WQcV1Rzx+dqAYVqF0IcvnByriUXvQqVjBAfF1KGZ1grZCrqUQS1kCOKJOJz0OSqgmwQ==",
+        );
+        let ordered = prefer_recorded(&defaults, &[rsa]);
+        assert!(
+            ordered[..3]
+                .iter()
+                .all(|a| matches!(a, Algorithm::Rsa { .. })),
+            "{ordered:?}"
+        );
+        assert_eq!(ordered.len(), defaults.len());
+        // Nothing recorded (or nothing parsable): the default order.
+        assert_eq!(prefer_recorded(&defaults, &[]), defaults);
+        assert_eq!(prefer_recorded(&defaults, &[row("garbage")]), defaults);
     }
 }
