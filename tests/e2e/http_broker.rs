@@ -657,3 +657,31 @@ fn http_refuses_bad_requests_and_times_out() {
         "the timeout did not cut the exchange"
     );
 }
+
+#[test]
+fn http_the_most_verbose_logs_never_show_an_injected_credential() {
+    let host = host();
+    let peer = Peer::start();
+    grant_peer(&host, &peer);
+    let bind = format!("127.0.0.1:{}", peer.port());
+    let set = secret(
+        &host,
+        "basic",
+        "basic",
+        &["--bind", &bind, "--username", "admin"],
+        PASSWORD,
+    );
+    use base64::Engine as _;
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"));
+    peer.expect("authorization", &format!("Basic {pair}"));
+    // Every crate at trace level: hyper and reqwest hold the Authorization header in clear.
+    let run = request_env(
+        &host,
+        &json!({ "url": peer.url("/protected"), "credential": "basic" }),
+        &[("ORCH_LOG", "trace")],
+    );
+    assert_eq!(run.output()["body"], "welcome");
+    assert!(run.stderr.len() > 1000, "expected verbose logs: {run:#?}");
+    assert_no_leak(&host, PASSWORD, &[&set, &run]);
+    assert_no_leak(&host, &pair, &[&set, &run]);
+}

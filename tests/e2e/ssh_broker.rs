@@ -602,3 +602,68 @@ fn ssh_sessions_a_pack_leaves_open_are_closed_when_the_invocation_ends() {
         }
     });
 }
+
+#[test]
+fn ssh_the_most_verbose_logs_never_show_a_secret() {
+    let device = peers::fakenos();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&[
+        "hostkey",
+        "trust",
+        &device.address(),
+        "--key",
+        &device.host_key,
+    ])
+    .ok();
+    grant(&host, &format!("ssh:{}", device.address()));
+    password_secret(
+        &host,
+        "r1",
+        &device.username,
+        &device.address(),
+        &device.password,
+    );
+    password_secret(
+        &host,
+        "r1-enable",
+        &device.username,
+        &device.address(),
+        &device.enable_password,
+    );
+    let input = json!({
+        "host": "127.0.0.1",
+        "port": device.port,
+        "credential": "r1",
+        "prompt": r"R1[>#]\s*$",
+        "enable": {
+            "password_prompt": r"Password:\s*$",
+            "credential": "r1-enable",
+            "prompt": r"R1#\s*$",
+        },
+        "commands": ["show running-config"],
+    })
+    .to_string();
+    // Every crate at trace level: russh sees the password and the typed enable secret in clear.
+    let run = host.orch_env_stdin(
+        &[
+            "action",
+            "run",
+            "broker.ssh_shell",
+            "--input",
+            &input,
+            "--json",
+            "-vv",
+        ],
+        &[("ORCH_LOG", "trace")],
+        "",
+    );
+    assert!(
+        run.output()["outputs"][0]
+            .as_str()
+            .is_some_and(|c| c.contains("hostname R1"))
+    );
+    assert!(run.stderr.len() > 1000, "expected verbose logs: {run:#?}");
+    for secret in [&device.password, &device.enable_password] {
+        assert_no_leak(&host, secret, &[&run]);
+    }
+}
