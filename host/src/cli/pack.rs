@@ -374,7 +374,11 @@ fn print_grants(out: &mut impl std::io::Write, held: &[String]) -> anyhow::Resul
 /// Warns about capabilities the pack imports but holds no grant for: its calls will be denied.
 fn warn_ungranted(pack: &InstalledPack, held: &[String]) {
     let name = &pack.manifest.name;
-    for (capability, interface) in [("http", "orch:pack/http@"), ("ssh", "orch:pack/ssh@")] {
+    for (capability, interface, example) in [
+        ("http", "orch:pack/http@", "HOST"),
+        ("ssh", "orch:pack/ssh@", "HOST"),
+        ("catalog", "orch:pack/catalog@", "COLLECTION"),
+    ] {
         let imports = pack.imports.iter().any(|i| i.starts_with(interface));
         let granted = held
             .iter()
@@ -383,7 +387,7 @@ fn warn_ungranted(pack: &InstalledPack, held: &[String]) {
             eprintln!(
                 "note: pack {name} imports {capability} but holds no {capability} grant, so its \
                  {capability} calls will be denied; grant with: orch pack grant {name} \
-                 {capability}:HOST (or add it again with --yes for what it asks for)"
+                 {capability}:{example} (or add it again with --yes for what it asks for)"
             );
         }
     }
