@@ -209,10 +209,7 @@ impl Grant {
             Destination::Host {
                 scheme: granted,
                 binding,
-            } => {
-                (granted.is_none() || *granted == scheme)
-                    && binding.matches(&ip_literal_form(host), port)
-            }
+            } => (granted.is_none() || *granted == scheme) && binding.matches(host, port),
         }
     }
 }
@@ -229,13 +226,6 @@ fn looks_like_cidr(host: &str) -> bool {
         .trim_end_matches(']')
         .parse::<ipnet::IpNet>()
         .is_ok()
-}
-
-/// An IP host as `Binding::matches` expects it (IPv6 unbracketed), names unchanged.
-fn ip_literal_form(host: &str) -> String {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned()
 }
 
 impl fmt::Display for Grant {

@@ -29,7 +29,7 @@ use self::policy::Origin;
 use self::transport::{Injected, Target};
 use super::broker::CapabilityContext;
 use super::grants::Capability;
-use super::network::{self, AddressClass};
+use super::network;
 use super::{ErrorCode, HostError, host_error, no_grant};
 use crate::runtime::bindings::orch::pack::http::{Host, Request, Response};
 use crate::vault::Kind;
@@ -270,9 +270,7 @@ async fn admit(context: &CapabilityContext, origin: &Origin) -> Result<Target, H
     let grants = &context.grants;
     // An address the host never connects to is refused as such, whatever the grants say.
     if let Some(ip) = origin.ip
-        && let AddressClass::Forbidden(_) = network::classify(ip.to_canonical())
-        && let Err(err) =
-            network::check_address(grants, Capability::Http, &origin.host, ip, origin.port)
+        && let Err(err) = network::refuse_forbidden(&origin.host, ip)
     {
         return Err(denied(format!(
             "pack {pack:?} may not reach {origin}: {err}"

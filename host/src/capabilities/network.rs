@@ -130,6 +130,18 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     }
 }
 
+/// Refuses `ip` (reached as `host`) when it is an address the host never connects to, whatever
+/// the grants or the inventory say; other addresses pass.
+pub fn refuse_forbidden(host: &str, ip: IpAddr) -> Result<(), String> {
+    let ip = ip.to_canonical();
+    match classify(ip) {
+        AddressClass::Forbidden(what) => Err(format!(
+            "{host} is {ip}, {what}; the host never connects there"
+        )),
+        AddressClass::Public | AddressClass::Internal(_) => Ok(()),
+    }
+}
+
 /// Checks that `capability` may connect to `ip`:`port` reached as `host` (the name or literal
 /// the pack gave, for the message). Public addresses pass (the name was checked against the
 /// grant before resolution); internal ones need a grant naming the address or its range;
@@ -141,12 +153,10 @@ pub fn check_address(
     ip: IpAddr,
     port: u16,
 ) -> Result<(), String> {
+    refuse_forbidden(host, ip)?;
     let ip = ip.to_canonical();
     match classify(ip) {
-        AddressClass::Public => Ok(()),
-        AddressClass::Forbidden(what) => Err(format!(
-            "{host} is {ip}, {what}; the host never connects there"
-        )),
+        AddressClass::Public | AddressClass::Forbidden(_) => Ok(()),
         AddressClass::Internal(what) => {
             if grants.admits_address(capability, ip, port) {
                 Ok(())
