@@ -254,6 +254,19 @@ fn connect(target: SshTarget) -> Result<Session, ActionError> {
 }
 
 fn ssh_exec(input: SshExecInput, _: &Context) -> Result<SshExecOutput, ActionError> {
+    Ok(exec(input)?.1)
+}
+
+/// Runs the command like `ssh_exec`, then leaks the session (never drops its handle), so the
+/// host's tests can check that it closes what a pack leaves open when the invocation ends.
+fn ssh_leak(input: SshExecInput, _: &Context) -> Result<SshExecOutput, ActionError> {
+    let (session, output) = exec(input)?;
+    std::mem::forget(session);
+    Ok(output)
+}
+
+/// Connects as `input` says and runs its command; the session stays open for the caller.
+fn exec(input: SshExecInput) -> Result<(Session, SshExecOutput), ActionError> {
     let session = connect(SshTarget {
         host: input.host,
         port: input.port,
@@ -262,29 +275,12 @@ fn ssh_exec(input: SshExecInput, _: &Context) -> Result<SshExecOutput, ActionErr
     })?;
     let timeout = input.timeout_ms.map(|ms| Duration::from_millis(ms.into()));
     let out = session.exec(&input.command, timeout)?;
-    Ok(SshExecOutput {
+    let output = SshExecOutput {
         stdout: out.stdout,
         stderr: out.stderr,
         exit_status: out.exit_status,
-    })
-}
-
-/// Runs the command like `ssh_exec`, then leaks the session (never drops its handle), so the
-/// host's tests can check that it closes what a pack leaves open when the invocation ends.
-fn ssh_leak(input: SshExecInput, _: &Context) -> Result<SshExecOutput, ActionError> {
-    let session = connect(SshTarget {
-        host: input.host,
-        port: input.port,
-        inventory: input.inventory,
-        credential: input.credential,
-    })?;
-    let out = session.exec(&input.command, None)?;
-    std::mem::forget(session);
-    Ok(SshExecOutput {
-        stdout: out.stdout,
-        stderr: out.stderr,
-        exit_status: out.exit_status,
-    })
+    };
+    Ok((session, output))
 }
 
 fn ssh_shell(input: SshShellInput, _: &Context) -> Result<SshShellOutput, ActionError> {
