@@ -11,19 +11,13 @@
 
 #[path = "support/guests.rs"]
 mod guests;
+#[path = "support/hosted.rs"]
+mod hosted;
 #[path = "support/sampling.rs"]
 mod sampling;
-use guests::guest;
+use hosted::Hosted;
 use sampling::{Figure, count, sample};
 
-use std::sync::Arc;
-
-use orch::capabilities::{Broker, BrokerSettings};
-use orch::home::Home;
-use orch::packs::Packs;
-use orch::runtime::bindings::CallContext;
-use orch::runtime::{Limits, Runtime};
-use orch::store::Store;
 use orch::vault::MasterKey;
 use serde_json::json;
 
@@ -77,42 +71,16 @@ fn main() {
     }));
 
     // (b) through the host.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let home = Home::open(dir.path().join("home")).expect("home");
-    let store = Store::open(&home.database()).expect("store");
-    let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime"));
-    let packs = Packs::new(&home, &store, &runtime);
-    tokio
-        .block_on(packs.add(&guest("broker"), &|_| {}))
-        .expect("adding broker");
-    store
+    let hosted = Hosted::with_broker(&tokio);
+    hosted
+        .store
         .add_grants("broker", &[format!("http:http://127.0.0.1:{port}")])
         .expect("grant");
-    let pack = packs.load("broker").expect("load broker").prepared;
-    let broker = Broker::with_store(
-        Store::open(&home.database()).expect("broker store"),
-        MasterKey::generate().expect("key"),
-        BrokerSettings::default(),
-    )
-    .expect("broker");
-    let lent = broker.context_for("broker").expect("context");
+    let invoker = hosted.invoker(MasterKey::generate().expect("key"));
     let input = json!({ "url": url }).to_string();
-    let context = CallContext {
-        run_id: "bench".into(),
-        task: "http".into(),
-        attempt: 1,
-        idempotency_key: "bench".into(),
-    };
-    let host_figure = tokio.block_on(sample(warmup, samples, || {
-        let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
-        async move {
-            let invocation = runtime
-                .invoke(pack, "http_request", input, context, &Limits::DEFAULT, lent)
-                .await
-                .expect("invoke");
-            let output = invocation.result.expect("http_request succeeded");
-            assert!(output.contains(BODY), "{output}");
-        }
+    let host_figure = tokio.block_on(sample(warmup, samples, || async {
+        let output = invoker.call("http_request", &input).await;
+        assert!(output.contains(BODY), "{output}");
     }));
 
     // (c) what the client cache saves: building one client.

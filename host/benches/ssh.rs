@@ -13,9 +13,11 @@
 
 #[path = "support/guests.rs"]
 mod guests;
+#[path = "support/hosted.rs"]
+mod hosted;
 #[path = "support/sampling.rs"]
 mod sampling;
-use guests::guest;
+use hosted::Hosted;
 use sampling::{Figure, count, sample};
 
 /// What `peers.rs` needs from the e2e harness.
@@ -35,12 +37,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orch::capabilities::ssh::hostkeys::PresentedKey;
-use orch::capabilities::{Broker, BrokerSettings};
-use orch::home::Home;
-use orch::packs::Packs;
-use orch::runtime::bindings::CallContext;
-use orch::runtime::{Limits, Runtime};
-use orch::store::Store;
 use orch::vault::{Kind, MasterKey, NewCredential, PublicField, Vault};
 use russh::ChannelMsg;
 use russh::client::{self, Handle};
@@ -149,23 +145,18 @@ fn main() {
     }));
 
     // (b) through the host.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let home = Home::open(dir.path().join("home")).expect("home");
-    let store = Store::open(&home.database()).expect("store");
-    let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime"));
-    let packs = Packs::new(&home, &store, &runtime);
-    tokio
-        .block_on(packs.add(&guest("broker"), &|_| {}))
-        .expect("adding broker");
+    let hosted = Hosted::with_broker(&tokio);
     let address = format!("127.0.0.1:{}", sshd.port);
-    store
+    hosted
+        .store
         .add_grants("broker", &[format!("ssh:{address}")])
         .expect("grant");
-    store
+    hosted
+        .store
         .add_host_key(&host_key.row("127.0.0.1", sshd.port, "bench"))
         .expect("host key");
     let key = MasterKey::parse(MASTER_KEY, "the bench").expect("master key");
-    Vault::new(&store)
+    Vault::new(&hosted.store)
         .set(
             &key,
             NewCredential {
@@ -181,34 +172,14 @@ fn main() {
             },
         )
         .expect("credential");
-    let pack = packs.load("broker").expect("load broker").prepared;
-    let broker = Broker::with_store(
-        Store::open(&home.database()).expect("broker store"),
-        MasterKey::parse(MASTER_KEY, "the bench").expect("master key"),
-        BrokerSettings::default(),
-    )
-    .expect("broker");
-    let lent = broker.context_for("broker").expect("context");
+    let invoker = hosted.invoker(MasterKey::parse(MASTER_KEY, "the bench").expect("master key"));
     let input = json!({
         "host": "127.0.0.1", "port": sshd.port, "credential": "key", "command": "echo hi"
     })
     .to_string();
-    let context = CallContext {
-        run_id: "bench".into(),
-        task: "ssh".into(),
-        attempt: 1,
-        idempotency_key: "bench".into(),
-    };
-    let through_host = tokio.block_on(sample(warmup, samples_connect, || {
-        let (runtime, pack, input, context, lent) = (&runtime, &pack, &input, &context, &lent);
-        async move {
-            let invocation = runtime
-                .invoke(pack, "ssh_exec", input, context, &Limits::DEFAULT, lent)
-                .await
-                .expect("invoke");
-            let output = invocation.result.expect("ssh_exec succeeded");
-            assert!(output.contains(r#""stdout":"hi\n""#), "{output}");
-        }
+    let through_host = tokio.block_on(sample(warmup, samples_connect, || async {
+        let output = invoker.call("ssh_exec", &input).await;
+        assert!(output.contains(r#""stdout":"hi\n""#), "{output}");
     }));
 
     println!("`echo hi` on a local sshd (ed25519 host and client keys):");
