@@ -132,7 +132,7 @@ impl Broker {
             master_key: Mutex::new(None),
             masker: Arc::new(Masker::new()),
             settings,
-            http: super::http::Shared::new()?,
+            http: super::http::Shared::default(),
         }))
     }
 
@@ -148,7 +148,7 @@ impl Broker {
             master_key: Mutex::new(Some(Arc::new(key))),
             masker: Arc::new(Masker::new()),
             settings,
-            http: super::http::Shared::new()?,
+            http: super::http::Shared::default(),
         }))
     }
 
@@ -161,7 +161,7 @@ impl Broker {
             master_key: Mutex::new(None),
             masker: Arc::new(Masker::new()),
             settings: BrokerSettings::default(),
-            http: super::http::Shared::new().unwrap_or_default(),
+            http: super::http::Shared::default(),
         })
     }
 

@@ -44,18 +44,12 @@ const DEFAULT_MAX_REDIRECTS: u8 = 5;
 /// The most redirects a request may ask the host to follow.
 const MAX_REDIRECTS: u8 = 10;
 
-/// What every invocation's http capability shares: the pinned clients and the OAuth2 tokens.
+/// What every invocation's http capability shares: the pinned clients and the OAuth2 tokens,
+/// both empty at first (clients are built on first use per destination).
 #[derive(Default)]
 pub struct Shared {
     clients: transport::Clients,
     tokens: oauth::TokenCache,
-}
-
-impl Shared {
-    /// An empty cache of clients and tokens (clients are built on first use per destination).
-    pub fn new() -> anyhow::Result<Self> {
-        Ok(Self::default())
-    }
 }
 
 /// Builds one unpinned client the way the capability does; for benchmarks that measure what a
