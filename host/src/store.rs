@@ -6,6 +6,7 @@
 mod catalog;
 mod credentials;
 mod grants;
+mod host_keys;
 mod packs;
 mod runs;
 mod schema;
@@ -19,7 +20,8 @@ use rusqlite::Connection;
 
 pub use catalog::{DeviceRow, ImportChange, RecordKey, RecordRow};
 pub use credentials::{CredentialRow, SealedField};
-pub use grants::{GrantRow, HostKeyRow};
+pub use grants::GrantRow;
+pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};
 pub use runs::{
     AttemptId, AttemptRow, FinishedAttempt, JournalBatch, LeaseHeld, LogRow, NO_ITEM, NewAttempt,
