@@ -16,6 +16,7 @@ mod run;
 mod runs;
 mod secret;
 mod session;
+pub mod untrusted;
 mod workflow;
 
 use std::path::PathBuf;

@@ -695,6 +695,7 @@ fn check_answer(schema: &Value, task: &str, answer: &Value) -> Result<(), InputR
                 path: String::new(),
                 message: format!("the question's schema is unusable: {reason}"),
             }],
+            unchecked: None,
         }),
     }
 }

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("ORCH_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .without_time()
+        // Colour only on a terminal: a file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -29,9 +31,11 @@ fn main() -> ExitCode {
     match runtime.block_on(orch::cli::run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            // Errors carry text from packs and devices: escaped, continuation lines indented.
+            use orch::cli::untrusted::block;
+            eprintln!("error: {}", block(&err.to_string(), "  "));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", block(&cause.to_string(), "    "));
             }
             ExitCode::from(orch::cli::exit_code_for(&err))
         }

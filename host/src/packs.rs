@@ -88,6 +88,70 @@ pub struct AddReport {
     pub change: AddChange,
     /// The pack as installed now.
     pub pack: InstalledPack,
+    /// Grants the replaced pack held that the new one does not inherit (another vendor's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_grants: Vec<String>,
+    /// Credentials limited to the replaced pack, now suspended for that name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suspended_credentials: Vec<String>,
+}
+
+/// Why adding a file replaces the installed pack of the same name in a way the operator must
+/// confirm: a pack only names itself, so a file calling itself `text` could be anyone's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum ReplaceReason {
+    /// Another vendor: the new pack inherits no grant and no credential.
+    OtherVendor {
+        /// The installed pack's vendor.
+        installed: String,
+        /// The file's vendor.
+        new: String,
+    },
+    /// An older version.
+    Downgrade {
+        /// The installed version.
+        installed: String,
+        /// The file's version.
+        new: String,
+    },
+    /// The file asks for destinations the installed pack did not.
+    MoreDestinations {
+        /// The new destinations, as grants.
+        added: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for ReplaceReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OtherVendor { installed, new } => write!(
+                f,
+                "it comes from another vendor ({:?}, the installed one from {:?}): it would \
+                 inherit none of the installed pack's grants or credentials",
+                new, installed
+            ),
+            Self::Downgrade { installed, new } => {
+                write!(f, "it is older ({new}, installed {installed})")
+            }
+            Self::MoreDestinations { added } => {
+                write!(f, "it asks for more destinations: {}", added.join(", "))
+            }
+        }
+    }
+}
+
+/// A replacement waiting for the operator's confirmation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replacement {
+    /// Pack name.
+    pub name: String,
+    /// The installed version.
+    pub installed_version: String,
+    /// The file's version.
+    pub new_version: String,
+    /// Everything that needs confirming.
+    pub reasons: Vec<ReplaceReason>,
 }
 
 /// A pack ready to invoke.
@@ -119,29 +183,58 @@ pub enum PackError {
     /// Malformed `PACK.ACTION`.
     #[error("{0:?} is not an action reference; write PACK.ACTION, e.g. text.diff")]
     BadActionRef(String),
-    /// The file is not a usable component.
-    #[error("{path} cannot be added: {source}")]
+    /// The file is not a usable component. (The cause is in the message, not a `source`:
+    /// `main` prints the chain, which would say it twice.)
+    #[error("{path} cannot be added: {cause}")]
     Component {
         /// The file.
         path: String,
         /// Why.
-        source: ComponentError,
+        cause: ComponentError,
     },
     /// `describe` failed in the sandbox.
-    #[error("{path} cannot be added: describe failed: {source}")]
+    #[error("{path} cannot be added: describe failed: {cause}")]
     Describe {
         /// The file.
         path: String,
         /// Why.
-        source: SandboxError,
+        cause: SandboxError,
     },
     /// The description is invalid.
-    #[error("{path} cannot be added: {source}")]
+    #[error("{path} cannot be added: {cause}")]
     Manifest {
         /// The file.
         path: String,
         /// Why.
-        source: ManifestError,
+        cause: ManifestError,
+    },
+    /// A replacement the operator did not confirm.
+    #[error(
+        "{path} would replace the installed pack {name} {installed_version} with {new_version}, \
+         and {reasons}; nothing was changed. If that is intended, add it again with --replace"
+    )]
+    ReplaceRefused {
+        /// The file.
+        path: String,
+        /// Pack name.
+        name: String,
+        /// The installed version.
+        installed_version: String,
+        /// The file's version.
+        new_version: String,
+        /// Why it needs confirming, joined.
+        reasons: String,
+    },
+    /// An installed action's input schema this host cannot use (stored by an older host).
+    #[error(
+        "the input schema of {action} is unusable: {reason}; the pack must be fixed and added \
+         again"
+    )]
+    UnusableSchema {
+        /// `pack.action`.
+        action: String,
+        /// Why.
+        reason: String,
     },
     /// `revoke` of a grant the pack does not hold.
     #[error("pack {pack:?} does not hold {grant}; it holds: {held}")]
@@ -182,9 +275,23 @@ impl<'a> Packs<'a> {
         }
     }
 
-    /// Adds the pack in `path`: checks it, describes it in the sandbox, precompiles it and
-    /// records it. `progress` receives a short phrase before each slow step.
+    /// Adds the pack in `path` as [`Packs::add_with`] does, refusing any replacement that needs
+    /// confirming.
     pub async fn add(&self, path: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<AddReport> {
+        self.add_with(path, &|_| false, progress).await
+    }
+
+    /// Adds the pack in `path`: checks it, describes it in the sandbox, precompiles it and
+    /// records it. When a pack of the same name is installed and the file comes from another
+    /// vendor, is older, or asks for more destinations, `confirm` decides; a replacement by
+    /// another vendor drops the grants and suspends the credentials limited to the name.
+    /// `progress` receives a short phrase before each slow step.
+    pub async fn add_with(
+        &self,
+        path: &Path,
+        confirm: &dyn Fn(&Replacement) -> bool,
+        progress: &dyn Fn(&str),
+    ) -> anyhow::Result<AddReport> {
         let shown = path.display().to_string();
         let wasm = fs::read(path).with_context(|| format!("reading pack file {shown}"))?;
         let digest = cache::sha256_hex(&wasm);
@@ -192,43 +299,79 @@ impl<'a> Packs<'a> {
             return Ok(AddReport {
                 change: AddChange::Unchanged,
                 pack: existing,
+                dropped_grants: Vec::new(),
+                suspended_credentials: Vec::new(),
             });
         }
         progress("compiling");
         let component = self
             .runtime
             .compile(&wasm)
-            .map_err(|source| PackError::Component {
+            .map_err(|cause| PackError::Component {
                 path: shown.clone(),
-                source,
+                cause,
             })?;
         let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pack");
         let prepared = self
             .runtime
             .prepare(file_name, &component)
-            .map_err(|source| PackError::Component {
+            .map_err(|cause| PackError::Component {
                 path: shown.clone(),
-                source,
+                cause,
             })?;
         progress("describing");
-        let info =
-            self.runtime
-                .describe(&prepared)
-                .await
-                .map_err(|source| PackError::Describe {
-                    path: shown.clone(),
-                    source,
-                })?;
-        let manifest = Manifest::from_info(info).map_err(|source| PackError::Manifest {
+        let info = self
+            .runtime
+            .describe(&prepared)
+            .await
+            .map_err(|cause| PackError::Describe {
+                path: shown.clone(),
+                cause,
+            })?;
+        let manifest = Manifest::from_info(info).map_err(|cause| PackError::Manifest {
             path: shown.clone(),
-            source,
+            cause,
         })?;
+        let previous = self.store.pack(&manifest.name)?;
+        let mut other_vendor = false;
+        if let Some(previous) = &previous {
+            let replacement = replacement(previous, &manifest)?;
+            other_vendor = replacement
+                .reasons
+                .iter()
+                .any(|r| matches!(r, ReplaceReason::OtherVendor { .. }));
+            if !replacement.reasons.is_empty() && !confirm(&replacement) {
+                return Err(PackError::ReplaceRefused {
+                    path: shown,
+                    name: replacement.name,
+                    installed_version: replacement.installed_version,
+                    new_version: replacement.new_version,
+                    reasons: replacement
+                        .reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                }
+                .into());
+            }
+        }
         progress("saving");
         // Files first, the record last: a crash in between leaves an unused file, never a
         // record pointing at nothing.
         cache::write_private_atomically(&self.home.pack_file(&digest), &wasm)?;
         cache::save(self.home, self.store, self.runtime, &digest, &component)?;
-        let previous = self.store.pack(&manifest.name)?;
+        // Another vendor's pack inherits nothing. Taken away before the new record is written,
+        // so a crash in between leaves the old pack with fewer rights, never the new one with
+        // the old one's.
+        let (dropped_grants, suspended_credentials) = if other_vendor {
+            (
+                self.store.remove_grants(&manifest.name, None)?,
+                self.store.suspend_pack_in_credentials(&manifest.name)?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let row = PackRow {
             name: manifest.name.clone(),
             version: manifest.version.clone(),
@@ -256,6 +399,8 @@ impl<'a> Packs<'a> {
         Ok(AddReport {
             change,
             pack: InstalledPack::from_row(stored)?,
+            dropped_grants,
+            suspended_credentials,
         })
     }
 
@@ -286,12 +431,15 @@ impl<'a> Packs<'a> {
         InstalledPack::from_row(row)
     }
 
-    /// Removes the pack called `name` with its stored file and compiled artifacts.
-    pub fn remove(&self, name: &str) -> anyhow::Result<InstalledPack> {
+    /// Removes the pack called `name` with its stored file, compiled artifacts and grants;
+    /// credentials limited to it are suspended for that name (a pack added later under the
+    /// same name, by anyone, inherits nothing). The pack, and the credentials suspended.
+    pub fn remove(&self, name: &str) -> anyhow::Result<(InstalledPack, Vec<String>)> {
         let pack = self.get(name)?;
+        let suspended = self.store.suspend_pack_in_credentials(name)?;
         self.store.remove_pack(name)?;
         self.forget_file_if_unused(&pack.digest)?;
-        Ok(pack)
+        Ok((pack, suspended))
     }
 
     fn forget_file_if_unused(&self, digest: &str) -> anyhow::Result<()> {
@@ -358,6 +506,48 @@ impl<'a> Packs<'a> {
             cache,
         })
     }
+}
+
+/// What replacing `previous` by `manifest` needs confirmed (nothing for an upgrade of the same
+/// vendor asking for no more).
+fn replacement(previous: &PackRow, manifest: &Manifest) -> anyhow::Result<Replacement> {
+    let mut reasons = Vec::new();
+    if previous.vendor != manifest.vendor {
+        reasons.push(ReplaceReason::OtherVendor {
+            installed: previous.vendor.clone(),
+            new: manifest.vendor.clone(),
+        });
+    }
+    if let AddChange::Downgraded { from } = change_from(previous, &manifest.version) {
+        reasons.push(ReplaceReason::Downgrade {
+            installed: from,
+            new: manifest.version.clone(),
+        });
+    }
+    let before: Manifest = serde_json::from_str(&previous.manifest)
+        .with_context(|| format!("reading the stored manifest of pack {:?}", previous.name))?;
+    let asked_before: Vec<String> = before
+        .destinations
+        .iter()
+        .filter_map(|d| d.as_grant().map(|g| g.to_string()))
+        .collect();
+    let mut added: Vec<String> = manifest
+        .destinations
+        .iter()
+        .filter_map(|d| d.as_grant().map(|g| g.to_string()))
+        .filter(|g| !asked_before.contains(g))
+        .collect();
+    added.sort();
+    added.dedup();
+    if !added.is_empty() {
+        reasons.push(ReplaceReason::MoreDestinations { added });
+    }
+    Ok(Replacement {
+        name: previous.name.clone(),
+        installed_version: previous.version.clone(),
+        new_version: manifest.version.clone(),
+        reasons,
+    })
 }
 
 fn change_from(previous: &PackRow, version: &str) -> AddChange {

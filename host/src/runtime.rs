@@ -168,6 +168,34 @@ pub enum SandboxError {
         /// The tail of what the guest wrote to stderr.
         stderr: String,
     },
+    /// One call passed more data across the sandbox boundary than the host copies.
+    #[error(
+        "pack {pack:?} action {action:?} passed more than {} MiB to the host in one call, the most \
+         the host copies out of a sandbox per call; the pack must send its data in smaller pieces",
+        limit >> 20
+    )]
+    Boundary {
+        /// Pack name.
+        pack: String,
+        /// Action name.
+        action: String,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// `describe` returned more than the host reads.
+    #[error(
+        "pack {pack:?} describes itself in {size} bytes (names, descriptions, schemas), more than \
+         the {} MiB the host reads; the pack's description must be smaller",
+        limit >> 20
+    )]
+    DescriptionTooLarge {
+        /// Pack name (the file name at `pack add`).
+        pack: String,
+        /// Bytes of text described.
+        size: usize,
+        /// The cap in bytes.
+        limit: usize,
+    },
     /// The instance could not be created.
     #[error("pack {pack:?}: could not create an instance: {source:#}")]
     Instantiate {
@@ -176,6 +204,24 @@ pub enum SandboxError {
         /// The cause.
         source: anyhow::Error,
     },
+}
+
+impl SandboxError {
+    /// The error code a run records for this failure (snake_case, as action errors have).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Deadline { .. } => "timeout",
+            Self::Memory { .. } => "memory_limit",
+            Self::StackOverflow { .. } => "stack_overflow",
+            Self::OutputTooLarge { .. } => "output_too_large",
+            Self::InvalidOutput { .. } => "invalid_output",
+            Self::Panic { .. } => "panic",
+            Self::Trap { .. } => "trap",
+            Self::Boundary { .. } => "call_too_large",
+            Self::DescriptionTooLarge { .. } => "description_too_large",
+            Self::Instantiate { .. } => "instantiate",
+        }
+    }
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -201,6 +247,11 @@ const DESCRIBE_LIMITS: Limits = Limits {
     output_bytes: 4 << 20,
 };
 const WASM_STACK_BYTES: usize = 512 << 10;
+/// Most bytes one call from a pack to the host may carry (wasmtime's hostcall fuel, set here so
+/// the limit is ours and can be named in errors).
+pub const MAX_CALL_BYTES: usize = 128 << 20;
+/// What wasmtime says when a call passes the hostcall fuel (its error type is private).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 impl Runtime {
     /// Creates the engine, the epoch ticker and the linker. `max_memory_bytes` is the largest
@@ -288,7 +339,17 @@ impl Runtime {
         };
         let outcome = self.run_bounded(&DESCRIBE_LIMITS, call).await;
         match outcome {
-            Ok(info) => Ok(info),
+            Ok(info) => {
+                let size = described_bytes(&info);
+                if size > DESCRIBE_LIMITS.output_bytes {
+                    return Err(SandboxError::DescriptionTooLarge {
+                        pack: pack.name.clone(),
+                        size,
+                        limit: DESCRIBE_LIMITS.output_bytes,
+                    });
+                }
+                Ok(info)
+            }
             Err(err) => Err(classify(
                 err,
                 &store,
@@ -386,6 +447,7 @@ impl Runtime {
         let sandbox = Sandbox::new(limits.memory_bytes, capabilities, call, deadline);
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
+        store.set_hostcall_fuel(MAX_CALL_BYTES);
         // Yield to the executor at every tick so one busy guest does not hold a worker thread,
         // and trap once the wall-clock deadline has passed.
         store.epoch_deadline_callback(move |_| {
@@ -411,10 +473,44 @@ impl Runtime {
     }
 }
 
+/// The bytes of text a description carries (what the describe output cap applies to).
+fn described_bytes(info: &PackInfo) -> usize {
+    let actions: usize = info
+        .actions
+        .iter()
+        .map(|a| a.name.len() + a.description.len() + a.input_schema.len() + a.output_schema.len())
+        .sum();
+    let destinations: usize = info
+        .destinations
+        .iter()
+        .map(|d| d.kind.len() + d.pattern.len() + d.reason.len())
+        .sum();
+    info.name.len()
+        + info.version.len()
+        + info.vendor.len()
+        + info.description.len()
+        + actions
+        + destinations
+}
+
 /// Masks secrets in everything an invocation returns: it is about to be printed or stored.
 fn mask_invocation(masker: &Masker, invocation: &mut Invocation) {
     match &mut invocation.result {
-        Ok(output) => masker.mask_in_place(output),
+        Ok(output) => match masker.mask_or_refuse(std::mem::take(output).into_bytes()) {
+            // Masking replaces text inside JSON strings with `***`: still JSON.
+            Some(masked) => *output = String::from_utf8_lossy(&masked).into_owned(),
+            None => {
+                invocation.result = Err(ActionError {
+                    code: "output_withheld".to_owned(),
+                    message: "the action's output contained a stored credential in an encoded \
+                              form the host cannot mask, so it was withheld; the pack, or a \
+                              destination it talked to, echoes credentials back"
+                        .to_owned(),
+                    retryable: false,
+                    details: None,
+                });
+            }
+        },
         Err(error) => {
             masker.mask_in_place(&mut error.message);
             masker.mask_in_place(&mut error.code);
@@ -528,6 +624,13 @@ fn classify(
             action,
             limit: limits.memory_bytes,
             asked,
+        };
+    }
+    if format!("{err:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
+        return SandboxError::Boundary {
+            pack,
+            action,
+            limit: MAX_CALL_BYTES,
         };
     }
     let stderr = sandbox.stderr_text();

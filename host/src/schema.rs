@@ -1,7 +1,10 @@
 //! JSON Schema checks of action inputs (and of the schemas packs declare).
 //!
 //! The validator is built without remote or file `$ref` resolution: a schema comes from a pack,
-//! and a pack must not be able to make the host fetch anything.
+//! and a pack must not be able to make the host fetch anything. Nor work for minutes: what a
+//! check may cost is bounded first ([`cost`]).
+
+pub mod cost;
 
 use std::fmt;
 
@@ -10,6 +13,7 @@ use serde_json::Value;
 /// A compiled schema.
 pub struct Schema {
     validator: jsonschema::Validator,
+    document: Value,
 }
 
 /// One way an input fails its schema.
@@ -28,10 +32,21 @@ pub struct InputRejected {
     pub action: String,
     /// Each violation, in document order.
     pub violations: Vec<Violation>,
+    /// Why the input was refused without being checked (the check would cost too much).
+    pub unchecked: Option<String>,
 }
 
 impl fmt::Display for InputRejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(reason) = &self.unchecked {
+            return write!(
+                f,
+                "input of {} was refused unchecked: {reason}; see the schema with: orch pack \
+                 show {}",
+                self.action,
+                pack_of(&self.action)
+            );
+        }
         let count = self.violations.len();
         write!(
             f,
@@ -60,17 +75,30 @@ fn pack_of(action: &str) -> &str {
 }
 
 impl Schema {
-    /// Compiles `schema`; the error says why it is not a usable JSON Schema.
+    /// Compiles `schema`; the error says why it is not a usable JSON Schema, or one whose
+    /// checks the host cannot bound.
     pub fn compile(schema: &Value) -> Result<Self, String> {
+        cost::check_static(schema)?;
         jsonschema::options()
             .should_validate_formats(true)
             .build(schema)
-            .map(|validator| Self { validator })
+            .map(|validator| Self {
+                validator,
+                document: schema.clone(),
+            })
             .map_err(|err| err.to_string())
     }
 
-    /// Checks `input`, collecting every violation.
+    /// Checks `input`, collecting every violation; refuses it unchecked when the check would
+    /// cost more than the host allows.
     pub fn check(&self, action: &str, input: &Value) -> Result<(), InputRejected> {
+        if let Err(reason) = cost::evaluation_cost(&self.document, input) {
+            return Err(InputRejected {
+                action: action.to_owned(),
+                violations: Vec::new(),
+                unchecked: Some(reason),
+            });
+        }
         let violations: Vec<Violation> = self
             .validator
             .iter_errors(input)
@@ -85,6 +113,7 @@ impl Schema {
             Err(InputRejected {
                 action: action.to_owned(),
                 violations,
+                unchecked: None,
             })
         }
     }

@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use rusqlite::Connection;
 
 pub use catalog::{DeviceRow, ImportChange, RecordKey, RecordRow};
-pub use credentials::{CredentialRow, SealedField};
+pub use credentials::{CredentialRow, SealedField, StoredToken, TOKEN_FIELD};
 pub use grants::GrantRow;
 pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};

@@ -397,6 +397,17 @@ impl<'a> Vault<'a> {
         self.store.credentials()
     }
 
+    /// Limits credential `name` to `packs` (none: any pack), lifting suspensions; the row.
+    pub fn scope(&self, name: &str, packs: &[String]) -> anyhow::Result<CredentialRow> {
+        check_pack_names(packs)?;
+        let mut packs = packs.to_vec();
+        packs.sort();
+        packs.dedup();
+        self.store
+            .scope_credential(name, &packs)?
+            .ok_or_else(|| VaultError::NoSuchCredential(name.to_owned()).into())
+    }
+
     /// Removes credential `name`.
     pub fn remove(&self, name: &str) -> anyhow::Result<()> {
         if !self.store.remove_credential(name)? {
@@ -454,6 +465,18 @@ fn validate(credential: &NewCredential) -> Result<CredentialRow, VaultError> {
     Ok(row)
 }
 
+/// Checks the pack names a credential is limited to (`--pack`).
+pub fn check_pack_names(packs: &[String]) -> Result<(), VaultError> {
+    for pack in packs {
+        if pack.is_empty() || pack.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(VaultError::Invalid(format!(
+                "invalid pack name {pack:?} in --pack"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks everything but the secret fields (name, bindings, packs, non-secret fields), so a
 /// command can refuse a wrong flag before asking for a secret; the clear row.
 pub fn validate_metadata(credential: &NewCredential) -> Result<CredentialRow, VaultError> {
@@ -478,13 +501,7 @@ pub fn validate_metadata(credential: &NewCredential) -> Result<CredentialRow, Va
         .iter()
         .map(|pattern| pattern.parse::<Binding>().map(|b| b.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    for pack in &credential.packs {
-        if pack.is_empty() || pack.chars().any(char::is_whitespace) {
-            return Err(VaultError::Invalid(format!(
-                "invalid pack name {pack:?} in --pack"
-            )));
-        }
-    }
+    check_pack_names(&credential.packs)?;
     let kind = credential.kind;
     let allowed = kind.public_fields();
     let mut public = BTreeMap::new();
@@ -518,6 +535,7 @@ pub fn validate_metadata(credential: &NewCredential) -> Result<CredentialRow, Va
         kind: kind.as_str().to_owned(),
         bindings,
         packs,
+        suspended_packs: Vec::new(),
         public,
         created_at: String::new(),
         updated_at: String::new(),

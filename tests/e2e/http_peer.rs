@@ -4,7 +4,13 @@
 //! serves:
 //! - `/protected`: 200 `welcome` when the expected header (set with [`Peer::expect`]) is present
 //!   with the expected value, else 401;
-//! - `/echo-headers`: the request's headers as a JSON object;
+//! - `/echo-headers`: the request's headers as a JSON object, gzip-compressed when the request
+//!   accepts gzip (as a server with a compression layer does);
+//! - `/echo-header-names`: a response header named after the request's bearer token;
+//! - `/echo-encoded?as=hex|HEX|u|mixed|br`: the request's `Authorization` value hex-encoded
+//!   (either case), as JSON `\u` escapes (every character, or some), or claimed as brotli;
+//! - `/store`: keeps the request's headers; `/stored`: gives the kept headers back (a server
+//!   that stores what it receives, for another client to read later);
 //! - `/redirect?to=URL[&status=302]`: a redirect to URL;
 //! - `/loop?n=N`: a redirect to `/loop?n=N+1`, forever;
 //! - `/big?bytes=N[&length=1]`: N bytes streamed in 64 KiB chunks (with a Content-Length when
@@ -47,6 +53,7 @@ struct PeerState {
     /// Each token is good for one API request (`/protected` then expects the next one).
     single_use: Mutex<bool>,
     accepted: Mutex<usize>,
+    stored: Mutex<BTreeMap<String, String>>,
 }
 
 #[derive(Clone)]
@@ -76,6 +83,10 @@ impl Peer {
         let app = Router::new()
             .route("/protected", get(protected))
             .route("/echo-headers", any(echo_headers))
+            .route("/echo-header-names", any(echo_header_names))
+            .route("/echo-encoded", any(echo_encoded))
+            .route("/store", any(store))
+            .route("/stored", any(stored))
             .route("/redirect", any(redirect))
             .route("/loop", any(redirect_loop))
             .route("/big", get(big))
@@ -201,8 +212,8 @@ async fn protected(State(state): State<Arc<PeerState>>, headers: HeaderMap) -> R
     }
 }
 
-async fn echo_headers(headers: HeaderMap) -> Response {
-    let map: BTreeMap<String, String> = headers
+fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
         .iter()
         .map(|(name, value)| {
             (
@@ -210,7 +221,93 @@ async fn echo_headers(headers: HeaderMap) -> Response {
                 String::from_utf8_lossy(value.as_bytes()).into_owned(),
             )
         })
-        .collect();
+        .collect()
+}
+
+async fn echo_headers(headers: HeaderMap) -> Response {
+    let body = serde_json::to_string(&header_map(&headers)).expect("json");
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    if gzip {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(body.as_bytes()).expect("gzip");
+        let compressed = encoder.finish().expect("gzip");
+        return (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            compressed,
+        )
+            .into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The bearer token of the request, if any.
+fn bearer(headers: &HeaderMap) -> String {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_start_matches("Bearer ").to_owned())
+        .unwrap_or_default()
+}
+
+async fn echo_header_names(headers: HeaderMap) -> Response {
+    let name = format!("x-echo-{}", bearer(&headers).to_ascii_lowercase());
+    match header::HeaderName::from_bytes(name.as_bytes()) {
+        Ok(name) => ([(name, "1")], "see the headers").into_response(),
+        Err(_) => (StatusCode::BAD_REQUEST, "token unfit for a header name").into_response(),
+    }
+}
+
+async fn echo_encoded(
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let token = bearer(&headers);
+    let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+    let body = match query.get("as").map(String::as_str) {
+        Some("hex") => hex,
+        Some("HEX") => hex.to_ascii_uppercase(),
+        Some("u") => {
+            let escaped: String = token
+                .chars()
+                .map(|c| format!("\\u{:04x}", c as u32))
+                .collect();
+            format!("{{\"echo\":\"{escaped}\"}}")
+        }
+        // Every other character escaped, in mixed case: no fixed form matches it.
+        Some("mixed") => {
+            let escaped: String = token
+                .chars()
+                .enumerate()
+                .map(|(i, c)| match i % 3 {
+                    0 => format!("\\u{:04X}", c as u32),
+                    1 => c.to_string(),
+                    _ => format!("\\u{:04x}", c as u32),
+                })
+                .collect();
+            format!("{{\"echo\":\"{escaped}\"}}")
+        }
+        Some("br") => {
+            return ([(header::CONTENT_ENCODING, "br")], token.into_bytes()).into_response();
+        }
+        _ => token,
+    };
+    body.into_response()
+}
+
+async fn store(State(state): State<Arc<PeerState>>, headers: HeaderMap) -> &'static str {
+    *state.stored.lock().expect("lock") = header_map(&headers);
+    "stored"
+}
+
+async fn stored(State(state): State<Arc<PeerState>>) -> Response {
+    let map = state.stored.lock().expect("lock").clone();
     (
         [(header::CONTENT_TYPE, "application/json")],
         serde_json::to_string(&map).expect("json"),

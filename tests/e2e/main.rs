@@ -10,6 +10,7 @@ mod catalog;
 mod crash;
 mod drift;
 mod grants;
+mod hostile;
 mod http_broker;
 mod http_peer;
 mod netdev;

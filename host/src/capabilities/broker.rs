@@ -4,11 +4,19 @@
 //!
 //! Credentials are opened here and nowhere else, after every check: the credential exists, its
 //! kind suits the capability, the pack may use it, and the destination is inside its binding.
-//! Each secret opened is registered with the masker before it is used.
+//!
+//! Masking covers every secret the store holds, not only those this process opened: a pack may
+//! have sent a credential to a destination that keeps it, in an earlier invocation of another
+//! process, and read it back now without naming any credential. So before a run is prepared and
+//! before each http or ssh call, the broker makes sure its masker knows every stored credential
+//! and every live OAuth2 token ([`Broker::mask_stored_secrets`]; a cheap digest of the sealed
+//! rows tells when they changed). Tokens the host obtains are kept sealed in the store for the
+//! same reason (and so other processes reuse them).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -19,6 +27,7 @@ use crate::home::Home;
 use crate::runtime::bindings::orch::pack::types::ErrorCode;
 use crate::store::CredentialRow;
 use crate::store::Store;
+use crate::store::{StoredToken, TOKEN_FIELD};
 use crate::vault::binding::Binding;
 use crate::vault::{Kind, MasterKey, Vault};
 
@@ -88,6 +97,8 @@ pub struct Broker {
     key_file: Option<PathBuf>,
     master_key: Mutex<Option<Arc<MasterKey>>>,
     masker: Arc<Masker>,
+    /// The digest of the sealed rows the masker was last loaded from.
+    masked_generation: Mutex<Option<[u8; 32]>>,
     settings: BrokerSettings,
     http: super::http::Shared,
 }
@@ -131,6 +142,7 @@ impl Broker {
             key_file: Some(crate::vault::key_file(home.root())),
             master_key: Mutex::new(None),
             masker: Arc::new(Masker::new()),
+            masked_generation: Mutex::new(None),
             settings,
             http: super::http::Shared::default(),
         }))
@@ -147,6 +159,7 @@ impl Broker {
             key_file: None,
             master_key: Mutex::new(Some(Arc::new(key))),
             masker: Arc::new(Masker::new()),
+            masked_generation: Mutex::new(None),
             settings,
             http: super::http::Shared::default(),
         }))
@@ -160,6 +173,7 @@ impl Broker {
             key_file: None,
             master_key: Mutex::new(None),
             masker: Arc::new(Masker::new()),
+            masked_generation: Mutex::new(None),
             settings: BrokerSettings::default(),
             http: super::http::Shared::default(),
         })
@@ -185,8 +199,11 @@ impl Broker {
         &self.http
     }
 
-    /// The context for one invocation of `pack`: its grants as stored now.
+    /// The context for one invocation of `pack`: its grants as stored now. The masker is
+    /// brought up to date with every stored secret first.
     pub fn context_for(self: &Arc<Self>, pack: &str) -> anyhow::Result<CapabilityContext> {
+        self.mask_stored_secrets()
+            .map_err(|err| anyhow::anyhow!("{}", err.message))?;
         let grants = match &self.store {
             Some(store) => Grants::from_texts(store.grants(pack)?.iter().map(|g| g.grant.as_str())),
             None => Grants::none(),
@@ -229,6 +246,142 @@ impl Broker {
                     ),
                 )
             })
+    }
+
+    /// Registers with the masker every secret the store holds (credential fields and live
+    /// OAuth2 tokens), when they changed since the last call. Fails when there are secrets the
+    /// host cannot open (no master key): then nothing could be masked, and nothing a pack
+    /// returns may be trusted to be free of them.
+    pub fn mask_stored_secrets(&self) -> Result<(), HostError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let failed = |err: anyhow::Error| {
+            host_error(
+                ErrorCode::Protocol,
+                format!("reading the vault to mask its secrets: {err:#}"),
+            )
+        };
+        let generation = store.secrets_generation().map_err(failed)?;
+        let mut masked = self
+            .masked_generation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *masked == Some(generation) {
+            return Ok(());
+        }
+        let credentials = store.credentials().map_err(failed)?;
+        let now = crate::store::now_ms();
+        let tokens = store.tokens(None, now).map_err(failed)?;
+        if !credentials.is_empty() || !tokens.is_empty() {
+            let key = self.master_key().map_err(|err| {
+                host_error(
+                    err.code,
+                    format!(
+                        "the store holds secrets this process must mask but cannot open: {}",
+                        err.message
+                    ),
+                )
+            })?;
+            let vault = Vault::new(store);
+            for row in credentials {
+                let kind: Kind = match row.kind.parse() {
+                    Ok(kind) => kind,
+                    Err(_) => continue,
+                };
+                let secrets = vault.secrets(&key, &row.name).map_err(|err| {
+                    host_error(
+                        ErrorCode::Denied,
+                        format!("credential {:?} could not be opened: {err:#}", row.name),
+                    )
+                })?;
+                self.register_secrets(&OpenedCredential {
+                    name: row.name,
+                    kind,
+                    public: row.public,
+                    secrets,
+                });
+            }
+            for token in tokens {
+                // A token that does not open was sealed under another key: useless to anyone
+                // holding this store, and not usable by this host either.
+                if let Ok(plain) = crate::vault::open(&key, &token.credential, &token.sealed)
+                    && plain.len() > 32
+                {
+                    self.masker.add(&plain[32..]);
+                }
+            }
+        }
+        *masked = Some(generation);
+        Ok(())
+    }
+
+    /// The OAuth2 access token another invocation (of any process) obtained for credential
+    /// `name` with the credential as it is now (`fingerprint`), and how long it lives on.
+    pub(crate) fn stored_token(
+        &self,
+        name: &str,
+        fingerprint: &[u8; 32],
+    ) -> Option<(Zeroizing<String>, Duration)> {
+        let store = self.store.as_ref()?;
+        let now = crate::store::now_ms();
+        let token = store.tokens(Some(name), now).ok()?.into_iter().next()?;
+        let key = self.master_key().ok()?;
+        let plain = crate::vault::open(&key, name, &token.sealed).ok()?;
+        if plain.len() <= 32 || plain[..32] != fingerprint[..] {
+            return None;
+        }
+        let text = Zeroizing::new(String::from_utf8(plain[32..].to_vec()).ok()?);
+        self.masker.add(text.as_bytes());
+        let left = u64::try_from(token.expires_at - now).unwrap_or(0);
+        Some((text, Duration::from_millis(left)))
+    }
+
+    /// Registers `token` (obtained for credential `name` as it is now, `fingerprint`) with the
+    /// masker and keeps it sealed in the store for `lifetime`, so every process masks it. Fails
+    /// when it cannot be kept: a token other processes could not mask must not be used.
+    pub(crate) fn keep_token(
+        &self,
+        name: &str,
+        fingerprint: &[u8; 32],
+        token: &str,
+        lifetime: Duration,
+    ) -> Result<(), HostError> {
+        self.masker.add(token.as_bytes());
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let key = self.master_key()?;
+        let mut plain = Zeroizing::new(fingerprint.to_vec());
+        plain.extend_from_slice(token.as_bytes());
+        let failed = |err: anyhow::Error| {
+            host_error(
+                ErrorCode::Protocol,
+                format!("keeping the access token of credential {name:?}: {err:#}"),
+            )
+        };
+        let sealed = crate::vault::seal(&key, name, TOKEN_FIELD, &plain).map_err(failed)?;
+        let now = crate::store::now_ms();
+        let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+        store
+            .put_token(
+                &StoredToken {
+                    credential: name.to_owned(),
+                    sealed,
+                    expires_at: now.saturating_add(lifetime_ms),
+                },
+                now,
+            )
+            .map_err(failed)
+    }
+
+    /// Forgets the stored token of credential `name` (the API refused it).
+    pub(crate) fn forget_token(&self, name: &str) {
+        if let Some(store) = &self.store
+            && let Err(err) = store.forget_token(name)
+        {
+            tracing::debug!(credential = %name, "forgetting a stored token failed: {err:#}");
+        }
     }
 
     fn master_key(&self) -> Result<Arc<MasterKey>, HostError> {
@@ -347,13 +500,26 @@ pub fn check_credential(
             ),
         ));
     }
-    if !row.packs.is_empty() && !row.packs.iter().any(|p| p == pack) {
+    if !row.admits_pack(pack) {
+        let limited = if row.packs.is_empty() {
+            "no pack".to_owned()
+        } else {
+            format!("packs {}", row.packs.join(", "))
+        };
+        let suspended = if row.suspended_packs.iter().any(|p| p == pack) {
+            format!(
+                "; it was limited to pack {pack:?} before that pack was removed or replaced by \
+                 another vendor's, and a new pack of the same name does not inherit it"
+            )
+        } else {
+            String::new()
+        };
         return Err(host_error(
             ErrorCode::Denied,
             format!(
-                "pack {pack:?} may not use credential {name:?} (it is limited to packs {}); the \
-                 operator can allow it with: orch secret set {name} ... --pack {pack}",
-                row.packs.join(", ")
+                "pack {pack:?} may not use credential {name:?} (it is limited to {limited}\
+                 {suspended}); the operator can allow it with: orch secret scope {name} --pack \
+                 {pack}"
             ),
         ));
     }
@@ -385,6 +551,7 @@ mod tests {
             kind: kind.into(),
             bindings: bindings.iter().map(|s| s.to_string()).collect(),
             packs: packs.iter().map(|s| s.to_string()).collect(),
+            suspended_packs: Vec::new(),
             public: BTreeMap::new(),
             created_at: String::new(),
             updated_at: String::new(),

@@ -167,8 +167,19 @@ impl Host for CatalogCapability {
         let value = if masker.is_empty() {
             value
         } else {
-            let text = masker.mask(&value.to_string());
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+            let masked = masker
+                .mask_or_refuse(value.to_string().into_bytes())
+                .ok_or_else(|| {
+                    host_error(
+                        ErrorCode::Denied,
+                        "the record value contains a stored credential in an encoded form the \
+                         host cannot mask; it is not written"
+                            .to_owned(),
+                    )
+                })?;
+            serde_json::from_slice(&masked).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&masked).into_owned())
+            })
         };
         self.writes += 1;
         let step_key = (!self.step_key.is_empty()).then_some(self.step_key.as_str());

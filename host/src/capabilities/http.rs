@@ -74,6 +74,8 @@ impl HttpCapability {
 
 impl Host for HttpCapability {
     async fn send(&mut self, request: Request) -> Result<Response, HostError> {
+        // What comes back may carry a secret another process sent out: mask them all.
+        self.context.broker.mask_stored_secrets()?;
         let masker = Arc::clone(self.context.broker.masker());
         let asked = request
             .timeout_ms
@@ -98,9 +100,20 @@ impl Host for HttpCapability {
         };
         match outcome {
             Ok(mut response) => {
-                // A server echoing the injected credential must not hand it to the pack.
-                response.body = masker.mask_bytes(response.body);
-                for (_, value) in &mut response.headers {
+                // A server echoing a credential must not hand it to the pack: not in the body,
+                // nor in a header's name or value, nor in the final URL.
+                let Some(body) = masker.mask_or_refuse(std::mem::take(&mut response.body)) else {
+                    return Err(host_error(
+                        ErrorCode::Denied,
+                        format!(
+                            "the response from {shown} contains a stored credential in an \
+                             encoded form the host cannot mask, so it is not handed to the pack"
+                        ),
+                    ));
+                };
+                response.body = body;
+                for (name, value) in &mut response.headers {
+                    masker.mask_in_place(name);
                     masker.mask_in_place(value);
                 }
                 masker.mask_in_place(&mut response.url);
@@ -184,6 +197,7 @@ async fn exchange(context: &CapabilityContext, request: Request) -> Result<Respo
             // The API refused a cached OAuth2 token (revoked, or expired early): get a new one
             // and try once more.
             shared.tokens.forget(name);
+            context.broker.forget_token(name);
             let fresh = inject(context, name, &origin, &headers, true).await?;
             response = transport::send(
                 &client,
@@ -236,6 +250,7 @@ async fn exchange(context: &CapabilityContext, request: Request) -> Result<Respo
             url = next;
             continue;
         }
+        transport::check_decoded(&response, &origin)?;
         let bytes = transport::read_body(&mut response, cap, &origin).await?;
         tracing::debug!(pack, %method, %origin, status, bytes = bytes.len(), "http response");
         let headers = response
@@ -373,7 +388,20 @@ async fn inject(
             let cached = if renew {
                 None
             } else {
-                shared.tokens.get(name, &fingerprint, Instant::now())
+                shared
+                    .tokens
+                    .get(name, &fingerprint, Instant::now())
+                    .or_else(|| {
+                        // Obtained by another invocation of another process: reuse it.
+                        let (token, left) = broker.stored_token(name, &fingerprint)?;
+                        let expires_at = oauth::expires_at(Instant::now(), Some(left.as_secs()));
+                        (Instant::now() < expires_at).then(|| {
+                            shared
+                                .tokens
+                                .put(name, fingerprint, token.clone(), expires_at);
+                            token
+                        })
+                    })
             };
             let from_cache = cached.is_some();
             let token = match cached {
@@ -387,7 +415,7 @@ async fn inject(
                     let obtained = Instant::now();
                     let (token, expires_in) =
                         oauth::fetch(&shared.clients, &credential, &bindings).await?;
-                    broker.masker().add(token.as_bytes());
+                    broker.keep_token(name, &fingerprint, &token, oauth::lifetime(expires_in))?;
                     shared.tokens.put(
                         name,
                         fingerprint,

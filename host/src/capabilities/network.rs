@@ -4,8 +4,8 @@
 //! The host resolves names itself and checks every address it would connect to, so a granted
 //! name pointing at a metadata endpoint or at the host's own loopback is refused. IP literals
 //! are normalised first (`url`'s WHATWG host parser reads `2130706433`, `0x7f.1`, `0177.0.0.1`
-//! and `127.1` as 127.0.0.1), and IPv6 forms that carry an IPv4 address (mapped, compatible,
-//! NAT64, 6to4) are judged by that IPv4 address.
+//! and `127.1` as 127.0.0.1), and IPv6 forms that carry an IPv4 address (mapped, translated,
+//! compatible, NAT64 well-known and local-use, 6to4, Teredo) are judged by that IPv4 address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -37,40 +37,83 @@ pub fn parse_ip_literal(host: &str) -> Result<Option<IpAddr>, String> {
     }
 }
 
-/// The IPv4 address an IPv6 address stands for, if it embeds one.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+/// The IPv4 addresses an IPv6 address may stand for: every embedding a translator, tunnel or
+/// dual stack on the path could act on. Empty for a plain IPv6 address.
+///
+/// - IPv4-mapped `::ffff:a.b.c.d` and IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765);
+/// - the deprecated IPv4-compatible `::a.b.c.d`;
+/// - NAT64 with the well-known prefix `64:ff9b::/96` (RFC 6052) and the local-use prefix
+///   `64:ff9b:1::/48` (RFC 8215): a local translator may use any prefix length inside it, so the
+///   IPv4 address is read at every position RFC 6052 allows for lengths 48 to 96;
+/// - 6to4 `2002:AABB:CCDD::/48`;
+/// - Teredo `2001:0::/32`: the server's address in clear and the client's (the one the relay
+///   forwards to) XOR-obfuscated in the last 32 bits.
+fn embedded_v4s(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = ip.segments();
+    let o = ip.octets();
+    let at = |i: [usize; 4]| Ipv4Addr::new(o[i[0]], o[i[1]], o[i[2]], o[i[3]]);
+    let last = at([12, 13, 14, 15]);
     if let Some(v4) = ip.to_ipv4_mapped() {
-        return Some(v4);
+        return vec![v4];
     }
-    let segments = ip.segments();
-    let octets = ip.octets();
-    let nat64: Ipv6Net = "64:ff9b::/96".parse().ok()?;
-    if nat64.contains(&ip) {
-        return Some(Ipv4Addr::new(
-            octets[12], octets[13], octets[14], octets[15],
-        ));
+    if s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 {
+        return vec![last];
     }
-    if segments[0] == 0x2002 {
-        // 6to4: 2002:AABB:CCDD::/48 carries AA.BB.CC.DD.
-        return Some(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]));
+    if s[..6] == [0, 0, 0, 0, 0, 0] {
+        // `::` and `::1` are themselves (unspecified, loopback), not IPv4-compatible forms.
+        return if matches!(s[6..], [0, 0] | [0, 1]) {
+            Vec::new()
+        } else {
+            vec![last]
+        };
     }
-    if segments[..6].iter().all(|s| *s == 0) && !matches!(segments[6..], [0, 0] | [0, 1]) {
-        // Deprecated IPv4-compatible form ::a.b.c.d.
-        return Some(Ipv4Addr::new(
-            octets[12], octets[13], octets[14], octets[15],
-        ));
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return vec![last];
     }
-    None
+    if s[..3] == [0x64, 0xff9b, 1] {
+        // RFC 6052 section 2.2: bits 64-71 (octet 8) are always skipped. A candidate in
+        // 0.0.0.0/8 is the zero padding of another prefix length, not an address anyone could
+        // reach, so it does not count.
+        return [
+            at([6, 7, 9, 10]),   // /48
+            at([7, 9, 10, 11]),  // /56
+            at([9, 10, 11, 12]), // /64
+            last,                // /96
+        ]
+        .into_iter()
+        .filter(|v4| v4.octets()[0] != 0)
+        .collect();
+    }
+    if s[0] == 0x2002 {
+        return vec![at([2, 3, 4, 5])];
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        let client = u32::from(last) ^ u32::MAX;
+        return vec![at([4, 5, 6, 7]), Ipv4Addr::from(client)];
+    }
+    Vec::new()
 }
 
-/// Classifies `ip`.
+/// Classifies `ip`. An IPv6 address embedding IPv4 addresses takes the strictest class of
+/// them and of itself.
 pub fn classify(ip: IpAddr) -> AddressClass {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => match embedded_v4(v6) {
-            Some(v4) => classify_v4(v4),
-            None => classify_v6(v6),
-        },
+        IpAddr::V6(v6) => {
+            let embedded = embedded_v4s(v6);
+            if embedded.is_empty() {
+                return classify_v6(v6);
+            }
+            embedded
+                .into_iter()
+                .map(classify_v4)
+                .max_by_key(|class| match class {
+                    AddressClass::Public => 0,
+                    AddressClass::Internal(_) => 1,
+                    AddressClass::Forbidden(_) => 2,
+                })
+                .unwrap_or(AddressClass::Public)
+        }
     }
 }
 
@@ -229,6 +272,20 @@ mod tests {
             ("169.254.169.254", "forbidden"),
             ("::ffff:169.254.169.254", "forbidden"),
             ("64:ff9b::a9fe:a9fe", "forbidden"),
+            // IPv4-translated (RFC 2765).
+            ("::ffff:0:7f00:1", "internal"),
+            ("::ffff:0:a9fe:a9fe", "forbidden"),
+            ("::ffff:0:808:808", "public"),
+            // Local-use NAT64 (RFC 8215), the IPv4 address at each RFC 6052 position.
+            ("64:ff9b:1::a9fe:a9fe", "forbidden"),
+            ("64:ff9b:1:a9fe:a9:fe00::", "forbidden"),
+            ("64:ff9b:1:808:8:808:a00:1", "internal"),
+            ("64:ff9b:1::808:808", "public"),
+            // 6to4 and Teredo (client 169.254.169.254 XOR-obfuscated: 5601:5601).
+            ("2002:a9fe:a9fe::1", "forbidden"),
+            ("2001:0:808:808::5601:5601", "forbidden"),
+            ("2001:0:a9fe:a9fe::f7f7:f7f7", "forbidden"),
+            ("2001:0:808:808::f7f7:f7f7", "public"),
             ("fe80::1", "forbidden"),
             ("0.0.0.0", "forbidden"),
             ("::", "forbidden"),

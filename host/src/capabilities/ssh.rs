@@ -110,6 +110,8 @@ impl SshCapability {
     }
 
     async fn open(&mut self, options: ConnectOptions) -> Result<Session, HostError> {
+        // What the session returns may carry a secret another process sent out: mask them all.
+        self.context.broker.mask_stored_secrets()?;
         let context = &self.context;
         let pack = context.pack.as_str();
         if !context.grants.has(Capability::Ssh) {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::hostkey::PolicyArg;
 use super::session::Session;
+use super::untrusted;
 use crate::packs::{PackError, parse_action_ref};
 use crate::runtime::Limits;
 use crate::runtime::bindings::{ActionError, CallContext};
@@ -96,9 +97,11 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
                 action: action_name.to_owned(),
                 available: pack.installed.manifest.action_names(),
             })?;
-    let schema = Schema::compile(&spec.input_schema).map_err(|reason| {
-        anyhow::anyhow!("the input schema of {} is invalid: {reason}", args.action)
-    })?;
+    let schema =
+        Schema::compile(&spec.input_schema).map_err(|reason| PackError::UnusableSchema {
+            action: args.action.clone(),
+            reason,
+        })?;
     schema.check(&args.action, &input)?;
     let context = CallContext {
         run_id: String::new(),
@@ -129,14 +132,18 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
         let mut body = body;
         body["logs"] = serde_json::to_value(&invocation.logs)?;
         body["elapsed_ms"] = json!(invocation.elapsed.as_secs_f64() * 1000.0);
-        serde_json::to_writer_pretty(&mut out, &body)?;
-        writeln!(out)?;
+        untrusted::write_json(&mut out, &body)?;
     } else {
         let mut err = std::io::stderr().lock();
         for line in &invocation.logs {
             match &line.fields {
-                Some(fields) => writeln!(err, "{:>5} {} {fields}", line.level, line.message)?,
-                None => writeln!(err, "{:>5} {}", line.level, line.message)?,
+                Some(fields) => writeln!(
+                    err,
+                    "{:>5} {} {fields}",
+                    line.level,
+                    untrusted::line(&line.message)
+                )?,
+                None => writeln!(err, "{:>5} {}", line.level, untrusted::line(&line.message))?,
             }
         }
         if invocation.logs_dropped > 0 {
@@ -148,8 +155,7 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
         }
         if let Ok(output) = &invocation.result {
             let value: Value = serde_json::from_str(output)?;
-            serde_json::to_writer_pretty(&mut out, &value)?;
-            writeln!(out)?;
+            untrusted::write_json(&mut out, &value)?;
         }
     }
     match invocation.result {
@@ -157,7 +163,10 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
         Err(error) => {
             if let (false, Some(details)) = (args.json, error.details.as_deref()) {
                 let details: Value = serde_json::from_str(details).unwrap_or(Value::Null);
-                eprintln!("details: {}", serde_json::to_string_pretty(&details)?);
+                eprintln!(
+                    "details: {}",
+                    untrusted::json(&serde_json::to_string_pretty(&details)?)
+                );
             }
             Err(ActionFailed {
                 action: args.action.clone(),

@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 
 use super::EXIT_USAGE;
 use super::session::Session;
+use super::untrusted;
 use crate::capabilities::ssh::hostkeys::{self, PresentedKey};
 use crate::capabilities::ssh::{resolve, transport};
 use crate::capabilities::{BrokerSettings, HostKeyPolicy};
@@ -120,8 +121,7 @@ fn list(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     let rows = store.host_keys(None)?;
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        untrusted::write_json(&mut out, &rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {

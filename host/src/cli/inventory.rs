@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::session::Session;
+use super::untrusted;
 use crate::catalog::{self, CatalogError};
 use crate::store::{DeviceRow, ImportChange};
 
@@ -61,8 +62,7 @@ pub async fn run(session: &Session, command: InventoryCommand) -> anyhow::Result
                     .iter()
                     .map(|(name, change)| serde_json::json!({"name": name, "change": change}))
                     .collect();
-                serde_json::to_writer_pretty(&mut out, &body)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &body)?;
             } else {
                 let count = |c: ImportChange| report.iter().filter(|(_, x)| *x == c).count();
                 for (name, change) in &report {
@@ -86,8 +86,7 @@ pub async fn run(session: &Session, command: InventoryCommand) -> anyhow::Result
             let filters = catalog::parse_tag_filters(&tags)?;
             let devices = catalog::devices_matching(store, &filters)?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &devices)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &devices)?;
             } else if devices.is_empty() {
                 writeln!(
                     out,
@@ -103,8 +102,7 @@ pub async fn run(session: &Session, command: InventoryCommand) -> anyhow::Result
                 .device(&name)?
                 .ok_or_else(|| CatalogError::NoDevice(name.clone()))?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &device)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &device)?;
             } else {
                 writeln!(out, "device {}", device.name)?;
                 writeln!(out, "  address:     {}:{}", device.address, device.port)?;

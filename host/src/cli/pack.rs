@@ -10,8 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use super::session::Session;
+use super::untrusted;
 use crate::capabilities::grants::Grant;
-use crate::packs::{AddChange, InstalledPack};
+use crate::packs::{AddChange, InstalledPack, Replacement};
 use crate::runtime::Limits;
 
 /// `orch pack …`
@@ -32,6 +33,11 @@ pub enum PackCommand {
         /// ssh:HOST[:PORT] or ssh:inventory. HOST may be a name, *.domain, an IP or a CIDR.
         #[arg(long = "grant", value_name = "GRANT")]
         grants: Vec<String>,
+        /// Confirm replacing an installed pack of the same name by one from another vendor
+        /// (which inherits none of its grants and credentials), by an older version, or by one
+        /// asking for more destinations. `--yes` does not confirm these.
+        #[arg(long)]
+        replace: bool,
         /// Print the installed pack as JSON.
         #[arg(long)]
         json: bool,
@@ -84,6 +90,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             file,
             yes,
             grants,
+            replace,
             json,
         } => {
             let explicit = parse_grants(&grants)?;
@@ -94,8 +101,18 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             );
             spinner.enable_steady_tick(Duration::from_millis(100));
             let shown = file.display().to_string();
+            let interactive = !json && stdin_is_terminal();
+            let confirm_replace = |replacement: &Replacement| {
+                if replace {
+                    return true;
+                }
+                if !interactive {
+                    return false;
+                }
+                spinner.suspend(|| confirm_replacement(replacement).unwrap_or(false))
+            };
             let report = packs
-                .add(&file, &|step| {
+                .add_with(&file, &confirm_replace, &|step| {
                     spinner.set_message(format!("{step} {shown}"))
                 })
                 .await;
@@ -127,8 +144,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             if json {
                 let mut body = serde_json::to_value(&report)?;
                 body["grants"] = serde_json::json!(held);
-                serde_json::to_writer_pretty(&mut out, &body)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &body)?;
                 return Ok(ExitCode::SUCCESS);
             }
             match &report.change {
@@ -162,6 +178,14 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 )?,
             }
             describe(&mut out, pack, false)?;
+            if !report.dropped_grants.is_empty() {
+                writeln!(
+                    out,
+                    "  the replaced pack's grants were not carried over: {}",
+                    report.dropped_grants.join(", ")
+                )?;
+            }
+            print_suspended(&mut out, &name, &report.suspended_credentials)?;
             print_granted(&mut out, &granted)?;
             print_grants(&mut out, &held)?;
             warn_ungranted(pack, &held);
@@ -195,8 +219,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
         PackCommand::List { json } => {
             let list = packs.list()?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &list)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &list)?;
             } else if list.is_empty() {
                 writeln!(
                     out,
@@ -222,7 +245,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                         m.name,
                         m.version,
                         m.actions.len(),
-                        ellipsize(first_line(&m.description), 60)
+                        untrusted::line(&ellipsize(first_line(&m.description), 60))
                     )?;
                 }
             }
@@ -233,8 +256,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             if json {
                 let mut body = serde_json::to_value(&pack)?;
                 body["grants"] = serde_json::json!(held);
-                serde_json::to_writer_pretty(&mut out, &body)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &body)?;
             } else {
                 writeln!(out, "pack {} {}", pack.manifest.name, pack.manifest.version)?;
                 describe(&mut out, &pack, true)?;
@@ -243,12 +265,13 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             }
         }
         PackCommand::Remove { name } => {
-            let pack = packs.remove(&name)?;
+            let (pack, suspended) = packs.remove(&name)?;
             writeln!(
                 out,
                 "removed pack {} {}",
                 pack.manifest.name, pack.manifest.version
             )?;
+            print_suspended(&mut out, &name, &suspended)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -260,8 +283,12 @@ fn describe(
     detailed: bool,
 ) -> anyhow::Result<()> {
     let m = &pack.manifest;
-    writeln!(out, "  vendor:       {}", m.vendor)?;
-    writeln!(out, "  description:  {}", m.description)?;
+    writeln!(out, "  vendor:       {}", untrusted::line(&m.vendor))?;
+    writeln!(
+        out,
+        "  description:  {}",
+        untrusted::block(&m.description, "                ")
+    )?;
     writeln!(out, "  sha256:       {}", pack.digest)?;
     writeln!(out, "  size:         {} KiB", pack.size.div_ceil(1024))?;
     if detailed {
@@ -281,7 +308,7 @@ fn describe(
             out,
             "    {:width$}  {}{flag}",
             action.name,
-            first_line(&action.description)
+            untrusted::line(first_line(&action.description))
         )?;
         if detailed {
             writeln!(
@@ -320,7 +347,13 @@ fn describe(
     } else {
         writeln!(out, "  destinations asked for:")?;
         for d in &m.destinations {
-            writeln!(out, "    {} {}  ({})", d.kind, d.pattern, d.reason)?;
+            writeln!(
+                out,
+                "    {} {}  ({})",
+                untrusted::line(&d.kind),
+                untrusted::line(&d.pattern),
+                untrusted::line(&d.reason)
+            )?;
         }
     }
     Ok(())
@@ -346,6 +379,46 @@ fn confirm(pack: &str, asked: &[Grant]) -> anyhow::Result<bool> {
         writeln!(err, "  {grant}")?;
     }
     write!(err, "[y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// Says which credentials limited to `pack` were suspended, and how to scope them again.
+fn print_suspended(
+    out: &mut impl std::io::Write,
+    pack: &str,
+    credentials: &[String],
+) -> anyhow::Result<()> {
+    if credentials.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  credentials limited to pack {pack} are suspended for that name (a pack added under \
+         it later inherits nothing): {}",
+        credentials.join(", ")
+    )?;
+    writeln!(
+        out,
+        "  to let the pack now called {pack} use one: orch secret scope NAME --pack {pack}"
+    )?;
+    Ok(())
+}
+
+/// Shows `replacement` on the terminal and asks whether to go on.
+fn confirm_replacement(replacement: &Replacement) -> anyhow::Result<bool> {
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "pack {} {} is installed; the file would replace it with {}, and:",
+        replacement.name, replacement.installed_version, replacement.new_version
+    )?;
+    for reason in &replacement.reasons {
+        writeln!(err, "  - {}", untrusted::line(&reason.to_string()))?;
+    }
+    write!(err, "replace it? [y/N] ")?;
     err.flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
@@ -419,7 +492,11 @@ fn fields(schema: &Value) -> String {
             let ty = prop
                 .get("type")
                 .map_or_else(|| "any".to_owned(), |t| t.to_string().replace('"', ""));
-            format!("{name}{optional}: {ty}")
+            format!(
+                "{}{optional}: {}",
+                untrusted::line(name),
+                untrusted::line(&ty)
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use super::hostkey::PolicyArg;
 use super::session::Session;
+use super::untrusted;
 use super::{EXIT_FAILED, EXIT_WAITING};
 use crate::engine::{Engine, EngineError, Note, Observer, Outcome, RunState, Settings};
 use crate::runtime::Limits;
@@ -127,12 +128,10 @@ async fn wait_for_signal() {
 pub fn finish(outcome: &Outcome, json: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, outcome)?;
-        writeln!(out)?;
+        untrusted::write_json(&mut out, outcome)?;
     } else {
         if let Some(output) = &outcome.output {
-            serde_json::to_writer_pretty(&mut out, output)?;
-            writeln!(out)?;
+            untrusted::write_json(&mut out, output)?;
         }
         let mut err = std::io::stderr().lock();
         match outcome.status {
@@ -141,9 +140,9 @@ pub fn finish(outcome: &Outcome, json: bool) -> anyhow::Result<ExitCode> {
                 writeln!(err, "run {} {}", outcome.run, outcome.status)?;
                 for e in &outcome.errors {
                     let message = e.get("message").and_then(Value::as_str).unwrap_or("");
-                    writeln!(err, "  {message}")?;
+                    writeln!(err, "  {}", untrusted::block(message, "    "))?;
                     if let Some(error) = e.get("error") {
-                        writeln!(err, "    {error}")?;
+                        writeln!(err, "    {}", untrusted::json(&error.to_string()))?;
                     }
                 }
                 writeln!(err, "see every task with: orch runs show {}", outcome.run)?;
@@ -152,7 +151,7 @@ pub fn finish(outcome: &Outcome, json: bool) -> anyhow::Result<ExitCode> {
                 writeln!(err, "run {} is {}", outcome.run, outcome.status)?;
                 if let Some(reason) = &outcome.reason {
                     for line in reason.lines() {
-                        writeln!(err, "  {line}")?;
+                        writeln!(err, "  {}", untrusted::line(line))?;
                     }
                 }
                 for q in &outcome.questions {
@@ -382,8 +381,8 @@ impl Observer for Printer {
                     Some(i) => format!("{exec}[{i}]"),
                 };
                 let failure = error.map(|e| {
-                    let code = e.get("code").and_then(Value::as_str).unwrap_or("error");
-                    let message = e.get("message").and_then(Value::as_str).unwrap_or("");
+                    let code = untrusted::line(e.get("code").and_then(Value::as_str).unwrap_or("error"));
+                    let message = untrusted::line(e.get("message").and_then(Value::as_str).unwrap_or(""));
                     format!(
                         "[{}] ✗ {what} failed (attempt {attempt}){took}: {code}: {message}",
                         short(run)

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::run::{DriveArgs, Printer, finish, parse_json, with_engine};
 use super::session::Session;
+use super::untrusted;
 use crate::engine::{self, Canceled, RunReport, RunState, Settings};
 use crate::store::{NO_ITEM, RunRow, Store};
 
@@ -192,8 +193,7 @@ fn list(session: &Session, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if args.json {
         let rows: Vec<Value> = runs.iter().map(run_json).collect();
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        untrusted::write_json(&mut out, &rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
@@ -235,8 +235,7 @@ fn show(session: &Session, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let report = engine::report(store, &run)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        untrusted::write_json(&mut out, &report)?;
         return Ok(ExitCode::SUCCESS);
     }
     print_report(&mut out, &report)?;
@@ -248,7 +247,7 @@ fn print_report(out: &mut impl std::io::Write, r: &RunReport) -> anyhow::Result<
     writeln!(out, "workflow  {} ({})", r.workflow, r.source)?;
     writeln!(out, "status    {}", r.status)?;
     if let Some(reason) = &r.reason {
-        writeln!(out, "reason    {reason}")?;
+        writeln!(out, "reason    {}", untrusted::block(reason, "          "))?;
     }
     if let Some(p) = &r.parent {
         writeln!(out, "parent    {p}")?;
@@ -257,7 +256,7 @@ fn print_report(out: &mut impl std::io::Write, r: &RunReport) -> anyhow::Result<
         writeln!(out, "driven by pid {pid}")?;
     }
     writeln!(out, "created   {}", time(r.created_at))?;
-    writeln!(out, "input     {}", r.input)?;
+    writeln!(out, "input     {}", untrusted::json(&r.input.to_string()))?;
     writeln!(out, "tasks:")?;
     for t in &r.tasks {
         let items = t.attempts.iter().filter(|a| a.item.is_some()).count();
@@ -314,20 +313,25 @@ fn print_report(out: &mut impl std::io::Write, r: &RunReport) -> anyhow::Result<
         }
     }
     if let Some(o) = &r.output {
-        writeln!(out, "output    {o}")?;
+        writeln!(out, "output    {}", untrusted::json(&o.to_string()))?;
     }
     for e in &r.errors {
         writeln!(
             out,
             "error     {}",
-            e.get("message").and_then(Value::as_str).unwrap_or("")
+            untrusted::block(
+                e.get("message").and_then(Value::as_str).unwrap_or(""),
+                "          "
+            )
         )?;
     }
     Ok(())
 }
 
+/// `text` (JSON) cut to one short line, safe for a terminal.
 fn clip(text: &str) -> String {
     const MAX: usize = 160;
+    let text = &*untrusted::json(text);
     if text.len() <= MAX {
         return text.to_owned();
     }
@@ -372,7 +376,7 @@ async fn logs(session: &Session, args: &LogsArgs) -> anyhow::Result<ExitCode> {
                     l.exec,
                     l.attempt,
                     l.level,
-                    l.message
+                    untrusted::line(&l.message)
                 )?;
                 seen.insert(r.id.clone(), l.id);
             }

@@ -1,4 +1,4 @@
-//! `orch secret set|list|remove`: the credential vault. Secret values never come from argv
+//! `orch secret set|list|scope|remove`: the credential vault. Secret values never come from argv
 //! (they would land in shell history and `ps`): they are read from a file, from stdin, or
 //! prompted for without echo on a terminal.
 
@@ -12,6 +12,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::session::Session;
+use super::untrusted;
 use crate::vault::{self, Kind, MasterKey, NewCredential, PublicField, Vault, VaultError};
 
 /// `orch secret …`
@@ -25,6 +26,23 @@ pub enum SecretCommand {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Change which packs may use a credential, without touching its secret. Also lifts the
+    /// suspension left when a pack it was limited to was removed or replaced by another
+    /// vendor's.
+    Scope {
+        /// Credential name.
+        name: String,
+        /// A pack allowed to use it (repeatable).
+        #[arg(
+            long = "pack",
+            value_name = "PACK",
+            required_unless_present = "any_pack"
+        )]
+        packs: Vec<String>,
+        /// Let any pack granted the destination use it.
+        #[arg(long, conflicts_with = "packs")]
+        any_pack: bool,
     },
     /// Delete a credential.
     Remove {
@@ -109,13 +127,14 @@ pub async fn run(session: &Session, command: SecretCommand) -> anyhow::Result<Ex
                             "kind": row.kind,
                             "bindings": row.bindings,
                             "packs": row.packs,
+                            "suspended_packs": row.suspended_packs,
                             "fields": row.public,
                             "created_at": row.created_at,
                             "updated_at": row.updated_at,
                         })
                     })
                     .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+                untrusted::write_json(&mut out, &list)?;
             } else if rows.is_empty() {
                 writeln!(
                     out,
@@ -128,11 +147,17 @@ pub async fn run(session: &Session, command: SecretCommand) -> anyhow::Result<Ex
                     "NAME", "KIND", "BINDINGS", "PACKS"
                 )?;
                 for row in rows {
-                    let packs = if row.packs.is_empty() {
+                    let mut packs = if row.packs.is_empty() && row.suspended_packs.is_empty() {
                         "(any)".to_owned()
                     } else {
                         row.packs.join(",")
                     };
+                    for suspended in &row.suspended_packs {
+                        if !packs.is_empty() {
+                            packs.push(',');
+                        }
+                        packs.push_str(&format!("{suspended}(suspended)"));
+                    }
                     writeln!(
                         out,
                         "{:<20} {:<14} {:<32} {:<16} {}",
@@ -143,6 +168,27 @@ pub async fn run(session: &Session, command: SecretCommand) -> anyhow::Result<Ex
                         row.updated_at
                     )?;
                 }
+            }
+        }
+        SecretCommand::Scope {
+            name,
+            packs,
+            any_pack,
+        } => {
+            let packs = if any_pack { Vec::new() } else { packs };
+            let row = vault.scope(&name, &packs)?;
+            if row.packs.is_empty() {
+                writeln!(
+                    out,
+                    "credential {name} may be used by any pack granted its destinations ({})",
+                    row.bindings.join(", ")
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "credential {name} may be used by packs {} only",
+                    row.packs.join(", ")
+                )?;
             }
         }
         SecretCommand::Remove { name } => {

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::run::{DriveArgs, with_engine};
 use super::session::Session;
+use super::untrusted;
 use crate::engine::{EngineError, Quiet, Settings};
 use orch_workflow::{Problem, Workflow};
 
@@ -71,8 +72,7 @@ pub async fn run(session: &Session, command: WorkflowCommand) -> anyhow::Result<
             let mut out = std::io::stdout().lock();
             if args.json {
                 let body = serde_json::json!({"ok": problems.is_empty(), "problems": problems});
-                serde_json::to_writer_pretty(&mut out, &body)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &body)?;
             }
             if problems.is_empty() {
                 if !args.json {

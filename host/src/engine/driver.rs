@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -148,7 +148,9 @@ struct PackEntry {
     prepared: PreparedPack,
     /// What the pack's invocations are lent; its grants are read once per run.
     capabilities: CapabilityContext,
-    actions: HashMap<String, (ActionSpec, Option<Arc<Schema>>)>,
+    /// Each action with its input schema, compiled on first use (a pack may have thousands of
+    /// actions; a run uses a few).
+    actions: HashMap<String, (ActionSpec, OnceLock<Result<Schema, String>>)>,
     names: String,
 }
 
@@ -746,10 +748,7 @@ impl<'e, 'a> Driver<'e, 'a> {
                     .manifest
                     .actions
                     .iter()
-                    .map(|a| {
-                        let schema = Schema::compile(&a.input_schema).ok().map(Arc::new);
-                        (a.name.clone(), (a.clone(), schema))
-                    })
+                    .map(|a| (a.name.clone(), (a.clone(), OnceLock::new())))
                     .collect();
                 Ok(Arc::new(PackEntry {
                     names: loaded.installed.manifest.action_names(),
@@ -785,7 +784,7 @@ impl<'e, 'a> Driver<'e, 'a> {
                 return;
             }
         };
-        let Some((_, schema)) = entry.actions.get(name) else {
+        let Some((spec, schema)) = entry.actions.get(name) else {
             let msg = format!(
                 "pack {pack:?} has no action {name:?}; its actions are: {}",
                 entry.names
@@ -794,9 +793,21 @@ impl<'e, 'a> Driver<'e, 'a> {
                 .push_back(Done::new(key, Err(builtins::error("unknown_action", msg))));
             return;
         };
-        if let Some(schema) = schema
-            && let Err(rejected) = schema.check(&format!("{pack}.{name}"), input)
-        {
+        let schema = match schema.get_or_init(|| Schema::compile(&spec.input_schema)) {
+            Ok(schema) => schema,
+            Err(reason) => {
+                // Never invoke unchecked: a schema the host can no longer use (a stricter host
+                // than the one that added the pack) stops the action.
+                let msg = format!(
+                    "the input schema of {pack}.{name} is unusable ({reason}); the pack must be \
+                     fixed and added again"
+                );
+                self.ready
+                    .push_back(Done::new(key, Err(builtins::error("invalid_schema", msg))));
+                return;
+            }
+        };
+        if let Err(rejected) = schema.check(&format!("{pack}.{name}"), input) {
             let error = json!({
                 "code": "invalid_input",
                 "message": rejected.to_string(),
@@ -1025,16 +1036,7 @@ fn invocation_done(
         }
         Err(err) => {
             let timed_out = matches!(err, SandboxError::Deadline { .. });
-            let code = match &err {
-                SandboxError::Deadline { .. } => "timeout",
-                SandboxError::Memory { .. } => "memory_limit",
-                SandboxError::StackOverflow { .. } => "stack_overflow",
-                SandboxError::OutputTooLarge { .. } => "output_too_large",
-                SandboxError::InvalidOutput { .. } => "invalid_output",
-                SandboxError::Panic { .. } => "panic",
-                SandboxError::Trap { .. } => "trap",
-                SandboxError::Instantiate { .. } => "instantiate",
-            };
+            let code = err.code();
             // A trap or a broken limit is most likely to happen again: only timeouts (and
             // action errors marked retryable) are retried without a `retry.when`.
             let message = match &err {

@@ -1,7 +1,12 @@
 //! A pack's manifest: what `describe` returned, checked and kept in the store.
 //!
 //! `describe` output comes from third-party code, so every field is validated before the host
-//! relies on it: names usable in workflows, a real version, unique actions, schemas that compile.
+//! relies on it: names usable in workflows, a real version, unique actions, schemas that compile
+//! and whose checks the host can bound. Counts and sizes are capped first and every check is
+//! linear, so a hostile description costs the host little (the runtime caps the whole
+//! description at 4 MiB before it gets here).
+
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -52,6 +57,17 @@ pub struct Destination {
     /// Why the pack needs it.
     pub reason: String,
 }
+
+/// Most actions a pack may declare.
+pub const MAX_ACTIONS: usize = 4096;
+/// Most destinations a pack may ask for.
+pub const MAX_DESTINATIONS: usize = 256;
+/// Largest JSON Schema of one action's input or output.
+pub const MAX_SCHEMA_BYTES: usize = 512 << 10;
+/// Longest vendor, version and destination reason.
+pub const MAX_SHORT_TEXT: usize = 256;
+/// Longest description (of the pack or of an action).
+pub const MAX_DESCRIPTION: usize = 4096;
 
 /// Why a pack's description is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +123,30 @@ pub enum ManifestError {
         which: &'static str,
         /// What is wrong.
         reason: String,
+    },
+    /// More of something than the host accepts.
+    #[error("pack {pack:?} declares {count} {what}; the host accepts at most {max}")]
+    TooMany {
+        /// Pack name.
+        pack: String,
+        /// What there are too many of.
+        what: &'static str,
+        /// How many.
+        count: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A text longer than the host accepts.
+    #[error("pack {pack:?} has a {what} of {len} bytes; the host accepts at most {max}")]
+    TooLong {
+        /// Pack name.
+        pack: String,
+        /// Which text.
+        what: String,
+        /// Its length.
+        len: usize,
+        /// The cap.
+        max: usize,
     },
     /// A destination of an unknown kind.
     #[error(
@@ -165,7 +205,24 @@ impl Manifest {
         if info.actions.is_empty() {
             return Err(ManifestError::NoActions(pack));
         }
+        let too_many = |what, count, max| {
+            (count > max).then(|| ManifestError::TooMany {
+                pack: info.name.clone(),
+                what,
+                count,
+                max,
+            })
+        };
+        if let Some(err) = too_many("actions", info.actions.len(), MAX_ACTIONS)
+            .or_else(|| too_many("destinations", info.destinations.len(), MAX_DESTINATIONS))
+        {
+            return Err(err);
+        }
+        check_len(&pack, "version", &info.version, MAX_SHORT_TEXT)?;
+        check_len(&pack, "vendor", &info.vendor, MAX_SHORT_TEXT)?;
+        check_len(&pack, "description", &info.description, MAX_DESCRIPTION)?;
         let mut actions: Vec<ActionSpec> = Vec::with_capacity(info.actions.len());
+        let mut seen: HashSet<String> = HashSet::with_capacity(info.actions.len());
         for action in info.actions {
             if !is_name(&action.name, &['_']) {
                 return Err(ManifestError::ActionName {
@@ -173,12 +230,31 @@ impl Manifest {
                     action: action.name,
                 });
             }
-            if actions.iter().any(|a| a.name == action.name) {
+            if !seen.insert(action.name.clone()) {
                 return Err(ManifestError::DuplicateAction {
                     pack,
                     action: action.name,
                 });
             }
+            let what = |field: &str| format!("{field} of action {:?}", action.name);
+            check_len(
+                &pack,
+                &what("description"),
+                &action.description,
+                MAX_DESCRIPTION,
+            )?;
+            check_len(
+                &pack,
+                &what("input schema"),
+                &action.input_schema,
+                MAX_SCHEMA_BYTES,
+            )?;
+            check_len(
+                &pack,
+                &what("output schema"),
+                &action.output_schema,
+                MAX_SCHEMA_BYTES,
+            )?;
             let input_schema = parse_schema(&pack, &action.name, "input", &action.input_schema)?;
             let output_schema = parse_schema(&pack, &action.name, "output", &action.output_schema)?;
             actions.push(ActionSpec {
@@ -191,6 +267,18 @@ impl Manifest {
         }
         let mut destinations = Vec::with_capacity(info.destinations.len());
         for destination in info.destinations {
+            check_len(
+                &pack,
+                "destination reason",
+                &destination.reason,
+                MAX_SHORT_TEXT,
+            )?;
+            check_len(
+                &pack,
+                "destination pattern",
+                &destination.pattern,
+                MAX_SHORT_TEXT,
+            )?;
             let capability = match destination.kind.as_str() {
                 "http" => Capability::Http,
                 "ssh" => Capability::Ssh,
@@ -237,6 +325,18 @@ impl Manifest {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+fn check_len(pack: &str, what: &str, text: &str, max: usize) -> Result<(), ManifestError> {
+    if text.len() > max {
+        return Err(ManifestError::TooLong {
+            pack: pack.to_owned(),
+            what: what.to_owned(),
+            len: text.len(),
+            max,
+        });
+    }
+    Ok(())
 }
 
 fn parse_schema(
@@ -320,6 +420,35 @@ mod tests {
         bad.actions[0].input_schema = "{not json".into();
         let err = Manifest::from_info(bad).unwrap_err().to_string();
         assert!(err.contains("invalid input schema: not JSON"), "{err}");
+
+        let mut bad = info();
+        bad.actions = (0..=MAX_ACTIONS)
+            .map(|i| ActionInfo {
+                name: format!("a{i}"),
+                ..info().actions[0].clone()
+            })
+            .collect();
+        let err = Manifest::from_info(bad).unwrap_err().to_string();
+        assert!(
+            err.contains("4097 actions") && err.contains("at most 4096"),
+            "{err}"
+        );
+
+        let mut bad = info();
+        bad.actions[0].input_schema =
+            format!(r#"{{"description":"{}"}}"#, "x".repeat(MAX_SCHEMA_BYTES));
+        let err = Manifest::from_info(bad).unwrap_err().to_string();
+        assert!(
+            err.contains("input schema of action \"get_config\""),
+            "{err}"
+        );
+
+        let mut bad = info();
+        bad.vendor = "v".repeat(MAX_SHORT_TEXT + 1);
+        assert!(matches!(
+            Manifest::from_info(bad),
+            Err(ManifestError::TooLong { .. })
+        ));
 
         let mut bad = info();
         bad.destinations[0].kind = "ftp".into();

@@ -17,8 +17,12 @@ pub struct CredentialRow {
     pub kind: String,
     /// Destination patterns it may be sent to.
     pub bindings: Vec<String>,
-    /// Packs allowed to use it (empty: any pack granted the destination).
+    /// Packs allowed to use it (empty, with nothing suspended: any pack granted the
+    /// destination).
     pub packs: Vec<String>,
+    /// Packs it was limited to that were removed or replaced by another vendor's pack: the
+    /// credential stays limited (usable by none of them) until the operator scopes it again.
+    pub suspended_packs: Vec<String>,
     /// Non-secret fields, in clear.
     pub public: BTreeMap<String, String>,
     /// When first set (RFC 3339).
@@ -38,7 +42,8 @@ pub struct SealedField {
     pub ciphertext: Vec<u8>,
 }
 
-const COLUMNS: &str = "name, kind, bindings, packs, public, created_at, updated_at";
+const COLUMNS: &str =
+    "name, kind, bindings, packs, public, created_at, updated_at, suspended_packs";
 
 fn credential_row(row: &Row<'_>) -> rusqlite::Result<CredentialRow> {
     fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
@@ -55,8 +60,33 @@ fn credential_row(row: &Row<'_>) -> rusqlite::Result<CredentialRow> {
         public: json(row, 4)?,
         created_at: row.get(5)?,
         updated_at: row.get(6)?,
+        suspended_packs: json(row, 7)?,
     })
 }
+
+impl CredentialRow {
+    /// Whether pack `pack` may use this credential (as far as its pack list goes).
+    pub fn admits_pack(&self, pack: &str) -> bool {
+        if self.packs.is_empty() && self.suspended_packs.is_empty() {
+            return true;
+        }
+        self.packs.iter().any(|p| p == pack)
+    }
+}
+
+/// A sealed OAuth2 access token kept in the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredToken {
+    /// The credential it was obtained with.
+    pub credential: String,
+    /// The sealed fingerprint and token.
+    pub sealed: SealedField,
+    /// End of life (Unix ms).
+    pub expires_at: i64,
+}
+
+/// The field name sealed tokens use as associated data.
+pub const TOKEN_FIELD: &str = "oauth-access-token";
 
 impl Store {
     /// Stores `credential` with its sealed fields, replacing any credential of the same name
@@ -87,10 +117,12 @@ impl Store {
             [&stored.name],
         )?;
         tx.execute(
-            "INSERT INTO credentials (name, kind, bindings, packs, public, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO credentials (name, kind, bindings, packs, public, created_at, updated_at,
+               suspended_packs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, bindings = excluded.bindings,
-               packs = excluded.packs, public = excluded.public, updated_at = excluded.updated_at",
+               packs = excluded.packs, public = excluded.public, updated_at = excluded.updated_at,
+               suspended_packs = excluded.suspended_packs",
             params![
                 stored.name,
                 stored.kind,
@@ -99,7 +131,13 @@ impl Store {
                 serde_json::to_string(&stored.public)?,
                 stored.created_at,
                 stored.updated_at,
+                serde_json::to_string(&stored.suspended_packs)?,
             ],
+        )?;
+        // A token obtained with the old secret must not outlive it.
+        tx.execute(
+            "DELETE FROM oauth_tokens WHERE credential = ?1",
+            [&stored.name],
         )?;
         for field in sealed {
             tx.execute(
@@ -146,6 +184,145 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Sets the packs credential `name` is limited to (empty: any pack), clearing suspended
+    /// ones; the row as stored, or `None` when there is no such credential.
+    pub fn scope_credential(
+        &self,
+        name: &str,
+        packs: &[String],
+    ) -> anyhow::Result<Option<CredentialRow>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE credentials SET packs = ?2, suspended_packs = '[]', updated_at = ?3
+             WHERE name = ?1",
+            params![name, serde_json::to_string(packs)?, now()],
+        )?;
+        tx.commit()?;
+        drop(conn);
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.credential(name)
+    }
+
+    /// Suspends pack `pack` in every credential limited to it (the pack was removed, or
+    /// replaced by another vendor's): those credentials stay limited and become unusable by a
+    /// pack of that name until scoped again. The names of the credentials changed.
+    pub fn suspend_pack_in_credentials(&self, pack: &str) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows: Vec<(String, String, String)> = {
+            let mut stmt = tx.prepare("SELECT name, packs, suspended_packs FROM credentials")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut changed = Vec::new();
+        for (name, packs, suspended) in rows {
+            let mut packs: Vec<String> = serde_json::from_str(&packs)?;
+            let mut suspended: Vec<String> = serde_json::from_str(&suspended)?;
+            if !packs.iter().any(|p| p == pack) {
+                continue;
+            }
+            packs.retain(|p| p != pack);
+            if !suspended.iter().any(|p| p == pack) {
+                suspended.push(pack.to_owned());
+            }
+            tx.execute(
+                "UPDATE credentials SET packs = ?2, suspended_packs = ?3 WHERE name = ?1",
+                params![
+                    name,
+                    serde_json::to_string(&packs)?,
+                    serde_json::to_string(&suspended)?
+                ],
+            )?;
+            changed.push(name);
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// A digest of every sealed value the store holds (credential fields and tokens): it
+    /// changes whenever one is added, replaced or removed (each seal has a fresh nonce), so a
+    /// process knows when the secrets it masks are out of date.
+    pub fn secrets_generation(&self) -> anyhow::Result<[u8; 32]> {
+        use sha2::{Digest as _, Sha256};
+        let conn = self.conn();
+        let mut hash = Sha256::new();
+        let mut stmt = conn.prepare_cached(
+            "SELECT credential, field, nonce FROM credential_secrets
+             UNION ALL SELECT credential, '', nonce FROM oauth_tokens
+             ORDER BY 1, 2, 3",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let credential: String = row.get(0)?;
+            let field: String = row.get(1)?;
+            let nonce: Vec<u8> = row.get(2)?;
+            for part in [credential.as_bytes(), field.as_bytes(), nonce.as_slice()] {
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part);
+            }
+        }
+        Ok(hash.finalize().into())
+    }
+
+    /// Keeps `token` (sealed) for credential `credential`, replacing its previous one, and
+    /// drops tokens whose life ended before `now_ms`.
+    pub fn put_token(&self, token: &StoredToken, now_ms: i64) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM oauth_tokens WHERE expires_at <= ?1", [now_ms])?;
+        tx.execute(
+            "INSERT INTO oauth_tokens (credential, nonce, ciphertext, expires_at)
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM credentials WHERE name = ?1)
+             ON CONFLICT (credential) DO UPDATE SET nonce = excluded.nonce,
+               ciphertext = excluded.ciphertext, expires_at = excluded.expires_at",
+            params![
+                token.credential,
+                token.sealed.nonce,
+                token.sealed.ciphertext,
+                token.expires_at
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored tokens still alive at `now_ms` (all of them when `credential` is `None`).
+    pub fn tokens(
+        &self,
+        credential: Option<&str>,
+        now_ms: i64,
+    ) -> anyhow::Result<Vec<StoredToken>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT credential, nonce, ciphertext, expires_at FROM oauth_tokens
+             WHERE expires_at > ?1 AND (?2 IS NULL OR credential = ?2) ORDER BY credential",
+        )?;
+        let rows = stmt.query_map(params![now_ms, credential], |row| {
+            Ok(StoredToken {
+                credential: row.get(0)?,
+                sealed: SealedField {
+                    field: TOKEN_FIELD.to_owned(),
+                    nonce: row.get(1)?,
+                    ciphertext: row.get(2)?,
+                },
+                expires_at: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets the stored token of `credential` (the API refused it).
+    pub fn forget_token(&self, credential: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            "DELETE FROM oauth_tokens WHERE credential = ?1",
+            [credential],
+        )?;
+        Ok(())
+    }
+
     /// Deletes credential `name` and its secret fields; whether it existed.
     pub fn remove_credential(&self, name: &str) -> anyhow::Result<bool> {
         let mut conn = self.conn();
@@ -154,6 +331,7 @@ impl Store {
             "DELETE FROM credential_secrets WHERE credential = ?1",
             [name],
         )?;
+        tx.execute("DELETE FROM oauth_tokens WHERE credential = ?1", [name])?;
         let removed = tx.execute("DELETE FROM credentials WHERE name = ?1", [name])? > 0;
         tx.commit()?;
         Ok(removed)
@@ -170,6 +348,7 @@ mod tests {
             kind: "bearer".into(),
             bindings: vec!["api.example.com".into()],
             packs: vec![],
+            suspended_packs: vec![],
             public: BTreeMap::new(),
             created_at: String::new(),
             updated_at: String::new(),

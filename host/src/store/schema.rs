@@ -171,6 +171,22 @@ pub fn migrations() -> Migrations<'static> {
         CREATE UNIQUE INDEX records_by_step ON records (collection, key, step_key)
             WHERE step_key IS NOT NULL;",
         ),
+        // OAuth2 access tokens the host obtained, kept until they expire so every process (and
+        // its masker) knows them: the token, prefixed by the fingerprint of the credential it was
+        // obtained with, is sealed like a credential field (field `oauth-access-token`).
+        // `expires_at` is the token's end of life as the token endpoint gave it (Unix ms).
+        // `suspended_packs`: packs a credential was limited to that were removed or replaced by
+        // another vendor's pack; the credential stays limited, usable by none of them, until the
+        // operator scopes it again (a JSON array of pack names).
+        M::up(
+            "CREATE TABLE oauth_tokens (
+            credential TEXT PRIMARY KEY REFERENCES credentials (name) ON DELETE CASCADE,
+            nonce      BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) STRICT;
+        ALTER TABLE credentials ADD COLUMN suspended_packs TEXT NOT NULL DEFAULT '[]';",
+        ),
     ])
 }
 

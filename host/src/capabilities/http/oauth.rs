@@ -57,9 +57,14 @@ pub fn fingerprint(credential: &OpenedCredential) -> Fingerprint {
     hash.finalize().into()
 }
 
+/// How long a token given `expires_in` seconds of life lives.
+pub fn lifetime(expires_in: Option<u64>) -> Duration {
+    expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs)
+}
+
 /// When a token obtained at `obtained` with `expires_in` seconds of life stops being used.
 pub fn expires_at(obtained: Instant, expires_in: Option<u64>) -> Instant {
-    let lifetime = expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs);
+    let lifetime = lifetime(expires_in);
     let margin = (lifetime / 10).min(MAX_MARGIN);
     obtained + lifetime.saturating_sub(margin)
 }

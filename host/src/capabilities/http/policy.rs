@@ -16,8 +16,11 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 /// Headers the host sets itself or that only mean something to one connection. A pack setting
 /// them could smuggle a second request (`Transfer-Encoding`, `Content-Length`), reach another
 /// virtual host than the one checked (`Host`) or talk to a proxy.
-const HOST_OWNED_HEADERS: [&str; 12] = [
+const HOST_OWNED_HEADERS: [&str; 13] = [
     "host",
+    // The host negotiates content encoding and decodes what it asked for, so masking always
+    // sees the bytes the pack will see (a compressed echo would carry a credential past it).
+    "accept-encoding",
     "content-length",
     "transfer-encoding",
     "connection",
@@ -30,6 +33,9 @@ const HOST_OWNED_HEADERS: [&str; 12] = [
     "upgrade",
     "http2-settings",
 ];
+
+/// Headers that ask for part of a response.
+const PARTIAL_HEADERS: [&str; 2] = ["range", "if-range"];
 
 /// Headers that describe a body: dropped with the body when a redirect turns a request into a
 /// GET (as browsers do, per the Fetch standard).
@@ -142,6 +148,13 @@ pub fn check_headers(
         if HOST_OWNED_HEADERS.contains(&lower.as_str()) {
             return Err(format!(
                 "header {name:?} is set by the host; remove it from the request"
+            ));
+        }
+        if credential_header.is_some() && PARTIAL_HEADERS.contains(&lower.as_str()) {
+            return Err(format!(
+                "header {name:?} asks for part of a response, which a request carrying a \
+                 credential may not do: a partial echo would cut the credential into pieces no \
+                 masking recognises; ask for the whole response"
             ));
         }
         if credential_header.is_some_and(|h| h.eq_ignore_ascii_case(&lower)) {
@@ -292,6 +305,8 @@ mod tests {
             "Connection",
             "Upgrade",
             "Proxy-Authorization",
+            "Accept-Encoding",
+            "TE",
         ] {
             let err = check_headers(&h(name, "x"), None).unwrap_err();
             assert!(err.contains("set by the host"), "{name}: {err}");
@@ -302,6 +317,9 @@ mod tests {
         assert!(err.contains("injected by the host"), "{err}");
         let err = check_headers(&h("bad name", "x"), None).unwrap_err();
         assert!(err.contains("invalid header name"), "{err}");
+        assert!(check_headers(&h("Range", "bytes=0-3"), None).is_ok());
+        let err = check_headers(&h("Range", "bytes=0-3"), Some("authorization")).unwrap_err();
+        assert!(err.contains("part of a response"), "{err}");
         let err = check_headers(&h("X-A", "secret\r\nInjected: 1"), None).unwrap_err();
         assert!(
             err.contains("invalid value") && !err.contains("secret"),

@@ -213,6 +213,34 @@ pub async fn send(
         .map_err(|err| map_error(err, &Origin::of(url).map_or_else(|e| e, |o| o.to_string())))
 }
 
+/// Refuses a response whose body is still encoded after the client decoded what it asked for
+/// (gzip and deflate): masking must see the bytes the pack will see, and it cannot see into a
+/// compressed or otherwise encoded body.
+pub fn check_decoded(response: &reqwest::Response, origin: &Origin) -> Result<(), HostError> {
+    let encodings: Vec<String> = response
+        .headers()
+        .get_all(reqwest::header::CONTENT_ENCODING)
+        .iter()
+        .map(|value| {
+            String::from_utf8_lossy(value.as_bytes())
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|value| !value.is_empty() && value != "identity")
+        .collect();
+    if encodings.is_empty() {
+        return Ok(());
+    }
+    Err(host_error(
+        ErrorCode::Protocol,
+        format!(
+            "{origin} answered with a body encoded as {:?}, which the host does not decode (it \
+             asks for gzip or deflate only); the host hands packs decoded bodies only",
+            encodings.join(", ")
+        ),
+    ))
+}
+
 /// Reads the body of `response`, refusing it with `too-large` once it passes `cap` bytes: never
 /// more than the cap is held.
 pub async fn read_body(
