@@ -1,14 +1,20 @@
 //! The data catalog's rules: inventory files (YAML or CSV) parsed and checked, names of
-//! collections and keys, and who wrote a record. SQL lives in `store::catalog`; the CLI, the
+//! collections and keys, who wrote a record, and the operations on collections' policies and
+//! pruning (`policy.rs` holds their pure rules). SQL lives in `store::catalog`; the CLI, the
 //! workflow built-ins and the `catalog` capability all go through here.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod policy;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use anyhow::Context as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::store::{DeviceRow, ImportChange, RecordRow, Store};
+use self::policy::{Effective, Policy, QuotaExceeded, Source};
+use crate::store::{
+    DeviceRow, ImportChange, NewRecord, PruneReport, PutError, RecordRow, Store, Written,
+};
 
 /// Bad catalog input a user can fix.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +47,18 @@ pub enum CatalogError {
     /// No such device.
     #[error("no device named {0:?} in the inventory; see it with: orch inventory list")]
     NoDevice(String),
+    /// A byte budget refused a write.
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    /// A policy that cannot be set as asked.
+    #[error("{0}")]
+    Policy(String),
+    /// No policy to remove.
+    #[error("{0:?} has no policy of its own; see the policies with: orch catalog policy list")]
+    NoPolicy(String),
+    /// Pruning a collection that holds nothing.
+    #[error("collection {0:?} holds no records; see the collections with: orch catalog list")]
+    NoCollection(String),
     /// No such record.
     #[error("no record {collection}/{key}{}; see the keys with: orch catalog list {collection}", version.map(|v| format!(" version {v}")).unwrap_or_default())]
     NoRecord {
@@ -407,18 +425,205 @@ pub fn get(
     store.record(collection, key, version)
 }
 
-/// Writes a record, checking the names first.
-pub fn put(
+/// Writes a record, checking the names first. A byte budget's refusal is
+/// [`CatalogError::Quota`].
+pub fn put(store: &Store, record: &NewRecord<'_>) -> anyhow::Result<Written> {
+    check_collection(record.collection)?;
+    check_key(record.key)?;
+    store.put_record(record).map_err(|err| match err {
+        PutError::Quota(quota) => CatalogError::Quota(quota).into(),
+        PutError::Store(err) => err,
+    })
+}
+
+/// A change to a policy as the operator asks it: each setting given replaces the one set
+/// before; the others stay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyChange {
+    /// Keep the newest N versions of each key (drops `keep_all`).
+    pub keep_last: Option<u32>,
+    /// Keep the versions of the last D days (drops `keep_all`).
+    pub keep_days: Option<u32>,
+    /// Keep every version (drops `keep_last` and `keep_days`).
+    pub keep_all: bool,
+    /// The collection's quota in bytes.
+    pub max_bytes: Option<u64>,
+    /// The per-invocation budget in bytes (`*` only).
+    pub invocation_bytes: Option<u64>,
+}
+
+/// A collection's policy as set and as in force, with what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyView {
+    /// Collection, or `*`.
+    pub collection: String,
+    /// What its own policy sets; `None` when it has none.
+    pub set: Option<Policy>,
+    /// What is in force, and where each part comes from.
+    pub effective: Effective,
+    /// Versions it holds (`None` for `*`).
+    pub versions: Option<u64>,
+    /// Bytes they count for (`None` for `*`).
+    pub bytes: Option<u64>,
+}
+
+impl PolicyView {
+    /// Whether the collection holds more than its quota (after the quota was lowered).
+    pub fn over_quota(&self) -> bool {
+        self.bytes.is_some_and(|b| b > self.effective.max_bytes)
+    }
+}
+
+/// Every policy in force: the `*` default first, then each collection that has a policy or
+/// holds records; and the per-invocation budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Policies {
+    /// Bytes one invocation may write.
+    pub invocation_bytes: u64,
+    /// Where that budget comes from.
+    pub invocation_bytes_from: Source,
+    /// The default policy, then the collections by name.
+    pub collections: Vec<PolicyView>,
+}
+
+fn check_policy_name(collection: &str) -> Result<(), CatalogError> {
+    if collection == policy::DEFAULT {
+        Ok(())
+    } else {
+        check_collection(collection)
+    }
+}
+
+/// Changes the policy of `collection` (or `*`) and returns it as now in force.
+pub fn set_policy(
     store: &Store,
     collection: &str,
-    key: &str,
-    value: &serde_json::Value,
-    writer: &str,
-    step_key: Option<&str>,
-) -> anyhow::Result<RecordRow> {
-    check_collection(collection)?;
-    check_key(key)?;
-    store.put_record(collection, key, value, writer, step_key)
+    change: PolicyChange,
+) -> anyhow::Result<PolicyView> {
+    check_policy_name(collection)?;
+    let refuse = |message: &str| -> anyhow::Result<PolicyView> {
+        Err(CatalogError::Policy(message.to_owned()).into())
+    };
+    if change == PolicyChange::default() {
+        return refuse(
+            "nothing to set; give --keep-last N, --keep-days D, --keep-all, --max-bytes SIZE or \
+             (for '*') --invocation-bytes SIZE",
+        );
+    }
+    if change.keep_all && (change.keep_last.is_some() || change.keep_days.is_some()) {
+        return refuse(
+            "--keep-all keeps every version: give it without --keep-last or --keep-days",
+        );
+    }
+    if change.keep_last == Some(0) || change.keep_days == Some(0) {
+        return refuse(
+            "--keep-last and --keep-days count from 1 (the latest version of a key is always kept)",
+        );
+    }
+    if change.invocation_bytes.is_some() && collection != policy::DEFAULT {
+        return Err(CatalogError::Policy(format!(
+            "the per-invocation budget covers an invocation's writes to every collection, so it \
+             is set on the default policy: orch catalog policy set '*' --invocation-bytes SIZE \
+             (for {collection:?}, --max-bytes bounds what the collection holds)"
+        ))
+        .into());
+    }
+    store.change_catalog_policy(collection, |set| {
+        let mut policy = set.unwrap_or_default();
+        if change.keep_all {
+            policy.keep_all = true;
+            policy.keep_last = None;
+            policy.keep_days = None;
+        }
+        if let Some(n) = change.keep_last {
+            policy.keep_last = Some(n);
+            policy.keep_all = false;
+        }
+        if let Some(d) = change.keep_days {
+            policy.keep_days = Some(d);
+            policy.keep_all = false;
+        }
+        if let Some(bytes) = change.max_bytes {
+            policy.max_bytes = Some(bytes);
+        }
+        if let Some(bytes) = change.invocation_bytes {
+            policy.invocation_bytes = Some(bytes);
+        }
+        policy
+    })?;
+    let policies = policies(store)?;
+    policies
+        .collections
+        .into_iter()
+        .find(|view| view.collection == collection)
+        .context("the policy just set is not in the store")
+}
+
+/// Every policy in force, with what each collection holds.
+pub fn policies(store: &Store) -> anyhow::Result<Policies> {
+    let set: BTreeMap<String, Policy> = store.catalog_policies()?.into_iter().collect();
+    let usage: BTreeMap<String, (u64, u64)> = store
+        .catalog_usage()?
+        .into_iter()
+        .map(|u| (u.collection, (u.versions, u.bytes)))
+        .collect();
+    let default = set.get(policy::DEFAULT);
+    let (invocation_bytes, invocation_bytes_from) = policy::invocation_budget(default);
+    let mut collections = vec![PolicyView {
+        collection: policy::DEFAULT.to_owned(),
+        set: default.copied(),
+        effective: policy::effective(default, None),
+        versions: None,
+        bytes: None,
+    }];
+    let names: BTreeSet<&String> = set
+        .keys()
+        .filter(|name| *name != policy::DEFAULT)
+        .chain(usage.keys())
+        .collect();
+    for name in names {
+        let own = set.get(name);
+        let held = usage.get(name).copied().unwrap_or_default();
+        collections.push(PolicyView {
+            collection: name.clone(),
+            set: own.copied(),
+            effective: policy::effective(own, default),
+            versions: Some(held.0),
+            bytes: Some(held.1),
+        });
+    }
+    Ok(Policies {
+        invocation_bytes,
+        invocation_bytes_from,
+        collections,
+    })
+}
+
+/// Forgets the policy of `collection` (or `*`): the default (or the built-in) applies again.
+pub fn remove_policy(store: &Store, collection: &str) -> anyhow::Result<()> {
+    check_policy_name(collection)?;
+    if store.remove_catalog_policy(collection)? {
+        Ok(())
+    } else {
+        Err(CatalogError::NoPolicy(collection.to_owned()).into())
+    }
+}
+
+/// Removes (with `dry_run`, only reports) the old versions the keep rules in force let go, in
+/// `collection` or in every collection.
+pub fn prune(
+    store: &Store,
+    collection: Option<&str>,
+    dry_run: bool,
+) -> anyhow::Result<Vec<PruneReport>> {
+    if let Some(name) = collection {
+        check_collection(name)?;
+    }
+    let reports = store.prune_records(collection, time::OffsetDateTime::now_utc(), dry_run)?;
+    match collection {
+        Some(name) if reports.is_empty() => Err(CatalogError::NoCollection(name.to_owned()).into()),
+        _ => Ok(reports),
+    }
 }
 
 #[cfg(test)]

@@ -731,3 +731,28 @@ impl ActionLookup for Lookup<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RunState;
+
+    #[test]
+    fn the_store_knows_which_run_statuses_are_finished() {
+        // Pruning keeps what unfinished runs wrote by these names: they must stay the engine's.
+        let all = [
+            RunState::Running,
+            RunState::Paused,
+            RunState::Waiting,
+            RunState::NeedsAttention,
+            RunState::Succeeded,
+            RunState::Failed,
+            RunState::Canceled,
+        ];
+        let finished: Vec<&str> = all
+            .iter()
+            .filter(|s| s.is_finished())
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(finished, crate::store::FINISHED_RUN_STATUSES);
+    }
+}

@@ -18,14 +18,17 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::Context as _;
 use rusqlite::Connection;
 
-pub use catalog::{DeviceRow, ImportChange, RecordKey, RecordRow};
+pub use catalog::{
+    CollectionUsage, DeviceRow, ImportChange, NewRecord, PruneReport, PutError, RecordKey,
+    RecordRow, Written,
+};
 pub use credentials::{CredentialRow, SealedField, StoredToken, TOKEN_FIELD};
 pub use grants::GrantRow;
 pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};
 pub use runs::{
-    AttemptId, AttemptRow, FinishedAttempt, JournalBatch, LeaseHeld, LogRow, NO_ITEM, NewAttempt,
-    NewLog, RunRow, StatusChange, now_ms,
+    AttemptId, AttemptRow, FINISHED_RUN_STATUSES, FinishedAttempt, JournalBatch, LeaseHeld, LogRow,
+    NO_ITEM, NewAttempt, NewLog, RunRow, StatusChange, now_ms,
 };
 
 /// The store.
@@ -81,7 +84,12 @@ impl Store {
 
 /// Now, as RFC 3339 in UTC.
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// `at` as RFC 3339 in UTC, the form every stored time of the catalog has.
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

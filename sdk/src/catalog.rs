@@ -4,6 +4,8 @@
 //! Reading the inventory needs the grant `catalog:inventory`; records of a collection need
 //! `catalog:COLLECTION` (such as `catalog:configs`). Every [`put`] is kept as a new version with
 //! its time and writer; a retry of the same workflow step returns the version it already wrote.
+//! The operator bounds what an invocation may write and what a collection may hold: a write
+//! past either fails with [`QuotaExceeded`](ErrorCode::QuotaExceeded).
 //!
 //! ```no_run
 //! use orch_sdk::catalog;
@@ -149,7 +151,11 @@ pub fn get_version(collection: &str, key: &str, version: u64) -> Result<Option<E
 }
 
 /// Writes `value` as a new version of the record `key` of `collection` and returns it. Fails
-/// with [`Invalid`](ErrorCode::Invalid) when `value` does not serialise to JSON.
+/// with [`Invalid`](ErrorCode::Invalid) when `value` does not serialise to JSON,
+/// [`TooLarge`](ErrorCode::TooLarge) when it is over 4 MiB, and
+/// [`QuotaExceeded`](ErrorCode::QuotaExceeded) when the operator's byte budgets refuse it (what
+/// one invocation may write, what the collection may hold) or after the invocation's 1,000th
+/// write.
 pub fn put(collection: &str, key: &str, value: &impl Serialize) -> Result<Entry, HostError> {
     let json = serde_json::to_string(value).map_err(|err| {
         HostError::new(

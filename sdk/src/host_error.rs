@@ -1,4 +1,4 @@
-//! [`HostError`]: why a host capability (`http`, `ssh`) refused or failed a call, and its
+//! [`HostError`]: why a host capability (`http`, `ssh`, `catalog`) refused or failed a call, and its
 //! conversion into [`ActionError`] so handlers can use `?` on capability calls.
 
 use std::fmt;
@@ -31,6 +31,11 @@ pub enum ErrorCode {
     Protocol,
     /// The session or shell was already closed.
     Closed,
+    /// A catalog write would pass a byte budget set by the operator: what one invocation may
+    /// write, or what the collection may hold (or the invocation's count of writes). The
+    /// message names the budget, the figures and the operator's fix. Not retryable: trying
+    /// again fails the same way until the operator raises the budget or prunes old versions.
+    QuotaExceeded,
 }
 
 impl ErrorCode {
@@ -47,6 +52,7 @@ impl ErrorCode {
             Self::TooLarge => "too_large",
             Self::Protocol => "protocol",
             Self::Closed => "closed",
+            Self::QuotaExceeded => "quota_exceeded",
         }
     }
 
@@ -141,6 +147,7 @@ impl From<wit::HostError> for HostError {
             wit::ErrorCode::TooLarge => ErrorCode::TooLarge,
             wit::ErrorCode::Protocol => ErrorCode::Protocol,
             wit::ErrorCode::Closed => ErrorCode::Closed,
+            wit::ErrorCode::QuotaExceeded => ErrorCode::QuotaExceeded,
         };
         Self {
             code,
@@ -165,9 +172,11 @@ mod tests {
             let action = ActionError::from(HostError::new(code, "slow"));
             assert!(action.is_retryable(), "{code}");
         }
-        let denied = ActionError::from(HostError::new(ErrorCode::Denied, "no grant"));
-        assert_eq!(denied.code(), "denied");
-        assert!(!denied.is_retryable());
+        for code in [ErrorCode::Denied, ErrorCode::QuotaExceeded] {
+            let refused = ActionError::from(HostError::new(code, "refused"));
+            assert_eq!(refused.code(), code.as_str());
+            assert!(!refused.is_retryable(), "{code}");
+        }
     }
 
     #[test]
@@ -183,6 +192,7 @@ mod tests {
             (wit::ErrorCode::TooLarge, "too_large"),
             (wit::ErrorCode::Protocol, "protocol"),
             (wit::ErrorCode::Closed, "closed"),
+            (wit::ErrorCode::QuotaExceeded, "quota_exceeded"),
         ];
         for (wit_code, name) in cases {
             let err = HostError::from(wit::HostError {

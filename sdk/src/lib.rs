@@ -95,7 +95,8 @@
 //!
 //! [`catalog`] reads inventory devices (address, port, platform, credential name, tags, vars)
 //! and reads and writes versioned records such as configurations, within the collections the
-//! operator granted (`catalog:inventory`, `catalog:configs`).
+//! operator granted (`catalog:inventory`, `catalog:configs`) and the byte budgets the operator
+//! set (a write past them fails with `quota_exceeded`).
 //!
 //! # Errors
 //!
@@ -103,7 +104,7 @@
 //! itself answers `invalid_input` when the input does not deserialise, `unknown_action` when the
 //! host asks for an action the pack does not have, and `invalid_output` when the output does not
 //! serialise. A capability's [`HostError`] converts with `?` into an `ActionError` with the same
-//! code (`denied`, `timeout`, `host_key`, …). A panic aborts the instance: the host records a
+//! code (`denied`, `timeout`, `host_key`, `quota_exceeded`, …). A panic aborts the instance: the host records a
 //! trap, so return errors instead.
 
 #![deny(missing_docs)]

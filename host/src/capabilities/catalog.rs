@@ -3,6 +3,11 @@
 //! `catalog:inventory` opens device reads; `catalog:COLLECTION` opens reads and writes of that
 //! collection's records. Writes are recorded with the invocation's run and task as writer, and
 //! keyed by its idempotency key so a retried step does not write a second version.
+//!
+//! A grant is not a licence to fill the disk: each value is capped, an invocation may make a
+//! bounded number of writes, and the store checks every write against the invocation's byte
+//! budget and the collection's quota (`catalog::policy`) inside its write transaction. A
+//! refusal is `quota-exceeded`, naming the budget and the operator's fix.
 
 use super::broker::CapabilityContext;
 use super::grants::Capability;
@@ -10,7 +15,7 @@ use super::{ErrorCode, HostError, host_error};
 use crate::catalog;
 use crate::runtime::bindings::CallContext;
 use crate::runtime::bindings::orch::pack::catalog::{Device, Entry, Host};
-use crate::store::{DeviceRow, RecordRow, Store};
+use crate::store::{DeviceRow, NewRecord, PutError, RecordRow, Store};
 
 /// Bytes of one record value a pack may write.
 const MAX_VALUE_BYTES: usize = 4 << 20;
@@ -23,6 +28,8 @@ pub struct CatalogCapability {
     writer: String,
     step_key: String,
     writes: usize,
+    /// Bytes this invocation's writes added, for its budget.
+    bytes_written: u64,
 }
 
 impl CatalogCapability {
@@ -33,6 +40,7 @@ impl CatalogCapability {
             step_key: call.idempotency_key.clone(),
             context,
             writes: 0,
+            bytes_written: 0,
         }
     }
 
@@ -152,8 +160,11 @@ impl Host for CatalogCapability {
         }
         if self.writes >= MAX_WRITES {
             return Err(host_error(
-                ErrorCode::Denied,
-                format!("an invocation may write at most {MAX_WRITES} records"),
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "an invocation may write at most {MAX_WRITES} records; write fewer, larger \
+                     records or split the work over several invocations"
+                ),
             ));
         }
         let value: serde_json::Value = serde_json::from_str(&value).map_err(|err| {
@@ -183,10 +194,23 @@ impl Host for CatalogCapability {
         };
         self.writes += 1;
         let step_key = (!self.step_key.is_empty()).then_some(self.step_key.as_str());
-        let row = self
+        let written = self
             .store()?
-            .put_record(&collection, &key, &value, &self.writer, step_key)
-            .map_err(internal)?;
-        Ok(to_entry(row))
+            .put_record(&NewRecord {
+                collection: &collection,
+                key: &key,
+                value: &value,
+                writer: &self.writer,
+                step_key,
+                invocation_written: Some(self.bytes_written),
+            })
+            .map_err(|err| match err {
+                PutError::Quota(quota) => host_error(ErrorCode::QuotaExceeded, quota.to_string()),
+                PutError::Store(err) => internal(err),
+            })?;
+        if written.added {
+            self.bytes_written = self.bytes_written.saturating_add(written.row.size);
+        }
+        Ok(to_entry(written.row))
     }
 }

@@ -1,4 +1,12 @@
-//! `orch catalog get|put|history|list`: versioned records of the data catalog.
+//! `orch catalog get|put|history|list`: versioned records of the data catalog; `policy` and
+//! `prune` (what collections may hold and keep) are in `catalog/policy.rs`.
+//!
+//! `put` is the operator writing: it is held to the collection's quota like packs are (so a
+//! collection never grows past the quota the operator declared, and packs are not refused later
+//! because of a write nobody noticed), but not to the per-invocation budget, which bounds what
+//! one sandboxed invocation may add. A refusal names the figures and the command that fixes it.
+
+mod policy;
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
@@ -7,7 +15,10 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::session::Session;
+use super::untrusted;
+use crate::catalog::policy::human_bytes;
 use crate::catalog::{self, CatalogError};
+use crate::store::NewRecord;
 
 /// `orch catalog …`
 #[derive(Debug, Subcommand)]
@@ -66,6 +77,13 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set, list and remove collections' quotas and keep rules, and the per-invocation budget.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Remove the old versions the keep rules let go (in COLLECTION or every collection) and
+    /// report them. The latest version of every key stays, and so does any version written by a
+    /// workflow run that has not finished.
+    Prune(policy::PruneArgs),
 }
 
 fn read_source(path: &PathBuf) -> anyhow::Result<String> {
@@ -98,16 +116,14 @@ pub async fn run(session: &Session, command: CatalogCommand) -> anyhow::Result<E
                 }
             })?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &entry)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &entry)?;
             } else if let (true, Some(text)) = (raw, entry.value.as_str()) {
                 write!(out, "{text}")?;
                 if !text.ends_with('\n') {
                     writeln!(out)?;
                 }
             } else {
-                serde_json::to_writer_pretty(&mut out, &entry.value)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &entry.value)?;
             }
         }
         CatalogCommand::Put {
@@ -126,15 +142,23 @@ pub async fn run(session: &Session, command: CatalogCommand) -> anyhow::Result<E
                 (_, _, Some(path)) => serde_json::Value::String(read_source(&path)?),
                 (None, None, None) => unreachable!("clap requires one value source"),
             };
-            let entry = catalog::put(
+            let written = catalog::put(
                 store,
-                &collection,
-                &key,
-                &value,
-                &catalog::cli_writer(),
-                None,
+                &NewRecord {
+                    collection: &collection,
+                    key: &key,
+                    value: &value,
+                    writer: &catalog::cli_writer(),
+                    step_key: None,
+                    invocation_written: None,
+                },
             )?;
-            writeln!(out, "wrote {collection}/{key} version {}", entry.version)?;
+            writeln!(
+                out,
+                "wrote {collection}/{key} version {} ({})",
+                written.row.version,
+                human_bytes(written.row.size)
+            )?;
         }
         CatalogCommand::History {
             collection,
@@ -153,8 +177,7 @@ pub async fn run(session: &Session, command: CatalogCommand) -> anyhow::Result<E
                 .into());
             }
             if json {
-                serde_json::to_writer_pretty(&mut out, &history)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &history)?;
             } else {
                 let width = history
                     .iter()
@@ -172,7 +195,7 @@ pub async fn run(session: &Session, command: CatalogCommand) -> anyhow::Result<E
                         "{:>7}  {:width$}  {:>10}  {}",
                         entry.version,
                         entry.written_at,
-                        format!("{} B", entry.value.to_string().len()),
+                        human_bytes(entry.size),
                         entry.writer
                     )?;
                 }
@@ -192,8 +215,7 @@ pub async fn run(session: &Session, command: CatalogCommand) -> anyhow::Result<E
                     .iter()
                     .map(|(c, k)| serde_json::json!({"collection": c, "key": k.key, "version": k.version, "written_at": k.written_at}))
                     .collect();
-                serde_json::to_writer_pretty(&mut out, &body)?;
-                writeln!(out)?;
+                untrusted::write_json(&mut out, &body)?;
             } else if keys.is_empty() {
                 writeln!(
                     out,
@@ -205,6 +227,8 @@ pub async fn run(session: &Session, command: CatalogCommand) -> anyhow::Result<E
                 }
             }
         }
+        CatalogCommand::Policy(command) => policy::run_policy(store, command, &mut out)?,
+        CatalogCommand::Prune(args) => policy::run_prune(store, &args, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,14 @@
 //! The `core.*` actions, run in the host: `noop`, `echo`, `fail` (answered at once, no sandbox),
 //! `sleep` (a timer of the driver, not a blocked thread), `ask` (the run waits for a person) and
-//! the data catalog's `catalog_get`, `catalog_put` and `inventory`.
+//! the data catalog's `catalog_get`, `catalog_put` (held to the same byte budgets as a pack's
+//! writes) and `inventory`.
 
 use orch_workflow::ActionKnown;
 use serde_json::{Value, json};
 
-use crate::catalog;
+use crate::catalog::{self, CatalogError};
 use crate::schema::Schema;
-use crate::store::Store;
+use crate::store::{NewRecord, Store};
 
 /// What kind of action a workflow names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,9 +213,22 @@ pub fn run_catalog(
         CatalogOp::Put => {
             let (collection, key) = (text("collection")?, text("key")?);
             let value = input.get("value").cloned().unwrap_or(Value::Null);
-            let step_key = (!step_key.is_empty()).then_some(step_key);
-            let entry =
-                catalog::put(store, collection, key, &value, writer, step_key).map_err(invalid)?;
+            // A step is one invocation writing one version: its budget and the collection's
+            // quota apply as they do to a pack's writes.
+            let record = NewRecord {
+                collection,
+                key,
+                value: &value,
+                writer,
+                step_key: (!step_key.is_empty()).then_some(step_key),
+                invocation_written: Some(0),
+            };
+            let entry = catalog::put(store, &record)
+                .map_err(|err| match err.downcast_ref::<CatalogError>() {
+                    Some(CatalogError::Quota(quota)) => error("quota_exceeded", quota.to_string()),
+                    _ => invalid(err),
+                })?
+                .row;
             Ok(json!({
                 "version": entry.version,
                 "written_at": entry.written_at,
@@ -347,6 +361,55 @@ mod tests {
         );
         let devices = run_catalog(CatalogOp::Inventory, &store, &json!({}), "w", "").unwrap();
         assert_eq!(devices["names"], json!([]));
+    }
+
+    #[test]
+    fn catalog_put_is_held_to_the_collections_quota_and_the_step_budget() {
+        let store = Store::in_memory().unwrap();
+        let set = |collection: &str, change| {
+            catalog::set_policy(&store, collection, change).unwrap();
+        };
+        set(
+            "small",
+            catalog::PolicyChange {
+                max_bytes: Some(1000),
+                ..Default::default()
+            },
+        );
+        let put = |key: &str, value: Value, step: &str| {
+            let input = json!({"collection": "small", "key": key, "value": value});
+            run_catalog(CatalogOp::Put, &store, &input, "run r task t", step)
+        };
+        assert!(put("a", json!("x".repeat(500)), "k1").is_ok());
+        let refused = put("b", json!("x".repeat(500)), "k2").unwrap_err();
+        assert_eq!(refused["code"], "quota_exceeded", "{refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("orch catalog prune small")),
+            "{refused}"
+        );
+        // The retry of a step that already wrote succeeds: it adds nothing.
+        assert_eq!(
+            put("a", json!("x".repeat(500)), "k1").unwrap()["version"],
+            1
+        );
+        set(
+            "*",
+            catalog::PolicyChange {
+                invocation_bytes: Some(100),
+                ..Default::default()
+            },
+        );
+        let input = json!({"collection": "other", "key": "k", "value": "x".repeat(200)});
+        let over = run_catalog(CatalogOp::Put, &store, &input, "w", "k3").unwrap_err();
+        assert_eq!(over["code"], "quota_exceeded", "{over}");
+        assert!(
+            over["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("per-invocation budget of 100 B")),
+            "{over}"
+        );
     }
 
     #[test]

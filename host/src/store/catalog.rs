@@ -1,11 +1,21 @@
-//! The data catalog's tables: the inventory of devices and the versioned records.
+//! The data catalog's tables: the inventory of devices, the versioned records, the collections'
+//! policies and their usage.
+//!
+//! Every write checks the byte budgets (`catalog::policy`) inside its IMMEDIATE transaction,
+//! against the usage the triggers of the schema keep: two processes writing to one collection
+//! at once are serialised by SQLite's write lock, so neither can pass the quota on a figure the
+//! other is about to change. Pruning selects and deletes in one transaction too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-use super::{Store, now};
+use super::{FINISHED_RUN_STATUSES, Store, now, rfc3339};
+use crate::catalog::policy::{
+    self, Aged, CollectionUse, InvocationUse, Keep, Policy, QuotaExceeded,
+};
 
 /// One device of the inventory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +58,90 @@ pub struct RecordRow {
     pub written_at: String,
     /// Who wrote it.
     pub writer: String,
+    /// Bytes it counts for in the budgets (`catalog::policy::version_size`).
+    pub size: u64,
+}
+
+/// A version to write.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRecord<'a> {
+    /// Collection.
+    pub collection: &'a str,
+    /// Key.
+    pub key: &'a str,
+    /// The document.
+    pub value: &'a serde_json::Value,
+    /// Who writes it.
+    pub writer: &'a str,
+    /// The idempotency key of the step writing it: a second write with the same key returns the
+    /// version the first one wrote (a retried step writes once).
+    pub step_key: Option<&'a str>,
+    /// Bytes the writing invocation (a pack's, a workflow step's) wrote before this one: the
+    /// per-invocation budget applies. `None` when the operator writes (the CLI): only the
+    /// collection's quota does.
+    pub invocation_written: Option<u64>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The version written, or the one a retried step wrote before.
+    pub row: RecordRow,
+    /// False when the step key found an earlier version: nothing was added.
+    pub added: bool,
+}
+
+/// Why a write was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// A byte budget refused it.
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+impl From<rusqlite::Error> for PutError {
+    fn from(err: rusqlite::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+impl From<serde_json::Error> for PutError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+/// What a collection holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CollectionUsage {
+    /// Collection.
+    pub collection: String,
+    /// Versions kept, of all keys.
+    pub versions: u64,
+    /// Bytes they count for.
+    pub bytes: u64,
+}
+
+/// What pruning removed (or, in a dry run, would remove) from one collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Collection.
+    pub collection: String,
+    /// The keep rules applied.
+    pub keep: Keep,
+    /// Versions removed.
+    pub removed_versions: u64,
+    /// Bytes they counted for.
+    pub removed_bytes: u64,
+    /// Versions kept.
+    pub kept_versions: u64,
+    /// Bytes they count for.
+    pub kept_bytes: u64,
+    /// Versions kept only because the workflow run that wrote them has not finished.
+    pub held_versions: u64,
 }
 
 /// A key of a collection with its latest version.
@@ -82,7 +176,7 @@ fn device_row(row: &Row<'_>) -> rusqlite::Result<DeviceRow> {
     })
 }
 
-const RECORD_COLUMNS: &str = "collection, key, version, value, written_at, writer";
+const RECORD_COLUMNS: &str = "collection, key, version, value, written_at, writer, size";
 
 fn record_row(row: &Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok(RecordRow {
@@ -92,7 +186,55 @@ fn record_row(row: &Row<'_>) -> rusqlite::Result<RecordRow> {
         value: json_column(row, 3)?,
         written_at: row.get(4)?,
         writer: row.get(5)?,
+        size: unsigned(row.get(6)?),
     })
+}
+
+/// A count or size from SQLite, where it is an i64 that is never negative.
+fn unsigned(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// A count or size for SQLite.
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+const POLICY_COLUMNS: &str = "keep_last, keep_days, keep_all, max_bytes, invocation_bytes";
+
+fn policy_row(row: &Row<'_>) -> rusqlite::Result<Policy> {
+    let count = |idx: usize| -> rusqlite::Result<Option<u32>> {
+        Ok(row
+            .get::<_, Option<i64>>(idx)?
+            .map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
+    };
+    Ok(Policy {
+        keep_last: count(0)?,
+        keep_days: count(1)?,
+        keep_all: row.get::<_, i64>(2)? != 0,
+        max_bytes: row.get::<_, Option<i64>>(3)?.map(unsigned),
+        invocation_bytes: row.get::<_, Option<i64>>(4)?.map(unsigned),
+    })
+}
+
+fn policy_of(conn: &Connection, collection: &str) -> rusqlite::Result<Option<Policy>> {
+    conn.query_row(
+        &format!("SELECT {POLICY_COLUMNS} FROM catalog_policies WHERE collection = ?1"),
+        [collection],
+        policy_row,
+    )
+    .optional()
+}
+
+fn bytes_held(conn: &Connection, collection: &str) -> rusqlite::Result<u64> {
+    Ok(conn
+        .query_row(
+            "SELECT bytes FROM catalog_usage WHERE collection = ?1",
+            [collection],
+            |row| row.get::<_, i64>(0),
+        )
+        .optional()?
+        .map_or(0, unsigned))
 }
 
 /// What an inventory import did to one device.
@@ -183,16 +325,27 @@ impl Store {
         Ok(removed)
     }
 
-    /// Writes a new version of `collection`/`key`. With a `step_key`, a second write with the
-    /// same key returns the version the first one wrote (a retried step writes once).
-    pub fn put_record(
+    /// Writes a new version, or returns the one its step wrote before (see
+    /// [`NewRecord::step_key`]), after checking the byte budgets in the same transaction.
+    pub fn put_record(&self, record: &NewRecord<'_>) -> Result<Written, PutError> {
+        self.put_record_at(record, OffsetDateTime::now_utc())
+    }
+
+    /// [`put_record`](Self::put_record) with the time the version is recorded as written at
+    /// (tests age versions with it instead of waiting).
+    pub fn put_record_at(
         &self,
-        collection: &str,
-        key: &str,
-        value: &serde_json::Value,
-        writer: &str,
-        step_key: Option<&str>,
-    ) -> anyhow::Result<RecordRow> {
+        record: &NewRecord<'_>,
+        at: OffsetDateTime,
+    ) -> Result<Written, PutError> {
+        let NewRecord {
+            collection,
+            key,
+            value,
+            writer,
+            step_key,
+            invocation_written,
+        } = *record;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(step_key) = step_key {
@@ -206,37 +359,73 @@ impl Store {
                     record_row,
                 )
                 .optional()?;
+            // A retry adds nothing, so no budget is asked: it succeeds even over quota.
             if let Some(earlier) = earlier {
-                return Ok(earlier);
+                return Ok(Written {
+                    row: earlier,
+                    added: false,
+                });
             }
         }
+        let text = serde_json::to_string(value)?;
+        let written_at = rfc3339(at);
+        let size = policy::version_size(&[
+            collection,
+            key,
+            &text,
+            &written_at,
+            writer,
+            step_key.unwrap_or_default(),
+        ]);
+        let own = policy_of(&tx, collection)?;
+        let default = policy_of(&tx, policy::DEFAULT)?;
+        let effective = policy::effective(own.as_ref(), default.as_ref());
+        let invocation = invocation_written.map(|written| {
+            let (budget, from) = policy::invocation_budget(default.as_ref());
+            InvocationUse {
+                written,
+                budget,
+                from,
+            }
+        });
+        let usage = CollectionUse {
+            used: bytes_held(&tx, collection)?,
+            quota: effective.max_bytes,
+            from: effective.max_bytes_from,
+        };
+        policy::check_write(collection, key, size, invocation, usage)?;
         let version: i64 = tx.query_row(
             "SELECT coalesce(max(version), 0) + 1 FROM records WHERE collection = ?1 AND key = ?2",
             params![collection, key],
             |row| row.get(0),
         )?;
-        let now = now();
         tx.execute(
-            "INSERT INTO records (collection, key, version, value, written_at, writer, step_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO records
+             (collection, key, version, value, written_at, writer, step_key, size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 collection,
                 key,
                 version,
-                serde_json::to_string(value)?,
-                now,
+                text,
+                written_at,
                 writer,
-                step_key
+                step_key,
+                signed(size)
             ],
         )?;
         tx.commit()?;
-        Ok(RecordRow {
-            collection: collection.to_owned(),
-            key: key.to_owned(),
-            version: u64::try_from(version).unwrap_or(0),
-            value: value.clone(),
-            written_at: now,
-            writer: writer.to_owned(),
+        Ok(Written {
+            row: RecordRow {
+                collection: collection.to_owned(),
+                key: key.to_owned(),
+                version: unsigned(version),
+                value: value.clone(),
+                written_at,
+                writer: writer.to_owned(),
+                size,
+            },
+            added: true,
         })
     }
 
@@ -309,11 +498,605 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// The policy set for `collection` (or `*`), if any.
+    pub fn catalog_policy(&self, collection: &str) -> anyhow::Result<Option<Policy>> {
+        Ok(policy_of(&self.conn(), collection)?)
+    }
+
+    /// Every policy set, by collection (`*` sorts first).
+    pub fn catalog_policies(&self) -> anyhow::Result<Vec<(String, Policy)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT collection, {POLICY_COLUMNS} FROM catalog_policies ORDER BY collection"
+        ))?;
+        let rows = stmt.query_map([], |row| {
+            let collection: String = row.get(0)?;
+            let count = |idx: usize| -> rusqlite::Result<Option<u32>> {
+                Ok(row
+                    .get::<_, Option<i64>>(idx)?
+                    .map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
+            };
+            Ok((
+                collection,
+                Policy {
+                    keep_last: count(1)?,
+                    keep_days: count(2)?,
+                    keep_all: row.get::<_, i64>(3)? != 0,
+                    max_bytes: row.get::<_, Option<i64>>(4)?.map(unsigned),
+                    invocation_bytes: row.get::<_, Option<i64>>(5)?.map(unsigned),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sets the policy of `collection` (or `*`) to what `change` makes of the one set now, in one
+    /// transaction; returns it. A change that leaves nothing set removes the policy.
+    pub fn change_catalog_policy(
+        &self,
+        collection: &str,
+        change: impl FnOnce(Option<Policy>) -> Policy,
+    ) -> anyhow::Result<Policy> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let policy = change(policy_of(&tx, collection)?);
+        if policy.is_empty() {
+            tx.execute(
+                "DELETE FROM catalog_policies WHERE collection = ?1",
+                [collection],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO catalog_policies
+                 (collection, keep_last, keep_days, keep_all, max_bytes, invocation_bytes,
+                  updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (collection) DO UPDATE SET keep_last = ?2, keep_days = ?3,
+                   keep_all = ?4, max_bytes = ?5, invocation_bytes = ?6, updated_at = ?7",
+                params![
+                    collection,
+                    policy.keep_last,
+                    policy.keep_days,
+                    i64::from(policy.keep_all),
+                    policy.max_bytes.map(signed),
+                    policy.invocation_bytes.map(signed),
+                    rfc3339(OffsetDateTime::now_utc()),
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(policy)
+    }
+
+    /// Forgets the policy of `collection` (or `*`); whether there was one.
+    pub fn remove_catalog_policy(&self, collection: &str) -> anyhow::Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let removed = tx.execute(
+            "DELETE FROM catalog_policies WHERE collection = ?1",
+            [collection],
+        )? > 0;
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// What each collection holding records holds, by collection.
+    pub fn catalog_usage(&self) -> anyhow::Result<Vec<CollectionUsage>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT collection, versions, bytes FROM catalog_usage ORDER BY collection",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(CollectionUsage {
+                collection: row.get(0)?,
+                versions: unsigned(row.get(1)?),
+                bytes: unsigned(row.get(2)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes the versions the keep rules in force let go, in `collection` or in every
+    /// collection, as of `now`; with `dry_run`, only reports what it would remove. The latest
+    /// version of every key is never removed (the DELETE itself refuses it), nor is a version a
+    /// workflow run wrote while that run has not finished: a retry of its step must find the
+    /// version under its step key, or it would write the value again as a new latest version.
+    pub fn prune_records(
+        &self,
+        collection: Option<&str>,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> anyhow::Result<Vec<PruneReport>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let default = policy_of(&tx, policy::DEFAULT)?;
+        let held_keys: HashSet<String> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT DISTINCT a.idempotency_key FROM attempts a JOIN runs r ON r.id = a.run_id
+                 WHERE r.status NOT IN ({})",
+                FINISHED_RUN_STATUSES
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?;
+            let keys = stmt.query_map([], |row| row.get(0))?;
+            keys.collect::<Result<_, _>>()?
+        };
+        let usage: Vec<(String, u64, u64)> = {
+            let mut stmt = tx.prepare(
+                "SELECT collection, versions, bytes FROM catalog_usage
+                 WHERE ?1 IS NULL OR collection = ?1 ORDER BY collection",
+            )?;
+            let rows = stmt.query_map([collection], |row| {
+                Ok((row.get(0)?, unsigned(row.get(1)?), unsigned(row.get(2)?)))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut reports = Vec::with_capacity(usage.len());
+        for (name, versions, bytes) in usage {
+            let own = policy_of(&tx, &name)?;
+            let keep = policy::effective(own.as_ref(), default.as_ref()).keep;
+            let mut report = PruneReport {
+                collection: name.clone(),
+                keep,
+                removed_versions: 0,
+                removed_bytes: 0,
+                kept_versions: versions,
+                kept_bytes: bytes,
+                held_versions: 0,
+            };
+            if keep.keeps_all() {
+                reports.push(report);
+                continue;
+            }
+            // Every version's metadata (not its value), newest first within each key.
+            let rows: Vec<(String, i64, String, u64, Option<String>)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT key, version, written_at, size, step_key FROM records
+                     WHERE collection = ?1 ORDER BY key, version DESC",
+                )?;
+                let rows = stmt.query_map([&name], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        unsigned(row.get(3)?),
+                        row.get(4)?,
+                    ))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut delete = tx.prepare_cached(
+                "DELETE FROM records WHERE collection = ?1 AND key = ?2 AND version = ?3
+                 AND version < (SELECT max(version) FROM records WHERE collection = ?1 AND key = ?2)",
+            )?;
+            for versions in rows.chunk_by(|a, b| a.0 == b.0) {
+                let aged: Vec<Aged> = versions
+                    .iter()
+                    .map(|(_, _, at, _, step_key)| Aged {
+                        written_at: OffsetDateTime::parse(
+                            at,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok(),
+                        held: step_key.as_ref().is_some_and(|k| held_keys.contains(k)),
+                    })
+                    .collect();
+                let gone = policy::prunable(keep, &aged, now);
+                let unheld: Vec<Aged> = aged.iter().map(|a| Aged { held: false, ..*a }).collect();
+                let without_holds = policy::prunable(keep, &unheld, now).len();
+                report.held_versions +=
+                    u64::try_from(without_holds.saturating_sub(gone.len())).unwrap_or(0);
+                for index in gone {
+                    let (key, version, _, size, _) = &versions[index];
+                    if !dry_run && delete.execute(params![name, key, version])? == 0 {
+                        continue;
+                    }
+                    report.removed_versions += 1;
+                    report.removed_bytes += size;
+                    report.kept_versions = report.kept_versions.saturating_sub(1);
+                    report.kept_bytes = report.kept_bytes.saturating_sub(*size);
+                }
+            }
+            reports.push(report);
+        }
+        if !dry_run {
+            tx.commit()?;
+        }
+        Ok(reports)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use time::macros::datetime;
+
     use super::*;
+    use crate::store::{AttemptId, JournalBatch, NO_ITEM, NewAttempt, RunRow, now_ms};
+
+    fn record<'a>(
+        collection: &'a str,
+        key: &'a str,
+        value: &'a serde_json::Value,
+        step_key: Option<&'a str>,
+        invocation_written: Option<u64>,
+    ) -> NewRecord<'a> {
+        NewRecord {
+            collection,
+            key,
+            value,
+            writer: "run r task t",
+            step_key,
+            invocation_written,
+        }
+    }
+
+    fn set_quota(store: &Store, collection: &str, bytes: u64) {
+        store
+            .change_catalog_policy(collection, |_| Policy {
+                max_bytes: Some(bytes),
+                ..Policy::default()
+            })
+            .unwrap();
+    }
+
+    /// The usage table against the records it summarises.
+    fn usage_matches_records(store: &Store) {
+        let conn = store.conn();
+        let summed: Vec<(String, i64, i64)> = conn
+            .prepare(
+                "SELECT collection, count(*), sum(size) FROM records GROUP BY collection
+                 ORDER BY collection",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        drop(conn);
+        let kept: Vec<(String, i64, i64)> = store
+            .catalog_usage()
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.collection, signed(u.versions), signed(u.bytes)))
+            .collect();
+        assert_eq!(kept, summed);
+    }
+
+    fn quota_error(err: PutError) -> QuotaExceeded {
+        match err {
+            PutError::Quota(quota) => quota,
+            PutError::Store(err) => panic!("the store failed: {err:#}"),
+        }
+    }
+
+    #[test]
+    fn a_write_that_would_pass_the_collections_quota_is_refused_and_adds_nothing() {
+        let store = Store::in_memory().unwrap();
+        let value = serde_json::json!("x".repeat(1000));
+        // One time for all: every version of these keys has the same size.
+        let at = datetime!(2026-11-20 12:00 UTC);
+        let first = store
+            .put_record_at(&record("notes", "a", &value, None, None), at)
+            .unwrap();
+        assert!(first.added);
+        // The size counts every text kept for the version, not only the value.
+        assert!(
+            first.row.size > 1002 + policy::VERSION_OVERHEAD,
+            "{}",
+            first.row.size
+        );
+        set_quota(&store, "notes", 2 * first.row.size);
+        store
+            .put_record_at(&record("notes", "b", &value, None, None), at)
+            .unwrap();
+        let refused = quota_error(
+            store
+                .put_record_at(&record("notes", "c", &value, None, None), at)
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(refused, QuotaExceeded::Collection { used, quota, .. }
+                if used == 2 * first.row.size && quota == used),
+            "{refused:?}"
+        );
+        assert!(store.record("notes", "c", None).unwrap().is_none());
+        // Other collections have their own quota (the built-in one here).
+        store
+            .put_record(&record("other", "c", &value, None, None))
+            .unwrap();
+        usage_matches_records(&store);
+    }
+
+    #[test]
+    fn the_invocation_budget_counts_what_the_invocation_wrote_before() {
+        let store = Store::in_memory().unwrap();
+        store
+            .change_catalog_policy(policy::DEFAULT, |_| Policy {
+                invocation_bytes: Some(10_000),
+                ..Policy::default()
+            })
+            .unwrap();
+        let value = serde_json::json!("x".repeat(4000));
+        let written = store
+            .put_record(&record("notes", "a", &value, None, Some(0)))
+            .unwrap();
+        let size = written.row.size;
+        store
+            .put_record(&record("notes", "b", &value, None, Some(size)))
+            .unwrap();
+        let refused = quota_error(
+            store
+                .put_record(&record("notes", "c", &value, None, Some(2 * size)))
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(refused, QuotaExceeded::Invocation { written, budget: 10_000, from: policy::Source::Default, .. } if written == 2 * size),
+            "{refused:?}"
+        );
+        // The operator (no invocation) is not held to it.
+        store
+            .put_record(&record("notes", "c", &value, None, None))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_retried_step_gets_its_version_back_even_over_quota() {
+        let store = Store::in_memory().unwrap();
+        let value = serde_json::json!({"config": "x"});
+        let first = store
+            .put_record(&record("configs", "R1", &value, Some("run1:a#1"), Some(0)))
+            .unwrap();
+        set_quota(&store, "configs", 0);
+        let again = store
+            .put_record(&record("configs", "R1", &value, Some("run1:a#1"), Some(0)))
+            .unwrap();
+        assert!(!again.added);
+        assert_eq!(again.row, first.row);
+        assert!(
+            store
+                .put_record(&record("configs", "R1", &value, Some("run1:a#2"), Some(0)))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn concurrent_writers_cannot_pass_a_quota_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orch.db");
+        let setup = Store::open(&path).unwrap();
+        let value = serde_json::json!("x".repeat(10_000));
+        // One time and keys of one length: every version has the same size.
+        let at = datetime!(2026-11-20 12:00 UTC);
+        let size = setup
+            .put_record_at(&record("race", "w0/00", &value, None, None), at)
+            .unwrap()
+            .row
+            .size;
+        // Room for ten more versions; two writers try twenty each, on their own connections.
+        set_quota(&setup, "race", 11 * size);
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let path = path.clone();
+                let value = value.clone();
+                std::thread::spawn(move || {
+                    let store = Store::open(&path).unwrap();
+                    let mut accepted = 0;
+                    for i in 1..=20 {
+                        let key = format!("w{w}/{i:02}");
+                        match store.put_record_at(&record("race", &key, &value, None, None), at) {
+                            Ok(_) => accepted += 1,
+                            Err(PutError::Quota(_)) => {}
+                            Err(PutError::Store(err)) => panic!("{err:#}"),
+                        }
+                    }
+                    accepted
+                })
+            })
+            .collect();
+        let accepted: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        assert_eq!(accepted, 10);
+        let usage = setup.catalog_usage().unwrap();
+        assert_eq!(usage[0].bytes, 11 * size);
+        usage_matches_records(&setup);
+    }
+
+    #[test]
+    fn prune_keeps_the_latest_and_what_an_unfinished_run_wrote() {
+        let store = Store::in_memory().unwrap();
+        let now = datetime!(2026-11-20 12:00 UTC);
+        let put = |key: &str, days_ago: i64, step_key: Option<&str>| {
+            let value = serde_json::json!({"key": key, "age": days_ago});
+            store
+                .put_record_at(
+                    &record("configs", key, &value, step_key, None),
+                    now - time::Duration::days(days_ago),
+                )
+                .unwrap()
+        };
+        // R1: five versions, the middle one written by a step of a run still going.
+        put("R1", 40, None);
+        put("R1", 30, None);
+        put("R1", 20, Some("run1:backup#1"));
+        put("R1", 10, None);
+        put("R1", 1, None);
+        // R2: a single, very old version: the latest of its key.
+        put("R2", 400, None);
+        let run = RunRow {
+            id: "run1".into(),
+            workflow: "wf".into(),
+            source: "wf.yaml".into(),
+            definition: "tasks: {}".into(),
+            workflows_dir: ".".into(),
+            input: "{}".into(),
+            status: "running".into(),
+            reason: None,
+            parent_run: None,
+            parent_step: None,
+            owner_host: None,
+            owner_pid: None,
+            lease_until: None,
+            cancel_requested: false,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+            output: None,
+            errors: None,
+        };
+        store.insert_run(&run).unwrap();
+        let mut seq = store.next_seq("run1").unwrap();
+        let start = JournalBatch {
+            starts: vec![NewAttempt {
+                id: AttemptId {
+                    exec: "backup#1".into(),
+                    item: NO_ITEM,
+                    attempt: 1,
+                },
+                task: "backup".into(),
+                action: "core.catalog_put".into(),
+                input: "{}".into(),
+                idempotency_key: "run1:backup#1".into(),
+            }],
+            ..JournalBatch::default()
+        };
+        store.commit_batch("run1", &mut seq, &start).unwrap();
+
+        // No keep rule: nothing goes.
+        let all = store.prune_records(None, now, false).unwrap();
+        assert_eq!(all[0].removed_versions, 0);
+        assert_eq!(all[0].kept_versions, 6);
+
+        store
+            .change_catalog_policy("configs", |_| Policy {
+                keep_last: Some(1),
+                ..Policy::default()
+            })
+            .unwrap();
+        let versions = |key: &str| -> Vec<u64> {
+            store
+                .record_history("configs", key)
+                .unwrap()
+                .iter()
+                .map(|r| r.version)
+                .collect()
+        };
+        let dry = store.prune_records(Some("configs"), now, true).unwrap();
+        assert_eq!(
+            (dry[0].removed_versions, dry[0].held_versions),
+            (3, 1),
+            "{dry:?}"
+        );
+        assert_eq!(
+            versions("R1"),
+            vec![5, 4, 3, 2, 1],
+            "a dry run removes nothing"
+        );
+
+        let pruned = store.prune_records(Some("configs"), now, false).unwrap();
+        assert_eq!(pruned, dry);
+        assert_eq!(versions("R1"), vec![5, 3]);
+        assert_eq!(versions("R2"), vec![1]);
+        usage_matches_records(&store);
+        // The step finds its version on retry, though the rules let it go.
+        let retried = store
+            .put_record(&record(
+                "configs",
+                "R1",
+                &serde_json::json!(null),
+                Some("run1:backup#1"),
+                Some(0),
+            ))
+            .unwrap();
+        assert_eq!((retried.added, retried.row.version), (false, 3));
+
+        // Once the run is over its step is never retried: the version may go.
+        store
+            .conn()
+            .execute("UPDATE runs SET status = 'succeeded' WHERE id = 'run1'", [])
+            .unwrap();
+        let after = store.prune_records(None, now, false).unwrap();
+        assert_eq!((after[0].removed_versions, after[0].held_versions), (1, 0));
+        assert_eq!(versions("R1"), vec![5]);
+        usage_matches_records(&store);
+    }
+
+    #[test]
+    fn the_latest_version_cannot_be_deleted_by_prune_even_when_selected() {
+        // The DELETE itself refuses the latest: the guard does not depend on the selection.
+        let store = Store::in_memory().unwrap();
+        let value = serde_json::json!(1);
+        store
+            .put_record(&record("configs", "R1", &value, None, None))
+            .unwrap();
+        let conn = store.conn();
+        let deleted = conn
+            .execute(
+                "DELETE FROM records WHERE collection = ?1 AND key = ?2 AND version = ?3
+                 AND version < (SELECT max(version) FROM records WHERE collection = ?1 AND key = ?2)",
+                params!["configs", "R1", 1],
+            )
+            .unwrap();
+        assert_eq!(deleted, 0);
+        let updated = conn.execute("UPDATE records SET size = 0", []);
+        assert!(
+            updated.is_err_and(|e| e.to_string().contains("append-only")),
+            "records must stay append-only"
+        );
+    }
+
+    #[test]
+    fn sizes_backfilled_by_the_migration_match_what_writes_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orch.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            crate::store::schema::migrations()
+                .to_version(&mut conn, crate::store::schema::BEFORE_CATALOG_BUDGETS)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO records (collection, key, version, value, written_at, writer, step_key)
+                 VALUES ('configs', 'R1/golden', 1, '\"hostname R1 é\"', '2026-11-01T10:00:00Z',
+                         'cli root', NULL),
+                        ('configs', 'R1/golden', 2, '{\"a\":1}', '2026-11-02T10:00:00.5Z',
+                         'run x task t', 'x:t#1')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let v1 = store
+            .record("configs", "R1/golden", Some(1))
+            .unwrap()
+            .unwrap();
+        let v2 = store
+            .record("configs", "R1/golden", Some(2))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            v1.size,
+            policy::version_size(&[
+                "configs",
+                "R1/golden",
+                "\"hostname R1 é\"",
+                "2026-11-01T10:00:00Z",
+                "cli root",
+                ""
+            ])
+        );
+        assert_eq!(
+            v2.size,
+            policy::version_size(&[
+                "configs",
+                "R1/golden",
+                "{\"a\":1}",
+                "2026-11-02T10:00:00.5Z",
+                "run x task t",
+                "x:t#1"
+            ])
+        );
+        usage_matches_records(&store);
+    }
 
     fn device(name: &str, address: &str) -> DeviceRow {
         DeviceRow {
@@ -349,14 +1132,17 @@ mod tests {
         let a = serde_json::json!({"config": "a"});
         let b = serde_json::json!({"config": "b"});
         let v1 = store
-            .put_record("configs", "R1/golden", &a, "cli", None)
-            .unwrap();
+            .put_record(&record("configs", "R1/golden", &a, None, None))
+            .unwrap()
+            .row;
         let v2 = store
-            .put_record("configs", "R1/golden", &b, "run x", Some("step-1"))
-            .unwrap();
+            .put_record(&record("configs", "R1/golden", &b, Some("step-1"), None))
+            .unwrap()
+            .row;
         let again = store
-            .put_record("configs", "R1/golden", &b, "run x", Some("step-1"))
-            .unwrap();
+            .put_record(&record("configs", "R1/golden", &b, Some("step-1"), None))
+            .unwrap()
+            .row;
         assert_eq!((v1.version, v2.version, again.version), (1, 2, 2));
         assert_eq!(
             store

@@ -9,6 +9,10 @@ use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params}
 
 use super::Store;
 
+/// The statuses of a run that is over (`engine::RunState::is_finished`): its steps are never
+/// retried again.
+pub const FINISHED_RUN_STATUSES: [&str; 3] = ["succeeded", "failed", "canceled"];
+
 /// `item` column value for an attempt that is not a fan-out item (NULL would defeat the key).
 pub const NO_ITEM: i64 = -1;
 

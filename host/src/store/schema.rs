@@ -171,6 +171,51 @@ pub fn migrations() -> Migrations<'static> {
         CREATE UNIQUE INDEX records_by_step ON records (collection, key, step_key)
             WHERE step_key IS NOT NULL;",
         ),
+        // Byte budgets and retention of the catalog. `size` is what a version counts for in the
+        // budgets (`catalog::policy::version_size`: its texts plus 32 bytes; the UPDATE computes
+        // the same for versions written before). `catalog_usage` holds each collection's totals,
+        // kept by triggers so that no insert or delete can miss it, and read by every write's
+        // quota check instead of summing the collection. Records stay append-only: an update
+        // would change sizes behind the triggers' back. `catalog_policies` holds the operator's
+        // policies, `*` being the default one; the per-invocation budget lives only there.
+        M::up(
+            "ALTER TABLE records ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+        UPDATE records SET size = length(CAST(collection AS BLOB)) + length(CAST(key AS BLOB))
+            + length(CAST(value AS BLOB)) + length(CAST(written_at AS BLOB))
+            + length(CAST(writer AS BLOB)) + coalesce(length(CAST(step_key AS BLOB)), 0) + 32;
+        CREATE TABLE catalog_usage (
+            collection TEXT PRIMARY KEY,
+            versions   INTEGER NOT NULL,
+            bytes      INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO catalog_usage (collection, versions, bytes)
+            SELECT collection, count(*), sum(size) FROM records GROUP BY collection;
+        CREATE TRIGGER records_add_usage AFTER INSERT ON records BEGIN
+            INSERT INTO catalog_usage (collection, versions, bytes)
+                VALUES (NEW.collection, 1, NEW.size)
+                ON CONFLICT (collection) DO UPDATE
+                SET versions = versions + 1, bytes = bytes + excluded.bytes;
+        END;
+        CREATE TRIGGER records_remove_usage AFTER DELETE ON records BEGIN
+            UPDATE catalog_usage SET versions = versions - 1, bytes = bytes - OLD.size
+                WHERE collection = OLD.collection;
+            DELETE FROM catalog_usage WHERE collection = OLD.collection AND versions <= 0;
+        END;
+        CREATE TRIGGER records_are_append_only BEFORE UPDATE ON records BEGIN
+            SELECT RAISE(ABORT, 'catalog records are append-only');
+        END;
+        CREATE TABLE catalog_policies (
+            collection       TEXT PRIMARY KEY,
+            keep_last        INTEGER CHECK (keep_last >= 1),
+            keep_days        INTEGER CHECK (keep_days >= 1),
+            keep_all         INTEGER NOT NULL DEFAULT 0 CHECK (keep_all IN (0, 1)),
+            max_bytes        INTEGER CHECK (max_bytes >= 0),
+            invocation_bytes INTEGER
+                CHECK (invocation_bytes IS NULL OR (invocation_bytes >= 0 AND collection = '*')),
+            updated_at       TEXT NOT NULL,
+            CHECK (NOT (keep_all AND (keep_last IS NOT NULL OR keep_days IS NOT NULL)))
+        ) STRICT, WITHOUT ROWID;",
+        ),
         // OAuth2 access tokens the host obtained, kept until they expire so every process (and
         // its masker) knows them: the token, prefixed by the fingerprint of the credential it was
         // obtained with, is sealed like a credential field (field `oauth-access-token`).
@@ -189,6 +234,10 @@ pub fn migrations() -> Migrations<'static> {
         ),
     ])
 }
+
+/// The version of the store before the catalog's budgets (for the test of that migration).
+#[cfg(test)]
+pub const BEFORE_CATALOG_BUDGETS: usize = 5;
 
 #[cfg(test)]
 mod tests {

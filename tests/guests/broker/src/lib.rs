@@ -1,5 +1,5 @@
 //! Test guest `broker`: an SDK pack that exercises every brokered capability (`http`, `ssh` exec,
-//! shell and SFTP, `catalog` records) with the inputs a test chooses, tries to escape the sandbox
+//! shell and SFTP, `catalog` records, and a flood of them: `catalog_flood`) with the inputs a test chooses, tries to escape the sandbox
 //! with std (`peek`), and logs what it is given (`log_and_echo`), so the host's tests can check
 //! grants, credential injection, host keys, limits and masking end to end. Host errors pass through unchanged: the
 //! action error's code and message are the host's.
@@ -405,6 +405,28 @@ struct CatalogGetInput {
     key: String,
 }
 
+/// Input of `catalog_flood`: `count` records of a string value of `bytes` bytes each, under the
+/// keys `key_prefix0`, `key_prefix1`, ….
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CatalogFloodInput {
+    collection: String,
+    key_prefix: String,
+    count: u32,
+    bytes: u32,
+}
+
+/// Output of `catalog_flood`: how far the flood got, and the host error that stopped it.
+#[derive(Debug, Serialize, JsonSchema)]
+struct CatalogFloodOutput {
+    /// Records the host accepted.
+    written: u32,
+    /// The snake_case code of the error that stopped the loop, if one did.
+    error_code: Option<String>,
+    /// Its message.
+    error_message: Option<String>,
+}
+
 /// A record version as the pack saw it.
 #[derive(Debug, Serialize, JsonSchema)]
 struct CatalogEntry {
@@ -421,6 +443,27 @@ fn catalog_put(input: CatalogPutInput, _: &Context) -> Result<CatalogEntry, Acti
         version: Some(entry.version),
         value: entry.value,
         writer: Some(entry.writer),
+    })
+}
+
+/// Writes as an attacker filling the host's disk would: one large record after another until
+/// the host refuses, then reports how many it accepted instead of failing.
+fn catalog_flood(input: CatalogFloodInput, _: &Context) -> Result<CatalogFloodOutput, ActionError> {
+    let value = serde_json::Value::String("x".repeat(input.bytes as usize));
+    for i in 0..input.count {
+        let key = format!("{}{i}", input.key_prefix);
+        if let Err(err) = orch_sdk::catalog::put(&input.collection, &key, &value) {
+            return Ok(CatalogFloodOutput {
+                written: i,
+                error_code: Some(err.code().as_str().to_owned()),
+                error_message: Some(err.message().to_owned()),
+            });
+        }
+    }
+    Ok(CatalogFloodOutput {
+        written: input.count,
+        error_code: None,
+        error_message: None,
     })
 }
 
@@ -501,6 +544,12 @@ impl Pack for Broker {
                 "catalog_put",
                 "Write a record version through the catalog import.",
                 catalog_put,
+            ))
+            .action(Action::new(
+                "catalog_flood",
+                "Write many large records in a loop until the host refuses; report how many it \
+                 accepted and why it stopped.",
+                catalog_flood,
             ))
             .action(Action::new(
                 "catalog_get",
