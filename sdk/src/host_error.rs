@@ -21,7 +21,8 @@ pub enum ErrorCode {
     Unreachable,
     /// The call took longer than its timeout.
     Timeout,
-    /// The destination refused the credential.
+    /// The destination refused the credential, asked for one none was named, or did not grant
+    /// the privileged mode asked for ([`Shell::elevate`](crate::ssh::Shell::elevate)).
     AuthFailed,
     /// The SSH host key is unknown (under the `strict` policy) or changed.
     HostKey,

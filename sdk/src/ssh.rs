@@ -5,8 +5,13 @@
 //! keeps, and logs in with a vault credential the pack names but never sees. Every session is
 //! closed when the invocation ends (and when the [`Session`] is dropped).
 //!
+//! A privileged mode (`enable`, `su -`, …) is reached with [`Shell::elevate`]: the host types
+//! the command and the password itself, and only as the first input on a shell, since what a
+//! pack typed before could capture the secret. Read the login prompt, elevate, then type
+//! commands:
+//!
 //! ```no_run
-//! use orch_sdk::ssh::{Session, ShellOptions, Target};
+//! use orch_sdk::ssh::{ElevateOptions, Elevation, Session, ShellOptions, Target};
 //! use orch_sdk::ActionError;
 //! use std::time::Duration;
 //!
@@ -21,10 +26,11 @@
 //!     let shell = session.shell(ShellOptions::default())?;
 //!     let prompt = r"[>#]\s*$";
 //!     shell.read_until(prompt, Duration::from_secs(10))?;
-//!     shell.send_line("enable")?;
-//!     shell.read_until(r"[Pp]assword:\s*$", Duration::from_secs(5))?;
-//!     shell.send_secret("enable-secret")?;
-//!     shell.read_until(prompt, Duration::from_secs(5))?;
+//!     shell.elevate(
+//!         &ElevateOptions::new(Elevation::Enable, r"#\s*$")
+//!             .credential("enable-secret")
+//!             .prompt(prompt),
+//!     )?;
 //!     shell.command("terminal length 0", prompt, Duration::from_secs(5))?;
 //!     Ok(shell.command("show running-config", prompt, Duration::from_secs(30))?)
 //! }
@@ -245,26 +251,153 @@ impl ShellOptions {
     }
 }
 
+/// How [`Shell::elevate`] reaches a privileged mode: the command the host types for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Elevation {
+    /// `enable` (Cisco IOS and NX-OS, Arista EOS).
+    Enable,
+    /// `super` (Huawei VRP).
+    Super,
+    /// `su -` (a root login shell on Linux and other Unix systems).
+    Su,
+    /// `sudo -i` (a root login shell through sudo).
+    Sudo,
+}
+
+impl Elevation {
+    fn into_wit(self) -> wit::Elevation {
+        match self {
+            Self::Enable => wit::Elevation::Enable,
+            Self::Super => wit::Elevation::Super,
+            Self::Su => wit::Elevation::Su,
+            Self::Sudo => wit::Elevation::Sudo,
+        }
+    }
+}
+
+/// What [`Shell::elevate`] does: the method, the credential whose password answers the
+/// device's password prompt, the prompts that end the dialogue, and its timeout.
+///
+/// ```no_run
+/// # fn main() -> Result<(), orch_sdk::HostError> {
+/// use orch_sdk::ssh::{ElevateOptions, Elevation, Session, ShellOptions, Target};
+/// use std::time::Duration;
+///
+/// let session = Session::connect(Target::inventory("R1"), None)?;
+/// let shell = session.shell(ShellOptions::default())?;
+/// shell.read_until(r"R1[>#]\s*$", Duration::from_secs(10))?;
+/// let transcript = shell.elevate(
+///     &ElevateOptions::new(Elevation::Enable, r"R1#\s*$")
+///         .credential("r1-enable")
+///         .prompt(r"R1[>#]\s*$")
+///         .timeout(Duration::from_secs(10)),
+/// )?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "options do nothing until passed to `Shell::elevate`"]
+pub struct ElevateOptions {
+    method: Elevation,
+    credential: Option<String>,
+    privileged_prompt: String,
+    prompt: Option<String>,
+    timeout: Option<Duration>,
+}
+
+impl ElevateOptions {
+    /// Elevation by `method`, succeeding when the output matches the regular expression
+    /// `privileged_prompt` (such as `(?:^|\n)R1#\s*$`); no credential, no ordinary prompt, the
+    /// host's default timeout (15 s).
+    pub fn new(method: Elevation, privileged_prompt: impl Into<String>) -> Self {
+        Self {
+            method,
+            credential: None,
+            privileged_prompt: privileged_prompt.into(),
+            prompt: None,
+            timeout: None,
+        }
+    }
+
+    /// Answers the device's password prompt with the password of vault credential `name` (an
+    /// `ssh-password` bound to this session's destination). Without one, a password prompt fails
+    /// the call with [`AuthFailed`](crate::ErrorCode::AuthFailed) saying that no credential was
+    /// named, and nothing is typed.
+    pub fn credential(mut self, name: impl Into<String>) -> Self {
+        self.credential = Some(name.into());
+        self
+    }
+
+    /// The regular expression of any ordinary prompt of the shell (such as `R1[>#]\s*$`): when
+    /// it matches and the privileged prompt does not, the call fails at once with
+    /// [`AuthFailed`](crate::ErrorCode::AuthFailed) instead of waiting for the timeout.
+    pub fn prompt(mut self, pattern: impl Into<String>) -> Self {
+        self.prompt = Some(pattern.into());
+        self
+    }
+
+    /// Timeout of the whole dialogue.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn to_wit(&self) -> wit::ElevateOptions {
+        wit::ElevateOptions {
+            method: self.method.into_wit(),
+            credential: self.credential.clone(),
+            privileged_prompt: self.privileged_prompt.clone(),
+            prompt: self.prompt.clone(),
+            timeout_ms: self.timeout.map(millis),
+        }
+    }
+}
+
 /// An interactive shell of a [`Session`], closed when dropped.
+///
+/// The host types a secret into a shell only through [`elevate`](Self::elevate) and
+/// [`send_secret`](Self::send_secret), and only before the pack has sent anything on it: what
+/// a pack types first (an alias, a function, a `read`) could capture the secret. The line the
+/// device sends right after the secret (its echo) arrives as `***`, and no pattern of the pack
+/// runs over it. The device's own software still decides what happens to the secret: elevate
+/// only on devices whose login account cannot script its shell (network-device CLIs), not where
+/// files such as `.bashrc`, written earlier through this account, could do the capturing.
 #[derive(Debug)]
 pub struct Shell {
     inner: wit::Shell,
 }
 
 impl Shell {
-    /// Sends `text` as typed.
+    /// Sends `text` as typed. After it, the shell refuses [`elevate`](Self::elevate) and
+    /// [`send_secret`](Self::send_secret) with [`Denied`](crate::ErrorCode::Denied).
     pub fn send(&self, text: &str) -> Result<(), HostError> {
         Ok(self.inner.send(text)?)
     }
 
-    /// Sends `line` followed by a newline.
+    /// Sends `line` followed by a newline (see [`send`](Self::send)).
     pub fn send_line(&self, line: &str) -> Result<(), HostError> {
         Ok(self.inner.send(&format!("{line}\n"))?)
     }
 
+    /// Reaches a privileged mode with the host typing everything: the command of the method,
+    /// then, only when the output ends in a password prompt, the credential's password (once).
+    /// Succeeds when the output matches the privileged prompt and returns what was read, masked,
+    /// through it. Fails with [`AuthFailed`](crate::ErrorCode::AuthFailed) when the device asks
+    /// for a password and no credential was named, asks again after it, refuses the command or
+    /// the secret, or shows the ordinary prompt; with [`Timeout`](crate::ErrorCode::Timeout)
+    /// when neither prompt comes. Refused with [`Denied`](crate::ErrorCode::Denied) once the
+    /// pack has sent anything on this shell, or after a failed elevation (open a new shell).
+    pub fn elevate(&self, options: &ElevateOptions) -> Result<String, HostError> {
+        Ok(self.inner.elevate(&options.to_wit())?)
+    }
+
     /// Types the secret of vault credential `credential` (an `ssh-password` bound to this
-    /// session's destination) followed by a newline, for `enable` passwords and the like. The
-    /// pack never sees the secret; an echo of it is masked.
+    /// session's destination) followed by a newline, as the answer to a password prompt the
+    /// device shows on its own (an in-band login). Refused with
+    /// [`Denied`](crate::ErrorCode::Denied) unless the pack has sent nothing on this shell, the
+    /// output read last ends in a password prompt with nothing arrived or typed since, and no
+    /// secret was sent on it before. For `enable` and the like, use [`elevate`](Self::elevate).
+    /// The pack never sees the secret; an echo of it is masked.
     pub fn send_secret(&self, credential: &str) -> Result<(), HostError> {
         Ok(self.inner.send_secret(credential)?)
     }
@@ -348,6 +481,22 @@ mod tests {
     #[test]
     fn command_output_keeps_first_line_when_not_an_echo() {
         assert_eq!(command_output("result\nR1>", "show clock"), "result");
+    }
+
+    #[test]
+    fn elevate_options_carry_every_setting_to_the_contract() {
+        let options = ElevateOptions::new(Elevation::Su, r"#\s*$")
+            .credential("root-pw")
+            .prompt(r"\$\s*$")
+            .timeout(Duration::from_millis(2500))
+            .to_wit();
+        assert!(matches!(options.method, wit::Elevation::Su));
+        assert_eq!(options.credential.as_deref(), Some("root-pw"));
+        assert_eq!(options.privileged_prompt, r"#\s*$");
+        assert_eq!(options.prompt.as_deref(), Some(r"\$\s*$"));
+        assert_eq!(options.timeout_ms, Some(2500));
+        let bare = ElevateOptions::new(Elevation::Enable, "R1#").to_wit();
+        assert!(bare.credential.is_none() && bare.prompt.is_none() && bare.timeout_ms.is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::fleet::{DeviceSpec, Fleet};
-use crate::harness::{Run, TestHost, guest};
+use crate::harness::{Run, TestHost, assert_no_leak, guest};
 use crate::peers;
 
 const R1_CONFIG: &str = "hostname R1
@@ -411,4 +411,63 @@ fn netdev_reads_a_linux_config_file_over_exec() {
     ))
     .action_error();
     assert_eq!(code, "unsupported_platform", "{message}");
+}
+
+#[test]
+fn netdev_enable_fails_clearly_without_a_credential_or_with_a_wrong_one() {
+    let (fleet, host) = lab();
+    let r1 = fleet.device("R1");
+    let enable = r1.enable_password.clone().unwrap_or_default();
+    let wrong = format!("wrong-{}", peers::random_hex(8));
+    secret(&host, "wrong-enable", &fleet.username, &wrong);
+    // R1 again, without its enable_credential var.
+    let inventory = host.home().join("bare.yaml");
+    std::fs::write(
+        &inventory,
+        json!({ "devices": [{ "name": "R1-bare", "address": peers::HOST, "port": r1.port,
+                              "platform": "cisco_ios", "credential": "lab" }] })
+        .to_string(),
+    )
+    .expect("writing the inventory");
+    host.orch(&[
+        "inventory",
+        "import",
+        inventory.to_str().expect("utf-8 path"),
+    ])
+    .ok();
+
+    // The device asks for a password and none is named: the host types nothing and says so.
+    let unnamed = action(&host, "get_running_config", &json!({ "device": "R1-bare" }));
+    let (code, message) = unnamed.action_error();
+    assert_eq!(code, "enable_failed", "{unnamed:#?}");
+    for needle in [
+        "\"R1-bare\"",
+        "asked for a password after `enable` and no credential was named",
+        "enable_credential",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+
+    // A wrong secret is typed once; the device's refusal is reported.
+    let refused = action(
+        &host,
+        "get_running_config",
+        &json!({ "device": "R1", "enable_credential": "wrong-enable" }),
+    );
+    let (code, message) = refused.action_error();
+    assert_eq!(code, "enable_failed", "{refused:#?}");
+    for needle in [
+        "refused the secret of credential \"wrong-enable\"",
+        "% Bad secrets",
+        "check the enable credential",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+
+    // The right one still works, and neither secret shows anywhere.
+    let ok = action(&host, "get_running_config", &json!({ "device": "R1" }));
+    assert_eq!(output(&ok, &fleet)["config"], R1_CONFIG);
+    for secret in [&wrong, &enable] {
+        assert_no_leak(&host, secret, &[&unnamed, &refused, &ok]);
+    }
 }

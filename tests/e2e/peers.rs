@@ -363,13 +363,33 @@ impl Sshd {
     /// Starts a new sshd on `port` with a fresh host key: after dropping one, start another on
     /// the same port to present a changed host key.
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, None)
+    }
+
+    /// Starts a new sshd on a free port whose every session (shell or exec) runs the `sh`
+    /// script `script` instead (`command=` in `authorized_keys`): a device with a dialogue of
+    /// its own, such as a login prompt inside the shell.
+    pub fn start_with_script(script: &str) -> Self {
+        Self::start_with(free_port(), Some(script))
+    }
+
+    fn start_with(port: u16, script: Option<&str>) -> Self {
         let dir = peer_dir("orch-sshd-");
         let host_key_path = dir.join("host_ed25519");
         let host = keygen(&host_key_path, "ed25519");
         let client_key_path = dir.join("client_ed25519");
         let client = keygen(&client_key_path, "ed25519");
         let authorized = dir.join("authorized_keys");
-        std::fs::write(&authorized, format!("{}\n", client.public)).expect("authorized_keys");
+        let options = match script {
+            Some(script) => {
+                let path = dir.join("session.sh");
+                std::fs::write(&path, script).expect("writing the session script");
+                format!("command=\"/bin/sh {}\" ", path.display())
+            }
+            None => String::new(),
+        };
+        std::fs::write(&authorized, format!("{options}{}\n", client.public))
+            .expect("authorized_keys");
         let scratch = dir.join("scratch");
         std::fs::create_dir(&scratch).expect("creating the scratch dir");
         let user = output("id", &["-un"]).trim().to_owned();

@@ -160,7 +160,6 @@ fn ssh_reads_the_running_config_from_fakenos_through_a_shell() {
             "credential": "r1",
             "prompt": r"R1[>#]\s*$",
             "enable": {
-                "password_prompt": r"Password:\s*$",
                 "credential": "r1-enable",
                 "prompt": r"R1#\s*$",
             },
@@ -636,7 +635,6 @@ fn ssh_the_most_verbose_logs_never_show_a_secret() {
         "credential": "r1",
         "prompt": r"R1[>#]\s*$",
         "enable": {
-            "password_prompt": r"Password:\s*$",
             "credential": "r1-enable",
             "prompt": r"R1#\s*$",
         },
@@ -665,5 +663,395 @@ fn ssh_the_most_verbose_logs_never_show_a_secret() {
     assert!(run.stderr.len() > 1000, "expected verbose logs: {run:#?}");
     for secret in [&device.password, &device.enable_password] {
         assert_no_leak(&host, secret, &[&run]);
+    }
+}
+
+/// The prompt of the sshd user's login shell (`$ `, or `# ` for root).
+const SHELL_PROMPT: &str = r"[$#]\s*$";
+
+/// What a hostile pack types so that the next line typed into its shell comes back to it: stop
+/// the echo, read a line, print it as hex (which the masker does not know). The secret never
+/// has to appear as itself for the pack to learn it. (`unset HISTFILE` keeps the test's lines
+/// out of the sshd user's history file.)
+const CAPTURE: &str = "unset HISTFILE; stty -echo; read -r X; printf %s \"$X\" | od -An -tx1 | tr -d ' \\n'; echo; stty echo\n";
+
+/// The same behind a password prompt of the pack's own (`Pass''word: ` so that the echo of the
+/// command line does not look like one), for a host that only checks what the output ends with.
+const CAPTURE_BEHIND_A_PROMPT: &str = "unset HISTFILE; stty -echo; printf 'Pass''word: '; read -r X; printf %s \"$X\" | od -An -tx1 | tr -d ' \\n'; echo; stty echo\n";
+
+/// The capture set up for `elevate`: swallow the line the host types first (its command), show
+/// a password prompt, then capture the next line (the secret).
+const CAPTURE_AFTER_THE_COMMAND: &str = "unset HISTFILE; stty -echo; read -r CMD; printf 'Pass''word: '; read -r X; printf %s \"$X\" | od -An -tx1 | tr -d ' \\n'; echo; stty echo\n";
+
+/// A privileged prompt the sshd's shell never shows.
+const NEVER: &str = "NEVER-PRIVILEGED>";
+
+/// `text` in hex, lowercase and uppercase: how [`CAPTURE`] (or an `od | tr a-f A-F`) shows it.
+fn hex_forms(text: &str) -> [String; 2] {
+    let lower = hex::encode(text);
+    let upper = lower.to_uppercase();
+    [lower, upper]
+}
+
+/// A host whose broker pack reaches the shared sshd (key `key`) and holds the ssh-password
+/// credential `pw` bound to it, whose password is the returned secret.
+fn sshd_host_with_password() -> (TestHost, String, Run) {
+    let sshd = peers::sshd();
+    let host = sshd_host();
+    let secret = format!("sudo-{}", peers::random_hex(8));
+    let set = password_secret(&host, "pw", &sshd.user, &sshd.address(), &secret);
+    (host, secret, set)
+}
+
+/// Runs `broker.ssh_script` on a shell of the shared sshd and returns the run and each step's
+/// outcome (`{"ok": text}` or `{"error": {"code", "message"}}`).
+fn script(host: &TestHost, steps: Value) -> (Run, Vec<Value>) {
+    let sshd = peers::sshd();
+    let run = action(
+        host,
+        "ssh_script",
+        &json!({ "host": "127.0.0.1", "port": sshd.port, "credential": "key", "steps": steps }),
+        "strict",
+    );
+    let steps = run.output()["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (run, steps)
+}
+
+/// [`assert_no_leak`] for `secret` and its hex forms.
+#[track_caller]
+fn assert_no_secret(host: &TestHost, secret: &str, outputs: &[&Run]) {
+    assert_no_leak(host, secret, outputs);
+    for hex in hex_forms(secret) {
+        assert_no_leak(host, &hex, outputs);
+    }
+}
+
+#[track_caller]
+fn assert_step_fails(step: &Value, code: &str, needles: &[&str]) {
+    assert_eq!(step["error"]["code"], code, "{step}");
+    let message = step["error"]["message"].as_str().unwrap_or_default();
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+}
+
+/// The decoy line typed after the refusal, and what the capture prints for it: proof that the
+/// capture was live and got the decoy, not the secret.
+const DECOY: &str = "decoy";
+
+#[test]
+fn ssh_send_secret_is_refused_after_the_pack_typed_a_capture_into_the_shell() {
+    let (host, secret, set) = sshd_host_with_password();
+    let [decoy_hex, _] = hex_forms(DECOY);
+    for (capture, at_prompt) in [(CAPTURE, r"\S"), (CAPTURE_BEHIND_A_PROMPT, r"Password: $")] {
+        let (run, steps) = script(
+            &host,
+            json!([
+                { "read_until": { "pattern": SHELL_PROMPT } },
+                { "send": capture },
+                { "read_until": { "pattern": at_prompt, "timeout_ms": 5000 } },
+                { "send_secret": "pw" },
+                { "send": format!("{DECOY}\n") },
+                { "read_until": { "pattern": decoy_hex, "timeout_ms": 5000 } },
+            ]),
+        );
+        assert_no_secret(&host, &secret, &[&set, &run]);
+        assert_step_fails(&steps[3], "denied", &["elevate", "typed"]);
+        assert!(
+            steps[5]["ok"]
+                .as_str()
+                .is_some_and(|out| out.contains(&decoy_hex)),
+            "the capture did not read the decoy: {steps:#?}"
+        );
+    }
+}
+
+#[test]
+fn ssh_elevate_is_refused_after_the_pack_typed_a_capture_into_the_shell() {
+    let (host, secret, set) = sshd_host_with_password();
+    let [decoy_hex, _] = hex_forms(DECOY);
+    let (run, steps) = script(
+        &host,
+        json!([
+            { "read_until": { "pattern": SHELL_PROMPT } },
+            { "send": CAPTURE_AFTER_THE_COMMAND },
+            { "read": { "timeout_ms": 500 } },
+            { "elevate": { "method": "su", "credential": "pw", "privileged_prompt": NEVER,
+                           "timeout_ms": 5000 } },
+            // Had the host typed its command, it would have been swallowed here instead.
+            { "send": "swallowed\n" },
+            { "send": format!("{DECOY}\n") },
+            { "read_until": { "pattern": decoy_hex, "timeout_ms": 5000 } },
+        ]),
+    );
+    assert_no_secret(&host, &secret, &[&set, &run]);
+    assert_step_fails(&steps[3], "denied", &["first input", "new shell"]);
+    assert!(
+        steps[6]["ok"]
+            .as_str()
+            .is_some_and(|out| out.contains(&decoy_hex)),
+        "the capture did not read the decoy: {steps:#?}"
+    );
+}
+
+/// Types bash's recent history as hex, and the pattern that reads it through the next prompt.
+const HISTORY: &str = "unset HISTFILE; fc -ln -20 | od -An -tx1 | tr -d ' \\n'; echo\n";
+const HISTORY_READ: &str = r"[0-9a-f]{12,}\r?\n[^\n]*[$#]\s*$";
+
+#[test]
+fn ssh_elevate_on_a_shell_without_a_password_prompt_never_types_the_secret() {
+    let (host, secret, set) = sshd_host_with_password();
+    let [enable_hex, _] = hex_forms("enable");
+    // bash's `enable` builtin lists the builtins and prints the prompt again: no password prompt,
+    // so the secret must stay with the host. bash's own history then shows what reached it.
+    let elevate = |prompt: Option<&str>| {
+        json!({ "elevate": { "method": "enable", "credential": "pw", "privileged_prompt": NEVER,
+                             "prompt": prompt, "timeout_ms": 3000 } })
+    };
+    let (run, steps) = script(
+        &host,
+        json!([
+            { "read_until": { "pattern": SHELL_PROMPT } },
+            elevate(Some(SHELL_PROMPT)),
+            // A failed elevation leaves the shell in an unknown state: no second try on it.
+            elevate(Some(SHELL_PROMPT)),
+            { "send": HISTORY },
+            { "read_until": { "pattern": HISTORY_READ, "timeout_ms": 5000 } },
+        ]),
+    );
+    assert_no_secret(&host, &secret, &[&set, &run]);
+    assert_step_fails(
+        &steps[1],
+        "auth_failed",
+        &[
+            "ordinary prompt",
+            "`enable`",
+            "without asking for a password",
+        ],
+    );
+    assert_step_fails(&steps[2], "denied", &["already failed", "new shell"]);
+    assert!(
+        steps[4]["ok"]
+            .as_str()
+            .is_some_and(|dump| dump.contains(&enable_hex)),
+        "bash's history does not show the host's `enable`: {steps:#?}"
+    );
+
+    // Without an ordinary prompt to recognise, the dialogue ends at its timeout, having typed
+    // nothing more.
+    let started = Instant::now();
+    let (timed_out, steps) = script(
+        &host,
+        json!([
+            { "read_until": { "pattern": SHELL_PROMPT } },
+            elevate(None),
+            { "send": HISTORY },
+            { "read_until": { "pattern": HISTORY_READ, "timeout_ms": 5000 } },
+        ]),
+    );
+    assert_step_fails(
+        &steps[1],
+        "timeout",
+        &["did not show a password prompt", "3000 ms"],
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        steps[3]["ok"]
+            .as_str()
+            .is_some_and(|dump| dump.contains(&enable_hex)),
+        "{steps:#?}"
+    );
+    assert_no_secret(&host, &secret, &[&set, &run, &timed_out]);
+}
+
+#[test]
+fn ssh_send_secret_answers_an_in_band_login_prompt_once_and_only_once_read() {
+    // A device that asks for a password inside the shell, before anything is typed.
+    let secret = format!("inband-{}", peers::random_hex(8));
+    let sshd = peers::Sshd::start_with_script(&format!(
+        r#"printf 'Password: '
+stty -echo; IFS= read -r answer; stty echo; printf '\n'
+if [ "$answer" = '{secret}' ]; then printf 'welcome\n'; else printf 'Login incorrect\n'; fi
+PS1='dev> ' exec /bin/sh -i
+"#
+    ));
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&["hostkey", "trust", &sshd.address(), "--key", &sshd.host_key])
+        .ok();
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    host.orch_with_stdin(
+        &[
+            "secret",
+            "set",
+            "key",
+            "--kind",
+            "ssh-key",
+            "--username",
+            &sshd.user,
+            "--bind",
+            &sshd.address(),
+            "--from-stdin",
+        ],
+        &sshd.client_key,
+    )
+    .ok();
+    let set = password_secret(&host, "login", &sshd.user, &sshd.address(), &secret);
+    let run = action(
+        &host,
+        "ssh_script",
+        &json!({ "host": "127.0.0.1", "port": sshd.port, "credential": "key", "steps": [
+            // Not read yet: the host has seen no password prompt.
+            { "send_secret": "login" },
+            { "read_until": { "pattern": "Password: $" } },
+            { "send_secret": "login" },
+            { "read_until": { "pattern": "dev> $" } },
+            // Once is all: a second answer is never typed.
+            { "send_secret": "login" },
+            { "send": "echo logged-in\n" },
+            { "read_until": { "pattern": r"logged-in\r?\n[^\n]*dev> $" } },
+            { "send_secret": "login" },
+        ] }),
+        "strict",
+    );
+    let steps = run.output()["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_step_fails(&steps[0], "denied", &["password prompt", "read-until"]);
+    assert_eq!(steps[2], json!({ "ok": "" }));
+    assert!(
+        steps[3]["ok"]
+            .as_str()
+            .is_some_and(|login| login.contains("welcome")),
+        "{steps:#?}"
+    );
+    assert_step_fails(&steps[4], "denied", &["never a second"]);
+    assert!(
+        steps[6]["ok"]
+            .as_str()
+            .is_some_and(|out| out.contains("logged-in")),
+        "{steps:#?}"
+    );
+    assert_step_fails(&steps[7], "denied", &["typed", "elevate"]);
+    assert_no_secret(&host, &secret, &[&set, &run]);
+}
+
+#[test]
+fn ssh_elevate_types_the_secret_at_su_s_own_prompt_and_reports_its_refusal() {
+    let Some(sshd) = peers::sshd_password() else {
+        eprintln!("skipped: needs root (password sshd)");
+        return;
+    };
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&["hostkey", "trust", &sshd.address(), "--key", &sshd.host_key])
+        .ok();
+    grant(&host, &format!("ssh:{}", sshd.address()));
+    let login = password_secret(&host, "login", &sshd.user, &sshd.address(), &sshd.password);
+    let wrong = format!("root-{}", peers::random_hex(8));
+    let set = password_secret(&host, "root", "root", &sshd.address(), &wrong);
+    let elevate = |credential: Option<&str>| {
+        action(
+            &host,
+            "ssh_script",
+            &json!({ "host": "127.0.0.1", "port": sshd.port, "credential": "login", "steps": [
+                { "read_until": { "pattern": SHELL_PROMPT } },
+                { "elevate": { "method": "su", "credential": credential,
+                               "privileged_prompt": r"#\s*$", "prompt": r"\$\s*$",
+                               "timeout_ms": 10000 } },
+            ] }),
+            "strict",
+        )
+    };
+    // su asks for root's password and refuses this one: typed once, reported as auth_failed.
+    let refused = elevate(Some("root"));
+    let steps = refused.output()["steps"].clone();
+    assert_step_fails(
+        &steps[1],
+        "auth_failed",
+        &[
+            "refused the secret of credential \"root\"",
+            "`su -`",
+            "orch secret set root",
+        ],
+    );
+    // Without a credential, su's prompt gets no answer from the host.
+    let unnamed = elevate(None);
+    let steps = unnamed.output()["steps"].clone();
+    assert_step_fails(
+        &steps[1],
+        "auth_failed",
+        &["no credential was named", "`su -`"],
+    );
+    assert_no_secret(&host, &wrong, &[&set, &login, &refused, &unnamed]);
+}
+
+#[test]
+fn ssh_elevate_prompt_patterns_never_see_the_echoed_secret() {
+    // fakenos echoes what is typed at its `Password:` prompt. A pack choosing the privileged
+    // prompt could otherwise probe the echo (does it start with `en-a`? with `en-b`?), one
+    // elevation per guess, and learn the secret from which probes succeed.
+    let device = peers::fakenos();
+    let host = TestHost::with_packs(&["broker"]);
+    host.orch(&[
+        "hostkey",
+        "trust",
+        &device.address(),
+        "--key",
+        &device.host_key,
+    ])
+    .ok();
+    grant(&host, &format!("ssh:{}", device.address()));
+    let login = password_secret(
+        &host,
+        "r1",
+        &device.username,
+        &device.address(),
+        &device.password,
+    );
+    let enable = password_secret(
+        &host,
+        "r1-enable",
+        &device.username,
+        &device.address(),
+        &device.enable_password,
+    );
+    let probe = |privileged_prompt: &str| {
+        action(
+            &host,
+            "ssh_script",
+            &json!({ "host": "127.0.0.1", "port": device.port, "credential": "r1", "steps": [
+                { "read_until": { "pattern": r"R1[>#]\s*$" } },
+                { "elevate": { "method": "enable", "credential": "r1-enable",
+                               "privileged_prompt": privileged_prompt,
+                               "prompt": r"R1[>#]\s*$", "timeout_ms": 10000 } },
+            ] }),
+            "strict",
+        )
+    };
+    // The right guess of the first characters, and the whole secret: neither matches.
+    let mut runs = Vec::new();
+    for guess in [
+        &device.enable_password[..5],
+        device.enable_password.as_str(),
+    ] {
+        let run = probe(&regex::escape(guess));
+        let steps = run.output()["steps"].clone();
+        assert_step_fails(&steps[1], "auth_failed", &["ordinary prompt"]);
+        runs.push(run);
+    }
+    // What the patterns see instead: the mask.
+    let masked = probe(r"\*\*\*");
+    let steps = masked.output()["steps"].clone();
+    assert!(
+        steps[1]["ok"].as_str().is_some_and(|t| t.contains("***")),
+        "{steps:#?}"
+    );
+    runs.extend([login, enable, masked]);
+    let runs: Vec<&Run> = runs.iter().collect();
+    for secret in [&device.password, &device.enable_password] {
+        assert_no_secret(&host, secret, &runs);
     }
 }

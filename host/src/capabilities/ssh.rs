@@ -7,7 +7,12 @@
 //! handshake, before the credential is sent. Sessions and shells live in this capability's own
 //! resource table, so they are closed when the guest drops them or the invocation ends.
 //! Everything handed back to the pack (outputs, file contents, error messages) is masked.
+//!
+//! A secret is typed into a shell only by `elevate` and `send-secret`, under the rules of
+//! [`elevation`]: never after the pack has typed into that shell, only at a password prompt the
+//! host itself read.
 
+pub mod elevation;
 pub mod hostkeys;
 mod session;
 mod shell;
@@ -20,11 +25,11 @@ use wasmtime::component::{Resource, ResourceTable};
 
 pub use self::session::Session;
 pub use self::shell::Shell;
-use super::broker::CapabilityContext;
+use super::broker::{Broker, CapabilityContext, OpenedCredential};
 use super::grants::{Capability, Grants};
 use super::{ErrorCode, HostError, host_error, network, no_grant};
 use crate::runtime::bindings::orch::pack::ssh::{
-    ConnectOptions, ExecOutput, Host, HostSession, HostShell, ShellOptions, Target,
+    ConnectOptions, ElevateOptions, ExecOutput, Host, HostSession, HostShell, ShellOptions, Target,
 };
 use crate::vault::Kind;
 
@@ -36,6 +41,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
 /// Starting a shell, typing into it, one SFTP transfer.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// The whole `elevate` dialogue, unless the pack asks otherwise.
+const ELEVATE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default terminal: wide enough that devices do not wrap configuration lines.
 const TERM: &str = "vt100";
 const TERM_WIDTH: u32 = 511;
@@ -326,6 +333,41 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<IpAddr>, HostError> {
     Ok(found.map(|addr| addr.ip()).collect())
 }
 
+/// Opens credential `name` for typing into a shell of `host`:`port` by `operation`: an
+/// `ssh-password` (after the broker's kind, pack and binding checks) whose password is one line
+/// of printable text.
+fn password_to_type(
+    broker: &Broker,
+    pack: &str,
+    name: &str,
+    host: &str,
+    port: u16,
+    operation: &str,
+) -> Result<OpenedCredential, HostError> {
+    let opened = broker.credential(pack, name, Capability::Ssh, host, port)?;
+    if opened.kind != Kind::SshPassword {
+        return Err(host_error(
+            ErrorCode::Invalid,
+            format!(
+                "{operation} types the password of an ssh-password credential; {name:?} is of \
+                 kind {}",
+                opened.kind.as_str()
+            ),
+        ));
+    }
+    if !elevation::typeable(opened.secret("password")) {
+        return Err(host_error(
+            ErrorCode::Invalid,
+            format!(
+                "the password of credential {name:?} is empty or holds a control character (a \
+                 line break would end the answer early and run the rest as a command); store \
+                 it as one line of text with: orch secret set {name} ..."
+            ),
+        ));
+    }
+    Ok(opened)
+}
+
 fn millis(ms: Option<u32>, default: Duration) -> Duration {
     ms.map_or(default, |ms| Duration::from_millis(u64::from(ms)))
 }
@@ -447,6 +489,44 @@ impl HostShell for SshCapability {
         self.mask(result)
     }
 
+    async fn elevate(
+        &mut self,
+        shell: Resource<Shell>,
+        options: ElevateOptions,
+    ) -> Result<String, HostError> {
+        let (until, timeout_text) = self.until(millis(options.timeout_ms, ELEVATE_TIMEOUT));
+        let pack = self.context.pack.clone();
+        let broker = self.context.broker.clone();
+        let result = async {
+            // The rules first: a refused call opens no credential.
+            let (host, port) = {
+                let shell = self.shell_mut(&shell)?;
+                shell.may_elevate()?;
+                (shell.host().to_owned(), shell.port())
+            };
+            let privileged = shell::compile(&options.privileged_prompt)?;
+            let prompt = options.prompt.as_deref().map(shell::compile).transpose()?;
+            let opened = options
+                .credential
+                .as_deref()
+                .map(|name| password_to_type(&broker, &pack, name, &host, port, "elevate"))
+                .transpose()?;
+            let request = shell::Elevate {
+                command: elevation::command(options.method),
+                secret: opened.as_ref().map(|opened| opened.secret("password")),
+                credential: options.credential.as_deref(),
+                privileged: &privileged,
+                prompt: prompt.as_ref(),
+            };
+            self.shell_mut(&shell)?
+                .elevate(&request, until, &timeout_text)
+                .await
+        }
+        .await;
+        let bytes = self.mask(result)?;
+        Ok(self.mask_text(bytes))
+    }
+
     async fn send_secret(
         &mut self,
         shell: Resource<Shell>,
@@ -456,24 +536,16 @@ impl HostShell for SshCapability {
         let pack = self.context.pack.clone();
         let broker = self.context.broker.clone();
         let result = async {
+            // The rules first: a refused call opens no credential.
             let (host, port) = {
                 let shell = self.shell_mut(&shell)?;
+                shell.may_send_secret().await?;
                 (shell.host().to_owned(), shell.port())
             };
-            let opened = broker.credential(&pack, &credential, Capability::Ssh, &host, port)?;
-            if opened.kind != Kind::SshPassword {
-                return Err(host_error(
-                    ErrorCode::Invalid,
-                    format!(
-                        "send-secret types the password of an ssh-password credential; \
-                         {credential:?} is of kind {}",
-                        opened.kind.as_str()
-                    ),
-                ));
-            }
-            let mut line = opened.secret("password").to_vec();
-            line.push(b'\n');
-            self.shell_mut(&shell)?.send(line, until).await
+            let opened = password_to_type(&broker, &pack, &credential, &host, port, "send-secret")?;
+            self.shell_mut(&shell)?
+                .send_secret(opened.secret("password"), until)
+                .await
         }
         .await;
         self.mask(result)

@@ -1,12 +1,13 @@
 //! Driving a device CLI through the host's SSH shell: log in to an inventory device, reach
-//! privileged mode (typing the enable secret with `send_secret`, so the pack never sees it),
-//! turn paging off, run commands, and send config lines one at a time, stopping at the first
-//! line the device refuses.
+//! privileged mode (the host's `elevate` types `enable` and the enable secret itself, as the
+//! first input on the shell, so the pack never sees the secret and could not capture it), turn
+//! paging off, run commands, and send config lines one at a time, stopping at the first line
+//! the device refuses.
 
 use std::time::Duration;
 
-use orch_sdk::ActionError;
-use orch_sdk::ssh::{self, ConnectOptions, Session, Shell, ShellOptions, Target};
+use orch_sdk::ssh::{self, ConnectOptions, ElevateOptions, Session, Shell, ShellOptions, Target};
+use orch_sdk::{ActionError, ErrorCode};
 use serde::Serialize;
 
 use crate::profile::CliProfile;
@@ -64,43 +65,38 @@ pub fn open(
 }
 
 impl Cli {
+    /// Privileged mode through the host's `elevate`: the first thing typed on this shell. Without
+    /// a credential the host types nothing at a password prompt and says so.
     fn enable(&self, enable_credential: Option<&str>) -> Result<(), ActionError> {
-        self.shell.send_line(self.profile.enable)?;
-        let answer = self
-            .shell
-            .read_until(&self.profile.prompt_or_password(), COMMAND_TIMEOUT)?;
-        let answer = if CliProfile::is_privileged(&answer) || answer.trim_end().ends_with('>') {
-            answer
-        } else {
-            let Some(credential) = enable_credential else {
-                return Err(ActionError::new(
+        let mut options =
+            ElevateOptions::new(self.profile.elevation, self.profile.privileged_prompt)
+                .prompt(self.profile.prompt)
+                .timeout(COMMAND_TIMEOUT);
+        if let Some(credential) = enable_credential {
+            options = options.credential(credential);
+        }
+        match self.shell.elevate(&options) {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == ErrorCode::AuthFailed => {
+                let fix = match enable_credential {
+                    None => {
+                        "if it asks for an enable password, name an ssh-password credential \
+                         holding it in the input enable_credential or the device var \
+                         enable_credential"
+                    }
+                    Some(_) => "check the enable credential",
+                };
+                Err(ActionError::new(
                     "enable_failed",
                     format!(
-                        "device {:?} asks for an enable password; name an ssh-password credential \
-                         holding it in the input enable_credential or the device var \
-                         enable_credential",
-                        self.device
+                        "device {:?} did not enter privileged mode ({}); {fix}",
+                        self.device,
+                        err.message()
                     ),
-                ));
-            };
-            self.shell.send_secret(credential)?;
-            self.shell
-                .read_until(self.profile.prompt, COMMAND_TIMEOUT)?
-        };
-        if !CliProfile::is_privileged(&answer) {
-            let why = self
-                .profile
-                .error_in(&answer)
-                .unwrap_or_else(|| "the prompt stayed in user mode".to_owned());
-            return Err(ActionError::new(
-                "enable_failed",
-                format!(
-                    "device {:?} refused enable ({why}); check the enable credential",
-                    self.device
-                ),
-            ));
+                ))
+            }
+            Err(err) => Err(err.into()),
         }
-        Ok(())
     }
 
     /// Runs `command` and returns its output without echo and prompt.

@@ -1,8 +1,8 @@
 //! The `netdev` pack: read the running config of a network device, run commands on it, and push
 //! config to it (merge or replace, with a dry run). Devices are named by their inventory name:
 //! the pack reads the platform from the catalog and connects with an inventory SSH target, so the
-//! host supplies address, port and credential and the pack never sees a secret (the enable
-//! secret is typed by the host with `send_secret`).
+//! host supplies address, port and credential and the pack never sees a secret (the host's
+//! `elevate` types `enable` and the enable secret itself).
 //!
 //! Platforms: `cisco_ios` and `arista_eos` through an interactive CLI ([`profile`]), `linux`
 //! through exec (the config is the file named by the device var `config_path`).

@@ -1,6 +1,7 @@
 //! Platform profiles: how to drive each kind of device. Pure data and regexes, no I/O, so the
 //! dialogue rules are unit-tested without a device.
 
+use orch_sdk::ssh::Elevation;
 use regex::Regex;
 
 /// How a platform is reached.
@@ -19,12 +20,12 @@ pub struct CliProfile {
     pub platform: &'static str,
     /// Any prompt of the CLI at the end of the output (`R1>`, `R1#`, `R1(config-if)#`).
     pub prompt: &'static str,
-    /// The prompt of the enable password.
-    pub password_prompt: &'static str,
+    /// A privileged prompt at the end of the output (`R1#`, `R1(config)#`).
+    pub privileged_prompt: &'static str,
     /// Commands that turn paging (and wrapping) off, sent once after login.
     pub paging_off: &'static [&'static str],
-    /// The command that enters privileged mode.
-    pub enable: &'static str,
+    /// How the host reaches privileged mode (it types the command and the secret itself).
+    pub elevation: Elevation,
     /// The command that enters config mode.
     pub config_enter: &'static str,
     /// The command that leaves config mode from any depth.
@@ -47,6 +48,9 @@ pub struct CliProfile {
 /// of the output. Anchored to the start of a line so that `#` inside output does not match.
 const IOS_LIKE_PROMPT: &str = r"(?:^|\n)[A-Za-z0-9_.\-]+(?:\([A-Za-z0-9_.\-]+\))?[>#]\s*$";
 
+/// The privileged prompts of IOS-like CLIs: [`IOS_LIKE_PROMPT`] ending in `#`.
+const IOS_LIKE_PRIVILEGED_PROMPT: &str = r"(?:^|\n)[A-Za-z0-9_.\-]+(?:\([A-Za-z0-9_.\-]+\))?#\s*$";
+
 /// Errors IOS and EOS print for lines they refuse.
 const IOS_LIKE_ERROR: &str = r"(?m)^% ?(?:Invalid input|Incomplete command|Ambiguous command|Unknown command|Error|Bad secrets|Access denied)";
 
@@ -54,9 +58,9 @@ const IOS_LIKE_ERROR: &str = r"(?m)^% ?(?:Invalid input|Incomplete command|Ambig
 pub static CISCO_IOS: CliProfile = CliProfile {
     platform: "cisco_ios",
     prompt: IOS_LIKE_PROMPT,
-    password_prompt: r"[Pp]assword:\s*$",
+    privileged_prompt: IOS_LIKE_PRIVILEGED_PROMPT,
     paging_off: &["terminal length 0", "terminal width 511"],
-    enable: "enable",
+    elevation: Elevation::Enable,
     config_enter: "configure terminal",
     config_exit: "end",
     section_exit: "exit",
@@ -77,9 +81,9 @@ pub static CISCO_IOS: CliProfile = CliProfile {
 pub static ARISTA_EOS: CliProfile = CliProfile {
     platform: "arista_eos",
     prompt: IOS_LIKE_PROMPT,
-    password_prompt: r"[Pp]assword:\s*$",
+    privileged_prompt: IOS_LIKE_PRIVILEGED_PROMPT,
     paging_off: &["terminal length 0", "terminal width 511"],
-    enable: "enable",
+    elevation: Elevation::Enable,
     config_enter: "configure terminal",
     config_exit: "end",
     section_exit: "exit",
@@ -124,11 +128,6 @@ impl CliProfile {
     pub fn is_privileged(prompt_text: &str) -> bool {
         prompt_text.trim_end().ends_with('#')
     }
-
-    /// A regex matching either the CLI prompt or the password prompt.
-    pub fn prompt_or_password(&self) -> String {
-        format!("(?:{})|(?:{})", self.prompt, self.password_prompt)
-    }
 }
 
 #[cfg(test)]
@@ -171,11 +170,20 @@ mod tests {
     }
 
     #[test]
-    fn password_prompt_is_told_apart() {
-        let either = CISCO_IOS.prompt_or_password();
-        assert!(matches(&either, "enable\r\nPassword: "));
-        assert!(matches(&either, "enable\r\nR1#"));
-        assert!(!matches(CISCO_IOS.prompt, "enable\r\nPassword: "));
+    fn privileged_prompt_matches_hash_prompts_only() {
+        for profile in [&CISCO_IOS, &ARISTA_EOS] {
+            for text in ["enable\r\nR1#", "R1(config)# ", "\r\nSW1(config-if-Et1)#"] {
+                assert!(matches(profile.privileged_prompt, text), "{text:?}");
+            }
+            for text in [
+                "enable\r\nR1>",
+                "enable\r\nPassword: ",
+                "R1#show run\r\nhostname R1",
+                "banner motd #",
+            ] {
+                assert!(!matches(profile.privileged_prompt, text), "{text:?}");
+            }
+        }
     }
 
     #[test]

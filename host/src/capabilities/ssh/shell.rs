@@ -2,18 +2,31 @@
 //! what network-device CLIs need, since many refuse `exec`. Output is kept in a bounded buffer
 //! that `read-until` consumes up to the end of a prompt match; the rest stays for the next read.
 //!
-//! Masking of what goes back to the pack happens in the capability, over every returned text.
+//! The shell also keeps the [`Guard`] of its input and runs the `elevate` dialogue, so the rules
+//! of when the host types a secret ([`elevation`](super::elevation)) hold on every path that
+//! writes to the channel. What a secret it typed may come back as is hidden as it arrives: the
+//! line right after it (the device's echo, possibly one character at a time) is held back and
+//! becomes [`MASK`] when it ends, and any later copy is masked. So a pack's pattern (`read-until`,
+//! the prompts of `elevate`) never runs over any part of the secret, and whether a pattern
+//! matched tells the pack nothing about it. Masking of what goes back to the pack happens in
+//! the capability, over every returned text.
 
 use regex::bytes::{Regex, RegexBuilder};
 use russh::ChannelMsg;
 use russh::client::Msg;
 use tokio::time::Instant;
 
+use zeroize::Zeroizing;
+
+use super::elevation::{Dialogue, Guard, Step};
 use super::hostkeys;
+use crate::capabilities::masking::MASK;
 use crate::runtime::bindings::orch::pack::types::{ErrorCode, HostError};
 
 /// Bytes of unread shell output kept at most.
 pub const MAX_BUFFER_BYTES: usize = 16 << 20;
+/// The longest line held back after a typed secret: longer than any echo of a password.
+const MAX_ECHO_BYTES: usize = 4096;
 /// Characters of unread output a timeout error shows.
 const TAIL_CHARS: usize = 200;
 /// Compiled size a pack's prompt pattern may take.
@@ -31,6 +44,25 @@ pub struct Shell {
     host: String,
     port: u16,
     destination: String,
+    guard: Guard,
+    /// The secrets typed into this shell, masked in its output as it arrives.
+    typed: Vec<Zeroizing<Vec<u8>>>,
+    /// The line arriving right after a typed secret, held back until it ends.
+    echo: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// What `elevate` types and waits for, resolved by the capability.
+pub struct Elevate<'a> {
+    /// The method's command, typed followed by a newline.
+    pub command: &'a str,
+    /// The password to type at a password prompt (without newline), when a credential was named.
+    pub secret: Option<&'a [u8]>,
+    /// The credential's name, for messages.
+    pub credential: Option<&'a str>,
+    /// The privileged prompt: success.
+    pub privileged: &'a Regex,
+    /// Any ordinary prompt: failure when it matches and the privileged one does not.
+    pub prompt: Option<&'a Regex>,
 }
 
 /// Terminal settings after defaults.
@@ -60,6 +92,9 @@ impl Shell {
             host: host.to_owned(),
             port,
             destination,
+            guard: Guard::default(),
+            typed: Vec::new(),
+            echo: None,
         };
         let start = async {
             let channel = shell.channel()?;
@@ -117,8 +152,153 @@ impl Shell {
         )
     }
 
-    /// Sends `data` as typed.
-    pub async fn send(&self, data: Vec<u8>, until: Instant) -> Result<(), HostError> {
+    /// Sends the pack's `data` as typed. From now on the shell refuses secrets: what the pack
+    /// typed may be waiting to capture one.
+    pub async fn send(&mut self, data: Vec<u8>, until: Instant) -> Result<(), HostError> {
+        self.guard.pack_typed();
+        self.write(data, until).await
+    }
+
+    /// Whether `elevate` may run on this shell now (`denied` saying why otherwise).
+    pub fn may_elevate(&self) -> Result<(), HostError> {
+        self.guard.may_elevate()
+    }
+
+    /// Whether `send-secret` may type now: first takes whatever output has already arrived,
+    /// since output after the prompt the pack read means the prompt is no longer the last word.
+    pub async fn may_send_secret(&mut self) -> Result<(), HostError> {
+        self.guard.may_send_secret()?;
+        let before = self.buffer.len();
+        while !self.ended && self.receive(Instant::now()).await? {}
+        if self.buffer.len() > before {
+            self.guard.output_arrived();
+        }
+        self.guard.may_send_secret()
+    }
+
+    /// Types `secret` and a newline as the answer to the password prompt the pack read last,
+    /// when the [`Guard`] allows it.
+    pub async fn send_secret(&mut self, secret: &[u8], until: Instant) -> Result<(), HostError> {
+        self.guard.may_send_secret()?;
+        self.guard.secret_sent();
+        self.type_secret(secret, until).await
+    }
+
+    /// Reaches a privileged mode (see `elevate` in `wit/ssh.wit`): types `request.command`,
+    /// then follows the [`Dialogue`]; returns what was read through the privileged prompt.
+    /// A failure marks the shell: no more secrets on it.
+    pub async fn elevate(
+        &mut self,
+        request: &Elevate<'_>,
+        until: Instant,
+        timeout_text: &str,
+    ) -> Result<Vec<u8>, HostError> {
+        self.guard.may_elevate()?;
+        let result = self.converse(request, until, timeout_text).await;
+        if result.is_err() {
+            self.guard.elevation_failed();
+        }
+        result
+    }
+
+    async fn converse(
+        &mut self,
+        request: &Elevate<'_>,
+        until: Instant,
+        timeout_text: &str,
+    ) -> Result<Vec<u8>, HostError> {
+        // Output from before the command goes back to the pack but is never examined: a prompt
+        // in it is no answer to what the host types.
+        let mut transcript = std::mem::take(&mut self.buffer);
+        self.guard.host_typed();
+        self.write(format!("{}\n", request.command).into_bytes(), until)
+            .await?;
+        let mut dialogue =
+            Dialogue::new(request.privileged, request.prompt, request.secret.is_some());
+        loop {
+            match dialogue.step(&self.buffer) {
+                Step::Wait => {}
+                Step::Elevated { end } => {
+                    transcript.extend(self.buffer.drain(..end));
+                    return Ok(transcript);
+                }
+                Step::TypeSecret => {
+                    let Some(secret) = request.secret else {
+                        return Err(error(
+                            ErrorCode::Protocol,
+                            "host bug: the elevation dialogue asked to type a secret it does not \
+                             have"
+                                .to_owned(),
+                        ));
+                    };
+                    // Everything up to the password prompt is answered; what comes next is
+                    // judged on its own.
+                    transcript.append(&mut self.buffer);
+                    dialogue.secret_typed();
+                    self.type_secret(secret, until).await?;
+                }
+                Step::Failed(failure) => {
+                    transcript.append(&mut self.buffer);
+                    let mut err =
+                        failure.error(&self.destination, request.command, request.credential);
+                    err.message = format!(
+                        "{}; the last characters received: {:?}",
+                        err.message,
+                        tail(&transcript)
+                    );
+                    return Err(err);
+                }
+            }
+            if self.ended {
+                transcript.append(&mut self.buffer);
+                return Err(error(
+                    ErrorCode::Closed,
+                    format!(
+                        "the shell on {} ended during `{}`; it last printed: {:?}",
+                        self.destination,
+                        request.command,
+                        tail(&transcript)
+                    ),
+                ));
+            }
+            if !self.receive(until).await? {
+                transcript.append(&mut self.buffer);
+                let waited = if dialogue.typed() {
+                    format!(
+                        "the privileged prompt {:?} after the secret was typed",
+                        request.privileged.as_str()
+                    )
+                } else {
+                    format!(
+                        "a password prompt or the privileged prompt {:?}",
+                        request.privileged.as_str()
+                    )
+                };
+                return Err(error(
+                    ErrorCode::Timeout,
+                    format!(
+                        "{} did not show {waited} within {timeout_text} of `{}`; the last \
+                         characters received: {:?}",
+                        self.destination,
+                        request.command,
+                        tail(&transcript)
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// Types `secret` and a newline, having noted it so that its echo is hidden on arrival.
+    async fn type_secret(&mut self, secret: &[u8], until: Instant) -> Result<(), HostError> {
+        if !self.typed.iter().any(|typed| typed.as_slice() == secret) {
+            self.typed.push(Zeroizing::new(secret.to_vec()));
+        }
+        self.echo = Some(Zeroizing::new(Vec::new()));
+        self.write(secret_line(secret), until).await
+    }
+
+    /// Writes `data` to the channel.
+    async fn write(&self, data: Vec<u8>, until: Instant) -> Result<(), HostError> {
         let channel = self.channel()?;
         match tokio::time::timeout_at(until, channel.data_bytes(data)).await {
             Err(_) => Err(error(
@@ -141,8 +321,26 @@ impl Shell {
         timeout_text: &str,
     ) -> Result<Vec<u8>, HostError> {
         let regex = compile(pattern)?;
+        let found = self
+            .read_through(&regex, pattern, until, timeout_text)
+            .await;
+        let returned: &[u8] = match &found {
+            Ok(found) => found,
+            Err(_) => &[],
+        };
+        self.guard.pack_read(returned, self.buffer.len());
+        found
+    }
+
+    async fn read_through(
+        &mut self,
+        regex: &Regex,
+        pattern: &str,
+        until: Instant,
+        timeout_text: &str,
+    ) -> Result<Vec<u8>, HostError> {
         loop {
-            if let Some(found) = take_through_match(&mut self.buffer, &regex) {
+            if let Some(found) = take_through_match(&mut self.buffer, regex) {
                 return Ok(found);
             }
             if self.ended {
@@ -172,8 +370,14 @@ impl Shell {
 
     /// Returns everything that arrives until `until` (or the shell ends).
     pub async fn read(&mut self, until: Instant) -> Result<Vec<u8>, HostError> {
-        while !self.ended && self.receive(until).await? {}
-        Ok(std::mem::take(&mut self.buffer))
+        let received = async {
+            while !self.ended && self.receive(until).await? {}
+            Ok(())
+        }
+        .await;
+        let taken = std::mem::take(&mut self.buffer);
+        self.guard.pack_read(&taken, 0);
+        received.map(|()| taken)
     }
 
     /// Waits for one message; false when `until` passed first.
@@ -188,6 +392,7 @@ impl Shell {
         };
         match message {
             Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
+                let data = hide_echo(&mut self.echo, &data);
                 if self.buffer.len() + data.len() > MAX_BUFFER_BYTES {
                     self.buffer.clear();
                     return Err(error(
@@ -199,7 +404,11 @@ impl Shell {
                         ),
                     ));
                 }
+                let from = self.buffer.len();
                 self.buffer.extend_from_slice(&data);
+                for secret in &self.typed {
+                    mask_from(&mut self.buffer, from, secret);
+                }
             }
             None | Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) => self.ended = true,
             Some(_) => {}
@@ -217,6 +426,58 @@ impl Drop for Shell {
                 let _ = channel.close().await;
             });
         }
+    }
+}
+
+/// `secret` followed by a newline: the one buffer the channel takes over (nothing else here
+/// keeps a copy).
+fn secret_line(secret: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(secret.len() + 1);
+    line.extend_from_slice(secret);
+    line.push(b'\n');
+    line
+}
+
+/// What of `data` may enter the buffer while `echo` holds the line that follows a typed secret:
+/// nothing until that line ends; then [`MASK`] for it (when it held anything but blanks), its
+/// line ending and the rest. A line longer than [`MAX_ECHO_BYTES`] is no echo: it is masked and
+/// what follows passes.
+pub fn hide_echo(echo: &mut Option<Zeroizing<Vec<u8>>>, data: &[u8]) -> Vec<u8> {
+    let Some(held) = echo.as_mut() else {
+        return data.to_vec();
+    };
+    let end = data.iter().position(|&b| b == b'\n');
+    let (line, rest) = data.split_at(end.unwrap_or(data.len()));
+    held.extend_from_slice(line);
+    if end.is_none() && held.len() <= MAX_ECHO_BYTES {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(MASK.len() + 1 + rest.len());
+    if held.iter().any(|b| !b.is_ascii_whitespace()) {
+        out.extend_from_slice(MASK.as_bytes());
+    }
+    if end.is_some() && held.last() == Some(&b'\r') {
+        out.push(b'\r');
+    }
+    out.extend_from_slice(rest);
+    *echo = None;
+    out
+}
+
+/// Replaces each occurrence of `secret` in `buffer` that ends after `from` (where new data
+/// starts: an echo split across two arrivals is caught when its end arrives) by [`MASK`].
+pub fn mask_from(buffer: &mut Vec<u8>, from: usize, secret: &[u8]) {
+    if secret.is_empty() {
+        return;
+    }
+    let mut at = from.saturating_sub(secret.len() - 1);
+    while let Some(found) = buffer
+        .get(at..)
+        .and_then(|rest| rest.windows(secret.len()).position(|w| w == secret))
+    {
+        let start = at + found;
+        buffer.splice(start..start + secret.len(), MASK.bytes());
+        at = start + MASK.len();
     }
 }
 
@@ -281,6 +542,49 @@ mod tests {
             compile(r"\w{1000}{1000}").unwrap_err().code,
             ErrorCode::Invalid
         );
+    }
+
+    #[test]
+    fn masks_the_echo_of_a_typed_secret_as_it_arrives_even_split_in_two() {
+        let secret = b"en-5ecret";
+        let mut buffer = b"R1>enable\r\nPassword: ".to_vec();
+        let from = buffer.len();
+        buffer.extend_from_slice(b"en-5e");
+        mask_from(&mut buffer, from, secret);
+        let from = buffer.len();
+        buffer.extend_from_slice(b"cret\r\nR1#en-5ecret");
+        mask_from(&mut buffer, from, secret);
+        assert_eq!(buffer, b"R1>enable\r\nPassword: ***\r\nR1#***");
+        // Output that arrived before `from` was masked when it arrived: not scanned again.
+        let mut old = b"en-5ecret then".to_vec();
+        let end = old.len();
+        mask_from(&mut old, end, secret);
+        assert_eq!(old, b"en-5ecret then");
+    }
+
+    #[test]
+    fn holds_back_the_line_after_a_typed_secret_even_one_character_at_a_time() {
+        let mut echo = Some(Zeroizing::new(Vec::new()));
+        let mut seen = Vec::new();
+        for chunk in [&b"e"[..], b"n", b"-5ec", b"ret\r", b"\nR1#"] {
+            seen.extend(hide_echo(&mut echo, chunk));
+            assert!(
+                !seen.windows(2).any(|w| w == b"en"),
+                "a part of the secret passed: {seen:?}"
+            );
+        }
+        assert_eq!(seen, b"***\r\nR1#");
+        assert!(echo.is_none(), "the hold ends with the line");
+        assert_eq!(hide_echo(&mut echo, b"after"), b"after");
+
+        // A device that echoes nothing: only its line break passes.
+        let mut echo = Some(Zeroizing::new(Vec::new()));
+        assert_eq!(hide_echo(&mut echo, b"\r\nR1#"), b"\r\nR1#");
+        // A line that never ends is no echo: masked once it is too long, then output passes.
+        let mut echo = Some(Zeroizing::new(Vec::new()));
+        assert!(hide_echo(&mut echo, &[b'x'; MAX_ECHO_BYTES]).is_empty());
+        assert_eq!(hide_echo(&mut echo, b"yz"), b"***");
+        assert_eq!(hide_echo(&mut echo, b"more"), b"more");
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orch_sdk::http::Request;
-use orch_sdk::ssh::{ConnectOptions, Session, ShellOptions, Target, command_output};
+use orch_sdk::ssh::{
+    ConnectOptions, ElevateOptions, Elevation, Session, ShellOptions, Target, command_output,
+};
 use orch_sdk::{Action, ActionError, Context, DestinationKind, Pack, PackDef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,16 +82,46 @@ struct SshExecOutput {
     exit_status: Option<u32>,
 }
 
-/// The `enable` dance of a network device: send `command`, wait for `password_prompt`, type the
-/// secret of `credential`, wait for `prompt` (which the commands then use).
+/// Privileged mode of a network device through the host's `elevate` (`enable`): the host types
+/// `enable` and the secret of `credential`; `prompt` is the privileged prompt, which the commands
+/// then use.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Enable {
-    #[serde(default = "default_enable")]
-    command: String,
-    password_prompt: String,
     credential: String,
     prompt: String,
+}
+
+/// An elevation method, as the SDK names them.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Method {
+    Enable,
+    Super,
+    Su,
+    Sudo,
+}
+
+impl From<Method> for Elevation {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Enable => Self::Enable,
+            Method::Super => Self::Super,
+            Method::Su => Self::Su,
+            Method::Sudo => Self::Sudo,
+        }
+    }
+}
+
+/// The `elevate` step of `ssh_script`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ElevateStep {
+    method: Method,
+    credential: Option<String>,
+    privileged_prompt: String,
+    prompt: Option<String>,
+    timeout_ms: Option<u32>,
 }
 
 /// Input of `ssh_shell`.
@@ -115,6 +147,52 @@ struct SshShellOutput {
     outputs: Vec<String>,
     /// Everything read from the shell, in order.
     transcript: String,
+}
+
+/// One step of `ssh_script`, written as `{"send": "text"}`, `{"read_until": {"pattern": "R1#",
+/// "timeout_ms": 2000}}`, `{"read": {"timeout_ms": 500}}`, `{"send_secret": "credential"}`,
+/// `{"elevate": {"method": "su", "credential": "root", "privileged_prompt": "# $"}}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum ScriptStep {
+    /// Types the text as given (add `\n` to end a line).
+    Send(String),
+    /// Reads until the pattern matches.
+    ReadUntil {
+        pattern: String,
+        timeout_ms: Option<u32>,
+    },
+    /// Returns what arrives within the timeout.
+    Read { timeout_ms: u32 },
+    /// Asks the host to type the secret of the named credential.
+    SendSecret(String),
+    /// Asks the host to elevate.
+    Elevate(ElevateStep),
+}
+
+/// Input of `ssh_script`: what a hostile pack does with a shell, step by step.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SshScriptInput {
+    host: Option<String>,
+    port: Option<u16>,
+    inventory: Option<String>,
+    credential: Option<String>,
+    steps: Vec<ScriptStep>,
+}
+
+/// What one step gave: the text it read (empty for a send), or the host's error.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum StepOutcome {
+    Ok(String),
+    Error { code: String, message: String },
+}
+
+/// Output of `ssh_script`: one outcome per step, in order.
+#[derive(Debug, Serialize, JsonSchema)]
+struct SshScriptOutput {
+    steps: Vec<StepOutcome>,
 }
 
 /// Input of `sftp_put`.
@@ -186,10 +264,6 @@ struct Message {
 
 fn default_method() -> String {
     "GET".to_owned()
-}
-
-fn default_enable() -> String {
-    "enable".to_owned()
 }
 
 fn http_request(input: HttpRequestInput, _: &Context) -> Result<HttpRequestOutput, ActionError> {
@@ -295,10 +369,14 @@ fn ssh_shell(input: SshShellInput, _: &Context) -> Result<SshShellOutput, Action
     let mut transcript = shell.read_until(&input.prompt, timeout)?;
     let mut prompt = input.prompt;
     if let Some(enable) = input.enable {
-        shell.send_line(&enable.command)?;
-        transcript.push_str(&shell.read_until(&enable.password_prompt, timeout)?);
-        shell.send_secret(&enable.credential)?;
-        transcript.push_str(&shell.read_until(&enable.prompt, timeout)?);
+        transcript.push_str(
+            &shell.elevate(
+                &ElevateOptions::new(Elevation::Enable, &enable.prompt)
+                    .credential(enable.credential)
+                    .prompt(&prompt)
+                    .timeout(timeout),
+            )?,
+        );
         prompt = enable.prompt;
     }
     let mut outputs = Vec::with_capacity(input.commands.len());
@@ -312,6 +390,58 @@ fn ssh_shell(input: SshShellInput, _: &Context) -> Result<SshShellOutput, Action
         outputs,
         transcript,
     })
+}
+
+/// Runs every step, whatever the earlier ones gave, so a test sees each refusal and what the
+/// remote side did afterwards.
+fn ssh_script(input: SshScriptInput, _: &Context) -> Result<SshScriptOutput, ActionError> {
+    let session = connect(SshTarget {
+        host: input.host,
+        port: input.port,
+        inventory: input.inventory,
+        credential: input.credential,
+    })?;
+    let shell = session.shell(ShellOptions::default())?;
+    let ms = |ms: u32| Duration::from_millis(ms.into());
+    let steps = input
+        .steps
+        .into_iter()
+        .map(|step| {
+            let result = match step {
+                ScriptStep::Send(text) => shell.send(&text).map(|()| String::new()),
+                ScriptStep::ReadUntil {
+                    pattern,
+                    timeout_ms,
+                } => shell.read_until(&pattern, ms(timeout_ms.unwrap_or(10_000))),
+                ScriptStep::Read { timeout_ms } => shell.read(ms(timeout_ms)),
+                ScriptStep::SendSecret(credential) => {
+                    shell.send_secret(&credential).map(|()| String::new())
+                }
+                ScriptStep::Elevate(step) => {
+                    let mut options =
+                        ElevateOptions::new(step.method.into(), step.privileged_prompt);
+                    if let Some(credential) = step.credential {
+                        options = options.credential(credential);
+                    }
+                    if let Some(prompt) = step.prompt {
+                        options = options.prompt(prompt);
+                    }
+                    if let Some(ms) = step.timeout_ms {
+                        options = options.timeout(Duration::from_millis(ms.into()));
+                    }
+                    shell.elevate(&options)
+                }
+            };
+            match result {
+                Ok(text) => StepOutcome::Ok(text),
+                Err(err) => StepOutcome::Error {
+                    code: err.code().as_str().to_owned(),
+                    message: err.message().to_owned(),
+                },
+            }
+        })
+        .collect();
+    Ok(SshScriptOutput { steps })
 }
 
 fn sftp_session(host: String, port: Option<u16>, credential: &str) -> Result<Session, ActionError> {
@@ -520,8 +650,14 @@ impl Pack for Broker {
             ))
             .action(Action::new(
                 "ssh_shell",
-                "Run CLI commands in an interactive shell, with an optional enable step.",
+                "Run CLI commands in an interactive shell, with an optional enable step (elevate).",
                 ssh_shell,
+            ))
+            .action(Action::new(
+                "ssh_script",
+                "Drive an interactive shell step by step (send, read, read_until, send_secret, \
+                 elevate), recording each step's text or error.",
+                ssh_script,
             ))
             .action(Action::new("sftp_put", "Write a file by SFTP.", sftp_put))
             .action(Action::new("sftp_get", "Read a file by SFTP.", sftp_get))

@@ -217,6 +217,7 @@ fn code_name(code: orch::pack::types::ErrorCode) -> &'static str {
         C::TooLarge => "too_large",
         C::Protocol => "protocol",
         C::Closed => "closed",
+        C::QuotaExceeded => "quota_exceeded",
     }
 }
 
