@@ -10,7 +10,9 @@
 //!
 //! Cached tokens are keyed by credential name and a hash of the credential's fields, so
 //! replacing the credential (`orch secret set` again) never serves a token obtained with the
-//! old one. Every token obtained is registered with the masker before it is used.
+//! old one. Every token obtained is registered with the masker before it is used, and kept
+//! sealed in the store by the broker (`Broker::keep_token`): every other process masks it too,
+//! and reuses it instead of asking for another.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
