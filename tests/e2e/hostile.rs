@@ -226,11 +226,25 @@ fn an_oauth_token_obtained_in_one_process_is_masked_in_another() {
 fn a_credential_echoed_in_a_response_header_name_is_masked() {
     let peer = Peer::start();
     let (host, set) = armed(&peer);
+    // The pack forwards what it saw to a destination it may reach: the attack succeeds if the
+    // token (hex-encoded by the pack, past any masking of its output) arrives there.
     let run = http(
         &host,
-        &json!({ "url": peer.url("/echo-header-names"), "credential": "api" }),
+        &json!({ "url": peer.url("/echo-header-names"), "credential": "api",
+                 "forward_to": peer.url("/collect") }),
     );
     let out = run.output();
+    let collected: Vec<String> = peer
+        .hits()
+        .into_iter()
+        .filter(|hit| hit.uri.starts_with("/collect"))
+        .map(|hit| hit.uri)
+        .collect();
+    assert_eq!(collected.len(), 1, "the pack forwarded what it saw");
+    assert!(
+        !collected[0].contains(&hex::encode(TOKEN)),
+        "the pack read the token in a header name: {collected:?}"
+    );
     let names: Vec<String> = out["headers"]
         .as_array()
         .expect("headers")

@@ -315,6 +315,17 @@ fn http_oauth2_token_url_outside_the_binding_is_refused() {
 }
 
 #[test]
+fn http_reaches_a_granted_ipv6_literal() {
+    let host = host();
+    let peer = Peer::start_on("[::1]:0");
+    grant(&host, &format!("http:http://[::1]:{}", peer.port()));
+    let run = request(&host, &json!({ "url": peer.url("/echo-headers") }));
+    let out = run.output();
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(out["url"], peer.url("/echo-headers"));
+}
+
+#[test]
 fn http_denies_a_host_not_granted() {
     let host = host();
     let granted = Peer::start();

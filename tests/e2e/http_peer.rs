@@ -74,8 +74,13 @@ pub struct Peer {
 impl Peer {
     /// Starts a server on 127.0.0.1 on a free port.
     pub fn start() -> Self {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Starts a server on `address` (e.g. `[::1]:0` for IPv6 loopback).
+    pub fn start_on(address: &str) -> Self {
         let state = Arc::new(PeerState::default());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a local port");
+        let listener = std::net::TcpListener::bind(address).expect("binding a local port");
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
@@ -123,8 +128,9 @@ impl Peer {
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
+    /// `http://ADDRESS:PORT` + `path` (`127.0.0.1`, or `[::1]` for an IPv6 peer).
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port())
+        format!("http://{}{path}", self.addr)
     }
 
     /// `/protected` answers 200 only with header `name: value`.

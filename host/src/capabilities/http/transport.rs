@@ -40,9 +40,9 @@ pub struct Target {
 
 /// The addresses of `origin`: the literal itself, or what the system resolver answers.
 pub async fn resolve(origin: &Origin) -> Result<Target, HostError> {
-    let literal = network::parse_ip_literal(&origin.host)
-        .map_err(|err| host_error(ErrorCode::Invalid, format!("{origin}: {err}")))?;
-    if let Some(ip) = literal {
+    // The URL parser already read any IP literal (an IPv6 host is kept without its brackets,
+    // which a second parse would take for a bad name).
+    if let Some(ip) = origin.ip {
         return Ok(Target {
             origin: origin.clone(),
             addrs: vec![SocketAddr::new(ip, origin.port)],

