@@ -91,7 +91,7 @@ enum Work {
     },
     Arrive {
         task: String,
-        from: String,
+        from: ExecId,
         run_on_fail: bool,
     },
     Complete {

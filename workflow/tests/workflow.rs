@@ -369,6 +369,94 @@ tasks:
     );
 }
 
+/// Two branches that each name the join in two true transitions (`succeeded()` and
+/// `completed()`), the shape of Orquesta's `join-all-complex` / `join-count-complex`.
+const JOIN_TWICE: &str = r#"
+tasks:
+  setup: { next: [{ do: [p1, p2, p3] }] }
+  p1:
+    action: x.a
+    next:
+      - { when: <% succeeded() %>, do: barrier }
+      - { when: <% completed() %>, do: barrier }
+  p2:
+    action: x.a
+    next:
+      - { when: <% succeeded() %>, do: barrier }
+      - { when: <% completed() %>, do: barrier }
+  p3:
+    action: x.a
+    next:
+      - { when: <% completed() %>, do: barrier }
+  barrier: { join: JOIN, action: x.b }
+"#;
+
+#[test]
+fn an_execution_naming_a_join_in_two_true_transitions_arrives_once() {
+    // join: all — the last arrival closes the round; its second transition must not open a
+    // new round that can never complete.
+    let mut m = machine(&JOIN_TWICE.replace("JOIN", "all"), json!({}));
+    let d = drive(&mut m, ok_all);
+    assert_eq!(
+        d.trace,
+        strs(&[
+            "start p1#1",
+            "start p2#1",
+            "start p3#1",
+            "start barrier#1",
+            "finish succeeded"
+        ])
+    );
+    // join: 2 — runs once after two branches; neither second transitions nor the third branch
+    // start it again.
+    let mut m = machine(&JOIN_TWICE.replace("JOIN", "2"), json!({}));
+    m.start();
+    assert!(succeed(&mut m, "p1", None, 1, json!({})).is_empty());
+    assert_eq!(
+        succeed(&mut m, "p2", None, 1, json!({})),
+        strs(&["start barrier#1"])
+    );
+    assert!(succeed(&mut m, "p3", None, 1, json!({})).is_empty());
+    assert_eq!(
+        succeed(&mut m, "barrier", None, 1, json!({})),
+        strs(&["finish succeeded"])
+    );
+}
+
+#[test]
+fn a_join_in_a_cycle_opens_a_new_round_for_a_new_execution() {
+    let yaml = r#"
+input: [{ rounds: 2 }]
+vars: [{ n: 0 }]
+tasks:
+  init: { next: [{ do: start }] }
+  start: { next: [{ do: [a, b] }] }
+  a: { action: x.a, next: [{ do: j }, { when: <% completed() %>, do: j }] }
+  b: { action: x.b, next: [{ do: j }] }
+  j:
+    join: all
+    action: x.j
+    next:
+      - when: <% ctx().n + 1 < ctx().rounds %>
+        publish: [{ n: <% ctx().n + 1 %> }]
+        do: start
+"#;
+    let mut m = machine(yaml, json!({}));
+    let d = drive(&mut m, ok_all);
+    assert_eq!(
+        d.trace,
+        strs(&[
+            "start a#1",
+            "start b#1",
+            "start j#1",
+            "start a#2",
+            "start b#2",
+            "start j#2",
+            "finish succeeded"
+        ])
+    );
+}
+
 #[test]
 fn task_named_twice_without_join_runs_once_per_arrival() {
     let yaml = r#"

@@ -342,7 +342,7 @@ impl Machine {
         for name in targets {
             work.push_back(Work::Arrive {
                 task: name,
-                from: exec_id.task.clone(),
+                from: exec_id.clone(),
                 run_on_fail: has_fail,
             });
         }
@@ -373,7 +373,10 @@ impl Machine {
                 .barriers
                 .iter()
                 .filter(|(_, b)| !b.fired && !b.arrived.is_empty())
-                .map(|(t, b)| (t.clone(), b.arrived.clone()))
+                .map(|(t, b)| {
+                    let tasks = b.arrived.iter().map(|e| e.task.clone()).collect();
+                    (t.clone(), tasks)
+                })
                 .collect();
             for (task, arrived) in partial {
                 let inbound = self.workflow.inbound_tasks(&task).join(", ");

@@ -4,19 +4,43 @@
 
 use super::*;
 
-/// Arrivals at a `join` task in the current round.
+/// Arrivals at a `join` task in the current round, by the task execution that arrived: one
+/// execution counts once however many of its transitions name the join (Orquesta counts each
+/// inbound task once per join).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct Barrier {
-    pub(super) arrived: Vec<String>,
+    pub(super) arrived: Vec<ExecId>,
     /// The join already ran this round (`join: N` with late arrivals still to come).
     pub(super) fired: bool,
+    /// The executions of the round that last closed: a second transition of one of them into
+    /// the join, handled after the round closed, is the same arrival, not a new round.
+    pub(super) closed: Vec<ExecId>,
+}
+
+impl Barrier {
+    /// How many distinct inbound tasks arrived this round.
+    fn tasks(&self) -> usize {
+        let mut tasks: Vec<&str> = self.arrived.iter().map(|e| e.task.as_str()).collect();
+        tasks.sort_unstable();
+        tasks.dedup();
+        tasks.len()
+    }
+
+    /// Closes the round: every inbound task arrived.
+    fn close(&mut self) {
+        let closed = std::mem::take(&mut self.arrived);
+        *self = Barrier {
+            closed,
+            ..Barrier::default()
+        };
+    }
 }
 
 impl Machine {
     pub(super) fn arrive(
         &mut self,
         target: &str,
-        from: &str,
+        from: &ExecId,
         run_on_fail: bool,
         work: &mut VecDeque<Work>,
     ) {
@@ -25,7 +49,10 @@ impl Machine {
             self.record(
                 "unknown_task",
                 None,
-                format!("task `{from}` transitions to unknown task `{target}`; run orch workflow validate"),
+                format!(
+                    "task `{}` transitions to unknown task `{target}`; run orch workflow validate",
+                    from.task
+                ),
                 None,
             );
             self.fail_run(work);
@@ -44,26 +71,30 @@ impl Machine {
             Join::Count(n) => usize::try_from(n).unwrap_or(usize::MAX),
         };
         let b = self.barriers.entry(target.to_string()).or_default();
+        if b.arrived.contains(from) || b.closed.contains(from) {
+            // Another true transition of an execution that arrived already.
+            return;
+        }
         if b.fired {
-            if b.arrived.iter().any(|a| a == from) {
-                // The same branch again: a new round (the join sits in a cycle).
+            if b.arrived.iter().any(|a| a.task == from.task) {
+                // The same task again, a new execution: a new round (the join sits in a cycle).
                 *b = Barrier::default();
             } else {
                 // A late branch of a `join: N` that already ran: absorbed.
-                b.arrived.push(from.to_string());
-                if b.arrived.len() >= inbound {
-                    *b = Barrier::default();
+                b.arrived.push(from.clone());
+                if b.tasks() >= inbound {
+                    b.close();
                 }
                 return;
             }
         }
-        if !b.arrived.iter().any(|a| a == from) {
-            b.arrived.push(from.to_string());
+        if !b.arrived.iter().any(|a| a.task == from.task) {
+            b.arrived.push(from.clone());
         }
-        if b.arrived.len() >= needed {
+        if b.tasks() >= needed {
             b.fired = true;
-            if b.arrived.len() >= inbound {
-                *b = Barrier::default();
+            if b.tasks() >= inbound {
+                b.close();
             }
             work.push_back(Work::Schedule {
                 task: target.to_string(),
