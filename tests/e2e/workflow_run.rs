@@ -404,12 +404,71 @@ fn an_interrupted_non_idempotent_attempt_waits_for_a_person() {
     );
     assert_eq!(show(&host, &id)["status"], "needs_attention");
 
-    // A person checked: fail it rather than pay twice.
+    let started_at = |db: &rusqlite::Connection| -> (i64, i64) {
+        db.query_row(
+            "SELECT starts, started_at FROM attempts WHERE exec = 'pay#1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the attempt row")
+    };
+    let before = started_at(&db);
+    assert_eq!(before.0, 1);
+
+    // A person checked: fail it rather than pay twice. The history still shows one start, at
+    // the time it really started.
     let failed = host.orch(&["runs", "resume", &id, "--fail-interrupted", "--json"]);
     assert_eq!(failed.code, 1, "{failed:#?}");
     let report = show(&host, &id);
     let attempt = &task(&report, "pay#1")["attempts"][0];
     assert_eq!(attempt["error"]["code"], "interrupted");
+    assert_eq!(attempt["starts"], 1, "{attempt}");
+    assert_eq!(started_at(&db), before, "the attempt ran once");
+}
+
+#[test]
+fn canceling_a_run_with_an_interrupted_attempt_records_no_second_start() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wf = write(
+        dir.path(),
+        "pay.yaml",
+        "tasks:\n  pay:\n    action: misbehave.transfer\n    input: { ms: 60000, tag: paid }\n    timeout: 120\n",
+    );
+    let mut bg = host.spawn(&["run", &wf]);
+    let db = host.db();
+    let started = Instant::now();
+    while db
+        .query_row("SELECT count(*) FROM attempts", [], |r| r.get::<_, i64>(0))
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(bg.try_wait().is_none(), "orch exited early");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the attempt never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bg.signal("-KILL");
+    drop(bg);
+    let id: String = db
+        .query_row("SELECT id FROM runs", [], |r| r.get(0))
+        .expect("run id");
+    let before: (i64, i64) = db
+        .query_row("SELECT starts, started_at FROM attempts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("the attempt row");
+    let canceled = host.orch(&["runs", "cancel", &id, "--json"]);
+    assert_eq!(canceled.code, 1, "{canceled:#?}");
+    assert_eq!(show(&host, &id)["status"], "canceled");
+    let after: (i64, i64) = db
+        .query_row("SELECT starts, started_at FROM attempts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("the attempt row");
+    assert_eq!(after, before, "canceling did not start it again");
 }
 
 #[test]

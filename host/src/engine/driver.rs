@@ -560,13 +560,18 @@ impl<'e, 'a> Driver<'e, 'a> {
                 }
                 let kind = builtins::classify(&action);
                 // Continuations (a sleep, a question, a child run) keep their original start;
-                // re-invocations count another start.
+                // re-invocations count another start. An interrupted attempt that is now
+                // recorded as failed or canceled without running again keeps its one start:
+                // the history must not suggest it ran twice.
                 let continuation = resumed.is_some()
                     && matches!(
                         kind,
                         ActionKind::Sleep | ActionKind::Ask | ActionKind::Workflow
                     );
-                if !continuation {
+                let settled_unrun = resumed.is_some()
+                    && ((self.mode == Mode::Cancel && kind != ActionKind::Workflow)
+                        || self.fails_interrupted(&kind));
+                if !continuation && !settled_unrun {
                     self.batch.starts.push(NewAttempt {
                         id: key.row(),
                         task: task.clone(),
@@ -625,12 +630,7 @@ impl<'e, 'a> Driver<'e, 'a> {
                     }),
                     ActionKind::Pack { pack, action: name } => {
                         if let Some(row) = &resumed {
-                            let idempotent = self.pack(&pack).ok().is_some_and(|e| {
-                                e.actions
-                                    .get(&name)
-                                    .is_some_and(|(spec, _)| spec.idempotent)
-                            });
-                            if !idempotent && self.engine.settings.fail_interrupted {
+                            if settled_unrun {
                                 let error = builtins::error(
                                     "interrupted",
                                     format!(
@@ -688,6 +688,20 @@ impl<'e, 'a> Driver<'e, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether an interrupted attempt of `kind` is recorded as failed rather than run again
+    /// (`--fail-interrupted`, for pack actions that are not idempotent).
+    fn fails_interrupted(&mut self, kind: &ActionKind) -> bool {
+        let ActionKind::Pack { pack, action } = kind else {
+            return false;
+        };
+        self.engine.settings.fail_interrupted
+            && self.pack(pack).ok().is_some_and(|e| {
+                e.actions
+                    .get(action)
+                    .is_some_and(|(spec, _)| !spec.idempotent)
+            })
     }
 
     fn arm(&mut self, due: i64, timer: Timer) {
