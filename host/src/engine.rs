@@ -105,6 +105,10 @@ pub struct Question {
     pub prompt: String,
     /// JSON Schema the answer must match.
     pub schema: Value,
+    /// An answer already given (`orch runs respond`) that the run has not taken yet: the
+    /// process that gave it stopped before the run recorded it. The next resume takes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_answer: Option<Value>,
 }
 
 /// How a drive of a run ended.
@@ -199,6 +203,20 @@ pub enum EngineError {
         task: String,
         /// Violations.
         rejected: InputRejected,
+    },
+    /// An earlier answer the run has not taken yet differs from this one.
+    #[error(
+        "run {run} already has an answer to task `{task}` that it has not taken yet: {pending} \
+         (the process that gave it stopped before the run recorded it); resume the run to apply \
+         it (orch runs resume {run}), or give this answer with --replace to use it instead"
+    )]
+    AnswerPending {
+        /// Run id.
+        run: String,
+        /// Task.
+        task: String,
+        /// The answer waiting, as JSON.
+        pending: String,
     },
 }
 
@@ -509,7 +527,16 @@ impl<'a> Engine<'a> {
 
     /// Answers the `core.ask` of `task` in run `id` (or in one of its sub-workflow runs), then
     /// continues the run in the foreground. An answer failing the schema records nothing.
-    pub async fn respond(&self, id: &str, task: &str, answer: Value) -> anyhow::Result<Outcome> {
+    /// Answers the question run `id` waits on at `task`. An answer given before and not yet
+    /// taken by the run (its giver stopped first) is kept unless `replace`: a different one is
+    /// refused, the same one just resumes the run.
+    pub async fn respond(
+        &self,
+        id: &str,
+        task: &str,
+        answer: Value,
+        replace: bool,
+    ) -> anyhow::Result<Outcome> {
         let run = find_run(self.store, id)?;
         let status = RunState::parse(&run.status);
         if status.is_finished() {
@@ -551,6 +578,18 @@ impl<'a> Engine<'a> {
                 run: q.run.clone(),
                 task: task.to_owned(),
                 rejected,
+            }
+            .into());
+        }
+        if let Some(pending) = &q.pending_answer
+            && *pending != answer
+            && !replace
+        {
+            self.store.release_lease(&root.id, self.owner.pid)?;
+            return Err(EngineError::AnswerPending {
+                run: q.run.clone(),
+                task: task.to_owned(),
+                pending: pending.to_string(),
             }
             .into());
         }
@@ -670,12 +709,16 @@ pub fn questions(store: &Store, run: &RunRow) -> anyhow::Result<Vec<(Question, S
                 && action == "core.ask"
                 && let Ok(q) = builtins::question(&input)
             {
+                let pending_answer = store
+                    .answer(&run.id, &idempotency_key)?
+                    .and_then(|text| serde_json::from_str(&text).ok());
                 out.push((
                     Question {
                         run: run.id.clone(),
                         task,
                         prompt: q.prompt,
                         schema: q.schema,
+                        pending_answer,
                     },
                     idempotency_key,
                 ));

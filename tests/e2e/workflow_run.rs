@@ -365,6 +365,127 @@ fn run_time_failures_fail_the_run_with_the_cause_recorded() {
 }
 
 #[test]
+fn an_answer_the_run_has_not_taken_is_shown_and_not_silently_replaced() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let waiting = run(&host, &["provision", "-i", r#"hosts=["a"]"#, "--json"]);
+    assert_eq!(waiting.code, 4, "{waiting:#?}");
+    let id = waiting.json()["run"].as_str().expect("run id").to_owned();
+    // What an `orch runs respond` killed after recording its answer, before the run took it,
+    // leaves behind.
+    let step = task(&show(&host, &id), "approve#1")["attempts"][0]["idempotency_key"]
+        .as_str()
+        .expect("the question's step")
+        .to_owned();
+    rusqlite::Connection::open(host.home().join("orch.db"))
+        .expect("opening the store")
+        .execute(
+            "INSERT INTO answers (run_id, step, answer, at) VALUES (?1, ?2, ?3, 0)",
+            [id.as_str(), step.as_str(), r#"{"approved":true}"#],
+        )
+        .expect("planting the answer");
+    let report = show(&host, &id);
+    assert_eq!(report["status"], "waiting");
+    assert_eq!(
+        report["questions"][0]["pending_answer"],
+        json!({"approved": true}),
+        "{report:#}"
+    );
+    let text = host.orch(&["runs", "show", &id]).ok().to_owned();
+    assert!(text.contains("not yet taken by the run"), "{text}");
+
+    // A different answer is refused, naming the one waiting and both ways out.
+    let other = host.orch(&[
+        "runs",
+        "respond",
+        &id,
+        "approve",
+        "--input",
+        r#"{"approved": false}"#,
+    ]);
+    let err = other.fails_with(2);
+    assert!(
+        err.contains(r#"{"approved":true}"#) && err.contains("--replace") && err.contains("resume"),
+        "{err}"
+    );
+    assert_eq!(
+        show(&host, &id)["questions"][0]["pending_answer"],
+        json!({"approved": true})
+    );
+    // With --replace the new answer is the one the run takes.
+    let replaced = host.orch(&[
+        "runs",
+        "respond",
+        &id,
+        "approve",
+        "--input",
+        r#"{"approved": false}"#,
+        "--replace",
+        "--json",
+    ]);
+    assert_eq!(replaced.code, 0, "{replaced:#?}");
+    assert_eq!(replaced.json()["output"]["decision"], "skipped");
+}
+
+#[test]
+fn diagnostics_written_to_a_pipe_carry_no_colour_codes() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let out = run(&host, &["-vv", "summarize", "-i", r#"items=["x"]"#]);
+    assert!(
+        out.stderr.contains("DEBUG") || out.stderr.contains("INFO"),
+        "-vv writes diagnostics: {}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains('\u{1b}'),
+        "colour codes in a pipe: {:?}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_run_whose_driver_was_killed_is_marked_in_list_and_show() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wf = write(
+        dir.path(),
+        "slow.yaml",
+        "tasks:\n  wait:\n    action: misbehave.slow\n    input: { ms: 60000, tag: slow }\n    timeout: 120\n",
+    );
+    let mut bg = host.spawn(&["run", &wf]);
+    let db = host.db();
+    let started = Instant::now();
+    while db
+        .query_row("SELECT count(*) FROM attempts", [], |r| r.get::<_, i64>(0))
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(bg.try_wait().is_none(), "orch exited early");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the attempt never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let live = host.orch(&["runs", "list", "--json"]).json();
+    assert_eq!(live[0]["driver"]["state"], "live", "{live}");
+    bg.signal("-KILL");
+    drop(bg);
+    let list = host.orch(&["runs", "list", "--json"]).json();
+    assert_eq!(list[0]["status"], "running");
+    assert_eq!(list[0]["driver"]["state"], "gone", "{list}");
+    let text = host.orch(&["runs", "list"]);
+    assert!(text.ok().contains("running (no driver)"), "{}", text.stdout);
+    assert!(text.stderr.contains("orch runs resume"), "{}", text.stderr);
+    let id = list[0]["id"].as_str().expect("run id").to_owned();
+    let report = host.orch(&["runs", "show", &id]).ok().to_owned();
+    assert!(
+        report.contains("is gone") && report.contains("orch runs resume"),
+        "{report}"
+    );
+    assert!(show(&host, &id)["driver_gone"].is_number());
+}
+
+#[test]
 fn an_interrupted_non_idempotent_attempt_waits_for_a_person() {
     let host = TestHost::with_packs(&["misbehave"]);
     let dir = tempfile::tempdir().expect("temp dir");

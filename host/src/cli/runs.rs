@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::run::{DriveArgs, Printer, finish, parse_json, with_engine};
 use super::session::Session;
 use super::untrusted;
-use crate::engine::{self, Canceled, RunReport, RunState, Settings};
+use crate::engine::{self, Canceled, RunReport, RunState, Settings, lease};
 use crate::store::{NO_ITEM, RunRow, Store};
 
 /// `orch runs …`
@@ -105,6 +105,9 @@ pub struct RespondArgs {
     /// The answer, JSON matching the question's schema.
     #[arg(long, value_name = "JSON")]
     pub input: String,
+    /// Replace an answer given earlier that the run has not taken yet.
+    #[arg(long)]
+    pub replace: bool,
     #[command(flatten)]
     pub common: DriveArgs,
     /// JSON on stdout.
@@ -165,7 +168,7 @@ pub async fn run(session: &Session, command: RunsCommand) -> anyhow::Result<Exit
                 &args.common,
                 Settings::default(),
                 &printer,
-                async |e| e.respond(&args.run, &args.task, answer).await,
+                async |e| e.respond(&args.run, &args.task, answer, args.replace).await,
             )
             .await?;
             finish(&outcome, args.json)
@@ -205,24 +208,51 @@ fn list(session: &Session, args: &ListArgs) -> anyhow::Result<ExitCode> {
         "{:<12}  {:<16}  {:<20}  WORKFLOW",
         "RUN", "STATUS", "CREATED"
     )?;
+    let now = crate::store::now_ms();
+    let mut orphans = 0;
     for r in &runs {
+        let status = if orphaned(r, now) {
+            orphans += 1;
+            format!("{} (no driver)", r.status)
+        } else {
+            r.status.clone()
+        };
         writeln!(
             out,
-            "{:<12}  {:<16}  {:<20}  {}",
+            "{:<12}  {:<24}  {:<20}  {}",
             r.id,
-            r.status,
+            status,
             time(r.created_at),
             r.workflow
         )?;
     }
+    if orphans > 0 {
+        eprintln!(
+            "note: runs marked (no driver) were being driven by a process that is gone (killed or \
+             crashed); nothing drives them until: orch runs resume RUN"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `run` is unfinished and the process that drove it is gone.
+fn orphaned(run: &RunRow, now: i64) -> bool {
+    !RunState::parse(&run.status).is_finished()
+        && matches!(lease::driver_of(run, now), lease::Driver::Gone { .. })
+}
+
 fn run_json(r: &RunRow) -> Value {
+    let now = crate::store::now_ms();
+    let driver = match lease::driver_of(r, now) {
+        lease::Driver::None => json!({ "state": "none" }),
+        lease::Driver::Live { pid } => json!({ "state": "live", "pid": pid }),
+        lease::Driver::Gone { pid } => json!({ "state": "gone", "pid": pid }),
+    };
     json!({
         "id": r.id,
         "workflow": r.workflow,
         "status": r.status,
+        "driver": driver,
         "parent": r.parent_run,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
@@ -254,6 +284,36 @@ fn print_report(out: &mut impl std::io::Write, r: &RunReport) -> anyhow::Result<
     }
     if let Some(pid) = r.driven_by {
         writeln!(out, "driven by pid {pid}")?;
+    }
+    if let Some(pid) = r.driver_gone {
+        writeln!(
+            out,
+            "driver    pid {pid} is gone (killed or crashed): nothing drives this run; continue \
+             it with: orch runs resume {}",
+            r.id
+        )?;
+    }
+    for q in &r.questions {
+        let run = if q.run == r.id {
+            String::new()
+        } else {
+            format!(" (sub-workflow run {})", q.run)
+        };
+        writeln!(
+            out,
+            "waiting   at `{}`{run}: {}",
+            q.task,
+            untrusted::line(&q.prompt)
+        )?;
+        if let Some(answer) = &q.pending_answer {
+            writeln!(
+                out,
+                "          answered {} but not yet taken by the run; it is applied at: orch runs \
+                 resume {}",
+                untrusted::json(&answer.to_string()),
+                r.id
+            )?;
+        }
     }
     writeln!(out, "created   {}", time(r.created_at))?;
     writeln!(out, "input     {}", untrusted::json(&r.input.to_string()))?;

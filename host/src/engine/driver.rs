@@ -741,6 +741,7 @@ impl<'e, 'a> Driver<'e, 'a> {
             task: task.to_owned(),
             prompt: q.prompt,
             schema: q.schema,
+            pending_answer: None,
         };
         self.engine.observer.note(Note::Asking(&question));
         self.asks.insert(key, question);

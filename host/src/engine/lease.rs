@@ -31,6 +31,38 @@ impl Owner {
     }
 }
 
+/// Who drives a run, as its row says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    /// No process holds the run (it is paused, waiting, finished, or never driven).
+    None,
+    /// A live process holds a current lease.
+    Live {
+        /// Its pid.
+        pid: i64,
+    },
+    /// A process held it and is gone (killed, crashed) or stopped renewing: the run looks
+    /// running but nothing drives it until `orch runs resume`.
+    Gone {
+        /// The pid that held it.
+        pid: i64,
+    },
+}
+
+/// Who drives `run` at `now` (Unix ms).
+pub fn driver_of(run: &crate::store::RunRow, now: i64) -> Driver {
+    let Some(pid) = run.owner_pid else {
+        return Driver::None;
+    };
+    let expired = run.lease_until.is_none_or(|until| until <= now);
+    if expired || owner_is_dead(run.owner_host.as_deref().unwrap_or(""), pid) {
+        Driver::Gone { pid }
+    } else {
+        Driver::Live { pid }
+    }
+}
+
 /// Lease expiry for a lease taken now (Unix ms).
 pub fn expiry() -> i64 {
     crate::store::now_ms() + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)

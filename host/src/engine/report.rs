@@ -39,6 +39,14 @@ pub struct RunReport {
     /// Pid driving it now (a live lease).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driven_by: Option<i64>,
+    /// Pid of the process that drove it and is gone (killed, crashed): nothing drives the run
+    /// until `orch runs resume`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_gone: Option<i64>,
+    /// Questions the run (or a sub-workflow of it) waits on, with any answer given but not yet
+    /// taken by the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<super::Question>,
     /// Journaled events.
     pub events: usize,
     /// Task executions in creation order.
@@ -181,13 +189,24 @@ pub fn report(store: &Store, run: &RunRow) -> anyhow::Result<RunReport> {
             .unwrap_or_default(),
         created_at: run.created_at,
         updated_at: run.updated_at,
-        driven_by: run
-            .lease_until
-            .filter(|u| *u > now)
-            .and(run.owner_pid)
-            .filter(|pid| {
-                !super::lease::owner_is_dead(run.owner_host.as_deref().unwrap_or(""), *pid)
-            }),
+        driven_by: match super::lease::driver_of(run, now) {
+            super::lease::Driver::Live { pid } => Some(pid),
+            _ => None,
+        },
+        driver_gone: match super::lease::driver_of(run, now) {
+            super::lease::Driver::Gone { pid } if !RunState::parse(&run.status).is_finished() => {
+                Some(pid)
+            }
+            _ => None,
+        },
+        questions: if RunState::parse(&run.status).is_finished() {
+            Vec::new()
+        } else {
+            super::questions(store, run)?
+                .into_iter()
+                .map(|(q, _)| q)
+                .collect()
+        },
         events: store.events(&run.id)?.len(),
         tasks,
         children,
