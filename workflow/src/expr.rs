@@ -324,12 +324,14 @@ fn f_task(state: &State, name: MjValue) -> Result<MjValue, MjError> {
         return Ok(MjValue::from_pairs([
             ("result", stub_value()),
             ("status", MjValue::from("succeeded")),
+            ("occurrence", MjValue::from(1)),
         ]));
     }
     Ok(scope.tasks.get(name).cloned().unwrap_or_else(|| {
         MjValue::from_pairs([
             ("result", MjValue::from(())),
             ("status", MjValue::from("not_run")),
+            ("occurrence", MjValue::from(0)),
         ])
     }))
 }

@@ -1425,6 +1425,40 @@ tasks:
 }
 
 #[test]
+fn a_cycle_can_count_its_executions_with_the_task_occurrence() {
+    let yaml = r#"
+tasks:
+  step:
+    action: x.step
+    input: { n: <% task('step').occurrence %> }
+    next:
+      - when: <% task('step').occurrence < 3 %>
+        do: step
+"#;
+    let mut m = machine(yaml, json!({}));
+    let d = drive(&mut m, ok_all);
+    assert_eq!(
+        d.trace,
+        strs(&[
+            "start step#1",
+            "start step#2",
+            "start step#3",
+            "finish succeeded"
+        ])
+    );
+    // In its input (rendered before it runs) a task sees the execution before it: 0, 1, 2.
+    let seen: Vec<Value> = d
+        .starts
+        .iter()
+        .filter_map(|c| match c {
+            Command::StartAction { input, .. } => Some(input["n"].clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen, vec![json!(0), json!(1), json!(2)]);
+}
+
+#[test]
 fn machine_is_send_and_sync_for_async_drivers() {
     fn check<T: Send + Sync + 'static>() {}
     check::<Machine>();

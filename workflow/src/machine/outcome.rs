@@ -163,7 +163,12 @@ impl Machine {
             ExecStatus::Canceled => "canceled",
             ExecStatus::Delayed | ExecStatus::Running => "running",
         };
-        let view = json!({"status": status, "result": exec.result.clone().unwrap_or(Value::Null)});
+        // `occurrence`: which execution of the task this is (1, 2, … in a cycle).
+        let view = json!({
+            "status": status,
+            "result": exec.result.clone().unwrap_or(Value::Null),
+            "occurrence": exec.id.occurrence,
+        });
         let task = exec.id.task.clone();
         if let Some(c) = &mut self.cache.tasks {
             Arc::make_mut(c).insert(task.clone(), expr::to_mj(&view));
