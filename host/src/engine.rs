@@ -8,6 +8,7 @@
 
 pub mod builtins;
 mod driver;
+pub mod failure;
 pub mod lease;
 mod report;
 pub mod workflows;
@@ -203,6 +204,20 @@ pub enum EngineError {
         task: String,
         /// Violations.
         rejected: InputRejected,
+    },
+    /// A journaled event the machine refuses on replay.
+    #[error(
+        "the journal of run {run} no longer fits its workflow: event {seq} is refused on replay \
+         ({reason}); this orch reads the run differently from the one that wrote it, so it will \
+         not drive or report it. Use the orch version that started the run"
+    )]
+    JournalMismatch {
+        /// Run id.
+        run: String,
+        /// Position of the event in the journal, from 1.
+        seq: usize,
+        /// The machine's refusal.
+        reason: String,
     },
     /// An earlier answer the run has not taken yet differs from this one.
     #[error(
@@ -677,13 +692,19 @@ pub fn replay(store: &Store, run: &RunRow) -> anyhow::Result<Machine> {
     let mut machine = Machine::new(Arc::new(wf), run.id.clone(), input)
         .with_context(|| format!("recreating run {}", run.id))?;
     machine.start();
-    for text in store.events(&run.id)? {
+    for (seq, text) in store.events(&run.id)?.into_iter().enumerate() {
         let event = serde_json::from_str(&text)
             .with_context(|| format!("reading a journaled event of run {}", run.id))?;
-        // Only accepted events are journaled, so a refusal here means the machine changed;
-        // it changes nothing, so replay goes on.
+        // Only accepted events are journaled, so a refusal means the machine no longer reads the
+        // journal the way it was written (orch changed incompatibly): going on would rebuild a
+        // different run than the one that happened.
         if let Err(err) = machine.handle(event) {
-            tracing::warn!(run = %run.id, "journaled event refused on replay: {err}");
+            return Err(EngineError::JournalMismatch {
+                run: run.id.clone(),
+                seq: seq + 1,
+                reason: err.to_string(),
+            }
+            .into());
         }
     }
     Ok(machine)
@@ -778,6 +799,50 @@ impl ActionLookup for Lookup<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::RunState;
+
+    #[test]
+    fn a_journal_the_machine_refuses_on_replay_is_an_error_not_a_different_run() {
+        let store = crate::store::Store::in_memory().expect("store");
+        let run = crate::store::RunRow {
+            id: "r1".into(),
+            workflow: "w".into(),
+            source: "w.yaml".into(),
+            definition: "tasks:\n  only: { action: core.noop }\n".into(),
+            workflows_dir: ".".into(),
+            input: "{}".into(),
+            status: "paused".into(),
+            reason: None,
+            parent_run: None,
+            parent_step: None,
+            owner_host: None,
+            owner_pid: None,
+            lease_until: None,
+            cancel_requested: false,
+            created_at: 0,
+            updated_at: 0,
+            output: None,
+            errors: None,
+        };
+        store.insert_run(&run).expect("insert");
+        assert!(super::replay(&store, &run).is_ok());
+        // An event for a task the workflow does not have: written by another machine.
+        let batch = crate::store::JournalBatch {
+            events: vec![
+                r#"{"event":"action_succeeded","exec":{"task":"gone","occurrence":1},"item":null,"attempt":1,"result":null}"#
+                    .into(),
+            ],
+            ..Default::default()
+        };
+        let mut seq = 1;
+        store.commit_batch("r1", &mut seq, &batch).expect("journal");
+        let err = super::replay(&store, &run)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("no longer fits") && err.contains("event 1") && err.contains("gone#1"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_store_knows_which_run_statuses_are_finished() {

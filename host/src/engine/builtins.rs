@@ -162,14 +162,23 @@ pub fn run_pure(which: Pure, input: &Value) -> Result<Value, Value> {
     match which {
         Pure::Noop => Ok(Value::Null),
         Pure::Echo => Ok(input.clone()),
-        Pure::Fail => Err(json!({
-            "code": input.get("code").and_then(Value::as_str).unwrap_or("failed"),
-            "message": input
+        Pure::Fail => Err(super::failure::ActionFailure::new(
+            input
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("failed"),
+            input
                 .get("message")
                 .and_then(Value::as_str)
                 .unwrap_or("core.fail failed on purpose"),
-            "retryable": input.get("retryable").and_then(Value::as_bool).unwrap_or(false),
-        })),
+        )
+        .retryable(
+            input
+                .get("retryable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        )
+        .into_value()),
     }
 }
 
@@ -301,9 +310,11 @@ pub fn question(input: &Value) -> Result<Question, Value> {
     })
 }
 
-/// An error value as the machine and `orch runs show` see it.
+/// An error value as the machine and `orch runs show` see it (see [`ActionFailure`]).
+///
+/// [`ActionFailure`]: super::failure::ActionFailure
 pub fn error(code: &str, message: String) -> Value {
-    json!({"code": code, "message": message, "retryable": false})
+    super::failure::ActionFailure::new(code, message).into_value()
 }
 
 #[cfg(test)]

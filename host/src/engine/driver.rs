@@ -1,5 +1,7 @@
 //! The driver of one run: one loop that journals, feeds the machine and carries out its
-//! commands; pack invocations run as tokio tasks and report back over a channel.
+//! commands; pack invocations run as tokio tasks and report back over a channel. Split by what
+//! it drives: `invoke.rs` (pack actions), `children.rs` (sub-workflow steps), `resume.rs`
+//! (continuing from the journal).
 //!
 //! # Durability rules
 //!
@@ -29,6 +31,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::builtins::{self, ActionKind};
+use super::failure::ActionFailure;
 use super::{Engine, MAX_DEPTH, Note, Outcome, Question, RunState, lease, workflows};
 use crate::capabilities::CapabilityContext;
 use crate::packs::ActionSpec;
@@ -39,6 +42,13 @@ use crate::store::{
     AttemptId, AttemptRow, FinishedAttempt, JournalBatch, NO_ITEM, NewAttempt, NewLog, RunRow,
     StatusChange, now_ms,
 };
+
+mod children;
+mod invoke;
+mod resume;
+
+use self::children::{ChildFuture, ChildStart};
+use self::invoke::{Invoke, PackEntry, invocation_done};
 
 /// How a drive begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,44 +124,6 @@ impl Done {
 enum Timer {
     Machine(TimerId),
     Sleep { key: Key, seconds: f64 },
-}
-
-/// A pack invocation to spawn once its start is committed.
-struct Invoke {
-    key: Key,
-    pack: PreparedPack,
-    action: String,
-    input: String,
-    context: CallContext,
-    limits: Limits,
-    capabilities: CapabilityContext,
-}
-
-/// A sub-workflow step to start once its start is committed.
-struct ChildStart {
-    key: Key,
-    action: String,
-    input: Value,
-    step: String,
-    cancel: bool,
-}
-
-/// How a child run ended, as far as the parent is concerned.
-pub(super) enum ChildEnd {
-    Done(Result<Value, Value>),
-    Stopped(Outcome),
-}
-
-type ChildFuture<'e> = Pin<Box<dyn Future<Output = (Key, anyhow::Result<ChildEnd>)> + 'e>>;
-
-struct PackEntry {
-    prepared: PreparedPack,
-    /// What the pack's invocations are lent; its grants are read once per run.
-    capabilities: CapabilityContext,
-    /// Each action with its input schema, compiled on first use (a pack may have thousands of
-    /// actions; a run uses a few).
-    actions: HashMap<String, (ActionSpec, OnceLock<Result<Schema, String>>)>,
-    names: String,
 }
 
 pub(super) struct Driver<'e, 'a> {
@@ -447,78 +419,8 @@ impl<'e, 'a> Driver<'e, 'a> {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Resume.
-
-    fn load_resume_state(&mut self) -> anyhow::Result<()> {
-        let store = self.engine.store;
-        for row in store.attempts(&self.run.id)? {
-            let id = AttemptId {
-                exec: row.exec.clone(),
-                item: row.item,
-                attempt: row.attempt,
-            };
-            self.resume_rows.insert(id, row);
-        }
-        self.resume_timers = store.timers(&self.run.id)?.into_iter().collect();
-        Ok(())
-    }
-
-    /// Interrupted attempts of non-idempotent pack actions: a person decides.
-    fn needs_attention(&mut self) -> anyhow::Result<Option<String>> {
-        let settings = &self.engine.settings;
-        if self.mode == Mode::Cancel || settings.retry_interrupted || settings.fail_interrupted {
-            return Ok(None);
-        }
-        let mut found = Vec::new();
-        for cmd in self.machine.outstanding() {
-            let Command::StartAction {
-                exec,
-                item,
-                attempt,
-                action,
-                ..
-            } = cmd
-            else {
-                continue;
-            };
-            let key = Key {
-                exec,
-                item,
-                attempt,
-            };
-            let Some(row) = self.resume_rows.get(&key.row()) else {
-                continue;
-            };
-            if row.finished_at.is_some() {
-                continue;
-            }
-            if let ActionKind::Pack { pack, action: name } = builtins::classify(&action)
-                && let Ok(entry) = self.pack(&pack)
-                && entry
-                    .actions
-                    .get(&name)
-                    .is_some_and(|(spec, _)| !spec.idempotent)
-            {
-                found.push(format!(
-                    "task `{}` ({action}, attempt {}) was interrupted and {action} is not idempotent",
-                    key.exec, key.attempt
-                ));
-            }
-        }
-        if found.is_empty() {
-            return Ok(None);
-        }
-        let id = &self.run.id;
-        Ok(Some(format!(
-            "{}; it may or may not have taken effect. check the target system, then run \
-             `orch runs resume {id} --retry-interrupted` to run it again, or \
-             `orch runs resume {id} --fail-interrupted` to record it as failed",
-            found.join("; ")
-        )))
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Commands.
+    // Commands. (Resuming from the journal is in `resume.rs`, pack invocations in `invoke.rs`,
+    // sub-workflow steps in `children.rs`.)
 
     fn act(&mut self, cmd: Command) -> anyhow::Result<()> {
         match cmd {
@@ -690,20 +592,6 @@ impl<'e, 'a> Driver<'e, 'a> {
         Ok(())
     }
 
-    /// Whether an interrupted attempt of `kind` is recorded as failed rather than run again
-    /// (`--fail-interrupted`, for pack actions that are not idempotent).
-    fn fails_interrupted(&mut self, kind: &ActionKind) -> bool {
-        let ActionKind::Pack { pack, action } = kind else {
-            return false;
-        };
-        self.engine.settings.fail_interrupted
-            && self.pack(pack).ok().is_some_and(|e| {
-                e.actions
-                    .get(action)
-                    .is_some_and(|(spec, _)| !spec.idempotent)
-            })
-    }
-
     fn arm(&mut self, due: i64, timer: Timer) {
         self.timer_seq += 1;
         self.timers.insert((due, self.timer_seq), timer);
@@ -746,113 +634,6 @@ impl<'e, 'a> Driver<'e, 'a> {
         self.engine.observer.note(Note::Asking(&question));
         self.asks.insert(key, question);
         Ok(())
-    }
-
-    fn pack(&mut self, name: &str) -> Result<Arc<PackEntry>, Value> {
-        if let Some(entry) = self.packs.get(name) {
-            return entry.clone();
-        }
-        let loaded = self.engine.packs.load(name).and_then(|loaded| {
-            let capabilities = self.engine.broker.context_for(name)?;
-            Ok((loaded, capabilities))
-        });
-        let entry = match loaded {
-            Ok((loaded, capabilities)) => {
-                let actions = loaded
-                    .installed
-                    .manifest
-                    .actions
-                    .iter()
-                    .map(|a| (a.name.clone(), (a.clone(), OnceLock::new())))
-                    .collect();
-                Ok(Arc::new(PackEntry {
-                    names: loaded.installed.manifest.action_names(),
-                    prepared: loaded.prepared,
-                    capabilities,
-                    actions,
-                }))
-            }
-            Err(err) => Err(builtins::error("unknown_pack", format!("{err:#}"))),
-        };
-        self.packs.insert(name.to_owned(), entry.clone());
-        entry
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the fields of one StartAction command"
-    )]
-    fn pack_start(
-        &mut self,
-        key: Key,
-        pack: &str,
-        name: &str,
-        input: &Value,
-        timeout_secs: Option<f64>,
-        task: &str,
-        idempotency_key: &str,
-    ) {
-        let entry = match self.pack(pack) {
-            Ok(e) => e,
-            Err(e) => {
-                self.ready.push_back(Done::new(key, Err(e)));
-                return;
-            }
-        };
-        let Some((spec, schema)) = entry.actions.get(name) else {
-            let msg = format!(
-                "pack {pack:?} has no action {name:?}; its actions are: {}",
-                entry.names
-            );
-            self.ready
-                .push_back(Done::new(key, Err(builtins::error("unknown_action", msg))));
-            return;
-        };
-        let schema = match schema.get_or_init(|| Schema::compile(&spec.input_schema)) {
-            Ok(schema) => schema,
-            Err(reason) => {
-                // Never invoke unchecked: a schema the host can no longer use (a stricter host
-                // than the one that added the pack) stops the action.
-                let msg = format!(
-                    "the input schema of {pack}.{name} is unusable ({reason}); the pack must be \
-                     fixed and added again"
-                );
-                self.ready
-                    .push_back(Done::new(key, Err(builtins::error("invalid_schema", msg))));
-                return;
-            }
-        };
-        if let Err(rejected) = schema.check(&format!("{pack}.{name}"), input) {
-            let error = json!({
-                "code": "invalid_input",
-                "message": rejected.to_string(),
-                "retryable": false,
-                "details": rejected.violations.iter()
-                    .map(|v| json!({"path": v.path, "message": v.message}))
-                    .collect::<Vec<_>>(),
-            });
-            self.ready.push_back(Done::new(key, Err(error)));
-            return;
-        }
-        let base = self.engine.settings.limits;
-        let limits = Limits {
-            deadline: timeout_secs.map_or(base.deadline, Duration::from_secs_f64),
-            ..base
-        };
-        self.to_spawn.push(Invoke {
-            context: CallContext {
-                run_id: self.run.id.clone(),
-                task: task.to_owned(),
-                attempt: key.attempt,
-                idempotency_key: idempotency_key.to_owned(),
-            },
-            key,
-            pack: entry.prepared.clone(),
-            action: name.to_owned(),
-            input: input.to_string(),
-            limits,
-            capabilities: entry.capabilities.clone(),
-        });
     }
 
     // -----------------------------------------------------------------------------------------
@@ -955,13 +736,6 @@ impl<'e, 'a> Driver<'e, 'a> {
         cmds
     }
 
-    fn child_ended(&mut self, key: Key, end: ChildEnd) {
-        match end {
-            ChildEnd::Done(outcome) => self.ready.push_back(Done::new(key, outcome)),
-            ChildEnd::Stopped(outcome) => self.stopped_children.push(outcome),
-        }
-    }
-
     // -----------------------------------------------------------------------------------------
     // Commit, then act.
 
@@ -1013,68 +787,6 @@ impl<'e, 'a> Driver<'e, 'a> {
             }));
         }
         Ok(())
-    }
-}
-
-fn invocation_done(
-    key: Key,
-    result: Result<crate::runtime::Invocation, SandboxError>,
-    elapsed: Duration,
-) -> Done {
-    match result {
-        Ok(inv) => {
-            let logs = inv
-                .logs
-                .into_iter()
-                .map(|l| NewLog {
-                    level: l.level.to_owned(),
-                    message: l.message,
-                    fields: l.fields.map(|f| f.to_string()),
-                })
-                .collect();
-            let outcome = match inv.result {
-                Ok(output) => Ok(serde_json::from_str(&output).unwrap_or(Value::String(output))),
-                Err(e) => Err(json!({
-                    "code": e.code,
-                    "message": e.message,
-                    "retryable": e.retryable,
-                    "details": e.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
-                })),
-            };
-            Done {
-                event: key.event(outcome, false),
-                key,
-                logs,
-                elapsed: Some(elapsed),
-                recorded: false,
-            }
-        }
-        Err(err) => {
-            let timed_out = matches!(err, SandboxError::Deadline { .. });
-            let code = err.code();
-            // A trap or a broken limit is most likely to happen again: only timeouts (and
-            // action errors marked retryable) are retried without a `retry.when`.
-            let message = match &err {
-                SandboxError::Deadline {
-                    pack,
-                    action,
-                    limit,
-                } => format!(
-                    "pack {pack:?} action {action:?} ran past its deadline of {}; raise the task's \
-                     `timeout` if the action is just slow",
-                    humantime::format_duration(*limit)
-                ),
-                other => other.to_string(),
-            };
-            let error = json!({"code": code, "message": message, "retryable": timed_out});
-            Done {
-                event: key.event(Err(error), timed_out),
-                key,
-                logs: Vec::new(),
-                elapsed: Some(elapsed),
-                recorded: false,
-            }
-        }
     }
 }
 
@@ -1143,131 +855,5 @@ impl<'a> Engine<'a> {
         Driver::new(self, run, machine, mode, depth, seq)
             .drive()
             .await
-    }
-
-    /// Carries out one sub-workflow step: continues the child run made for it, or makes one.
-    async fn run_child(
-        &self,
-        parent: &RunRow,
-        child: ChildStart,
-        depth: usize,
-    ) -> anyhow::Result<ChildEnd> {
-        let fail =
-            |code: &str, message: String| Ok(ChildEnd::Done(Err(builtins::error(code, message))));
-        if let Some(existing) = self.store.child_run(&parent.id, &child.step)? {
-            let status = RunState::parse(&existing.status);
-            if status.is_finished() {
-                return Ok(child_end(
-                    &existing.id,
-                    &existing.workflow,
-                    status,
-                    existing
-                        .output
-                        .as_deref()
-                        .and_then(|o| serde_json::from_str(o).ok()),
-                    existing
-                        .errors
-                        .as_deref()
-                        .and_then(|e| serde_json::from_str(e).ok())
-                        .unwrap_or_default(),
-                ));
-            }
-            self.lease(&existing.id)?;
-            let mode = if child.cancel {
-                Mode::Cancel
-            } else {
-                Mode::Resume
-            };
-            let outcome = Box::pin(self.drive_row(existing.clone(), mode, depth)).await?;
-            return Ok(outcome_end(&existing.workflow, outcome));
-        }
-        if child.cancel {
-            return Ok(ChildEnd::Done(Err(canceled_error())));
-        }
-        if depth > MAX_DEPTH {
-            return fail(
-                "too_deep",
-                format!(
-                    "sub-workflows nest deeper than {MAX_DEPTH}; does `{}` call itself?",
-                    child.action
-                ),
-            );
-        }
-        let dir = std::path::PathBuf::from(&parent.workflows_dir);
-        let dir = self
-            .settings
-            .workflows_dir
-            .clone()
-            .map_or(dir, |d| workflows::resolve_dir(Some(&d)));
-        let file = match workflows::find(&child.action, &dir) {
-            Ok(f) => f,
-            Err(e) => return fail("unknown_workflow", e.to_string()),
-        };
-        let wf = match self.load(&file.path.display().to_string(), &file.text, &dir) {
-            Ok(wf) => wf,
-            Err(e) => return fail("invalid_workflow", format!("{e:#}")),
-        };
-        let input = match child.input {
-            Value::Object(m) => m,
-            Value::Null => serde_json::Map::new(),
-            other => {
-                return fail(
-                    "invalid_input",
-                    format!(
-                        "the input of sub-workflow `{}` must be a map of its inputs, got {other}",
-                        child.action
-                    ),
-                );
-            }
-        };
-        if let Err(e) = Machine::new(wf, "check", input.clone()) {
-            return fail(
-                "invalid_input",
-                format!("sub-workflow `{}`: {e}", child.action),
-            );
-        }
-        let row = self.new_run(&file, &dir, input, Some(&parent.id), Some(child.step))?;
-        let outcome = Box::pin(self.drive_row(row, Mode::Start, depth)).await?;
-        Ok(outcome_end(&file.name, outcome))
-    }
-}
-
-fn outcome_end(workflow: &str, outcome: Outcome) -> ChildEnd {
-    if outcome.status.is_finished() {
-        child_end(
-            &outcome.run,
-            workflow,
-            outcome.status,
-            outcome.output,
-            outcome.errors,
-        )
-    } else {
-        ChildEnd::Stopped(outcome)
-    }
-}
-
-fn child_end(
-    run: &str,
-    workflow: &str,
-    status: RunState,
-    output: Option<Value>,
-    errors: Vec<Value>,
-) -> ChildEnd {
-    match status {
-        RunState::Succeeded => ChildEnd::Done(Ok(output.unwrap_or(Value::Null))),
-        _ => {
-            let first = errors
-                .first()
-                .and_then(|e| e.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or("no error recorded")
-                .to_owned();
-            ChildEnd::Done(Err(json!({
-                "code": format!("workflow_{status}"),
-                "message": format!("sub-workflow `{workflow}` (run {run}) {status}: {first}"),
-                "retryable": false,
-                "details": {"run": run, "errors": errors, "output": output},
-            })))
-        }
     }
 }

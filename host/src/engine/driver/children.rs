@@ -1,0 +1,160 @@
+//! Sub-workflow steps: a child run is made for the step (or the one made before is continued)
+//! and driven to its end; how it ended becomes the step's outcome in the parent, or stops the
+//! parent too (the child waits for an answer, needs attention, was paused).
+
+use super::*;
+
+/// A sub-workflow step to start once its start is committed.
+pub(super) struct ChildStart {
+    pub(super) key: Key,
+    pub(super) action: String,
+    pub(super) input: Value,
+    pub(super) step: String,
+    pub(super) cancel: bool,
+}
+
+/// How a child run ended, as far as the parent is concerned.
+pub(super) enum ChildEnd {
+    Done(Result<Value, Value>),
+    Stopped(Outcome),
+}
+
+pub(super) type ChildFuture<'e> =
+    Pin<Box<dyn Future<Output = (Key, anyhow::Result<ChildEnd>)> + 'e>>;
+
+impl Driver<'_, '_> {
+    pub(super) fn child_ended(&mut self, key: Key, end: ChildEnd) {
+        match end {
+            ChildEnd::Done(outcome) => self.ready.push_back(Done::new(key, outcome)),
+            ChildEnd::Stopped(outcome) => self.stopped_children.push(outcome),
+        }
+    }
+}
+
+impl Engine<'_> {
+    /// Carries out one sub-workflow step: continues the child run made for it, or makes one.
+    pub(super) async fn run_child(
+        &self,
+        parent: &RunRow,
+        child: ChildStart,
+        depth: usize,
+    ) -> anyhow::Result<ChildEnd> {
+        let fail =
+            |code: &str, message: String| Ok(ChildEnd::Done(Err(builtins::error(code, message))));
+        if let Some(existing) = self.store.child_run(&parent.id, &child.step)? {
+            let status = RunState::parse(&existing.status);
+            if status.is_finished() {
+                return Ok(child_end(
+                    &existing.id,
+                    &existing.workflow,
+                    status,
+                    existing
+                        .output
+                        .as_deref()
+                        .and_then(|o| serde_json::from_str(o).ok()),
+                    existing
+                        .errors
+                        .as_deref()
+                        .and_then(|e| serde_json::from_str(e).ok())
+                        .unwrap_or_default(),
+                ));
+            }
+            self.lease(&existing.id)?;
+            let mode = if child.cancel {
+                Mode::Cancel
+            } else {
+                Mode::Resume
+            };
+            let outcome = Box::pin(self.drive_row(existing.clone(), mode, depth)).await?;
+            return Ok(outcome_end(&existing.workflow, outcome));
+        }
+        if child.cancel {
+            return Ok(ChildEnd::Done(Err(canceled_error())));
+        }
+        if depth > MAX_DEPTH {
+            return fail(
+                "too_deep",
+                format!(
+                    "sub-workflows nest deeper than {MAX_DEPTH}; does `{}` call itself?",
+                    child.action
+                ),
+            );
+        }
+        let dir = std::path::PathBuf::from(&parent.workflows_dir);
+        let dir = self
+            .settings
+            .workflows_dir
+            .clone()
+            .map_or(dir, |d| workflows::resolve_dir(Some(&d)));
+        let file = match workflows::find(&child.action, &dir) {
+            Ok(f) => f,
+            Err(e) => return fail("unknown_workflow", e.to_string()),
+        };
+        let wf = match self.load(&file.path.display().to_string(), &file.text, &dir) {
+            Ok(wf) => wf,
+            Err(e) => return fail("invalid_workflow", format!("{e:#}")),
+        };
+        let input = match child.input {
+            Value::Object(m) => m,
+            Value::Null => serde_json::Map::new(),
+            other => {
+                return fail(
+                    "invalid_input",
+                    format!(
+                        "the input of sub-workflow `{}` must be a map of its inputs, got {other}",
+                        child.action
+                    ),
+                );
+            }
+        };
+        if let Err(e) = Machine::new(wf, "check", input.clone()) {
+            return fail(
+                "invalid_input",
+                format!("sub-workflow `{}`: {e}", child.action),
+            );
+        }
+        let row = self.new_run(&file, &dir, input, Some(&parent.id), Some(child.step))?;
+        let outcome = Box::pin(self.drive_row(row, Mode::Start, depth)).await?;
+        Ok(outcome_end(&file.name, outcome))
+    }
+}
+
+pub(super) fn outcome_end(workflow: &str, outcome: Outcome) -> ChildEnd {
+    if outcome.status.is_finished() {
+        child_end(
+            &outcome.run,
+            workflow,
+            outcome.status,
+            outcome.output,
+            outcome.errors,
+        )
+    } else {
+        ChildEnd::Stopped(outcome)
+    }
+}
+
+pub(super) fn child_end(
+    run: &str,
+    workflow: &str,
+    status: RunState,
+    output: Option<Value>,
+    errors: Vec<Value>,
+) -> ChildEnd {
+    match status {
+        RunState::Succeeded => ChildEnd::Done(Ok(output.unwrap_or(Value::Null))),
+        _ => {
+            let first = errors
+                .first()
+                .and_then(|e| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("no error recorded")
+                .to_owned();
+            ChildEnd::Done(Err(ActionFailure::new(
+                format!("workflow_{status}"),
+                format!("sub-workflow `{workflow}` (run {run}) {status}: {first}"),
+            )
+            .with_details(json!({"run": run, "errors": errors, "output": output}))
+            .into_value()))
+        }
+    }
+}
