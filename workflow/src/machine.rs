@@ -71,6 +71,7 @@ use crate::model::{ItemFailure, Join, Target, Task, Template, Workflow};
 
 mod exec;
 mod outcome;
+mod rerun;
 mod schedule;
 mod types;
 
@@ -125,6 +126,11 @@ pub struct Machine {
     task_views: IndexMap<String, Value>,
     errors: Vec<Value>,
     output: Option<Value>,
+    /// Tasks a transition named while the run was failing or canceling (not started then; a
+    /// rerun starts them).
+    suppressed: Vec<String>,
+    /// How many times the run was re-run.
+    reruns: u32,
     #[serde(skip)]
     cache: Cache,
 }
@@ -167,6 +173,8 @@ impl Machine {
             task_views: IndexMap::new(),
             errors: Vec::new(),
             output: None,
+            suppressed: Vec::new(),
+            reruns: 0,
             cache: Cache::default(),
         };
         for p in &workflow.input {
@@ -257,6 +265,9 @@ impl Machine {
                     return Err(MachineError::UnknownExec(timer.exec));
                 };
                 self.on_timer(idx, &timer, &mut work, &mut out);
+            }
+            Event::RerunRequested { tasks, definition } => {
+                self.rerun(&tasks, definition.as_deref(), &mut work)?;
             }
             Event::CancelRequested => {
                 if matches!(self.status, RunStatus::Running | RunStatus::Failing) {

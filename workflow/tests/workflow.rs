@@ -61,8 +61,15 @@ struct Driven {
     starts: Vec<Command>,
 }
 
-fn drive(
+fn drive(m: &mut Machine, reply: impl FnMut(&str, Option<usize>, u32, &Value) -> Reply) -> Driven {
+    let first = m.start();
+    drive_from(m, first, reply)
+}
+
+/// Drives a run from `first` (commands already issued), as [`drive`] does.
+fn drive_from(
     m: &mut Machine,
+    first: Vec<Command>,
     mut reply: impl FnMut(&str, Option<usize>, u32, &Value) -> Reply,
 ) -> Driven {
     let mut d = Driven {
@@ -71,7 +78,7 @@ fn drive(
         finish: None,
         starts: Vec::new(),
     };
-    let mut queue: VecDeque<Command> = m.start().into();
+    let mut queue: VecDeque<Command> = first.into();
     while let Some(c) = queue.pop_front() {
         d.trace.push(show(&c));
         let event = match &c {
@@ -1337,7 +1344,7 @@ fn replaying_the_same_events_gives_the_same_commands_and_outstanding_is_right() 
                     idempotency_key: String::new(),
                 }),
                 Event::TimerFired { timer } => format!("timer {timer}"),
-                Event::CancelRequested => String::new(),
+                Event::CancelRequested | Event::RerunRequested { .. } => String::new(),
             })
             .collect();
         let mut expected: Vec<String> = issued
@@ -1456,6 +1463,223 @@ tasks:
         })
         .collect();
     assert_eq!(seen, vec![json!(0), json!(1), json!(2)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rerun (the cases of Orquesta's tests/unit/conducting/native/test_workflow_rerun.py, on
+// workflows of the same shapes).
+
+const SEQUENTIAL: &str = r#"
+input: [name]
+vars: [{ greeting: null }]
+output: [{ greeting: <% ctx().greeting %> }]
+tasks:
+  task1:
+    action: core.echo
+    input: { message: <% ctx().name %> }
+    next: [{ when: <% succeeded() %>, publish: [{ greeting: <% result() %> }], do: task2 }]
+  task2:
+    action: core.echo
+    input: { message: "All your base are belong to us!" }
+    next:
+      - when: <% succeeded() %>
+        publish: [{ greeting: "<% ctx().greeting %>, <% result() %>" }]
+        do: task3
+  task3:
+    action: core.echo
+    input: { message: <% ctx().greeting %> }
+    next: [{ when: <% succeeded() %>, publish: [{ greeting: <% result() %> }] }]
+"#;
+
+const PARALLEL: &str = r#"
+tasks:
+  task1: { action: core.noop, next: [{ when: <% succeeded() %>, do: task2 }] }
+  task2: { action: core.noop, next: [{ when: <% succeeded() %>, do: task3 }] }
+  task3: { action: core.noop }
+  task4: { action: core.noop, next: [{ when: <% succeeded() %>, do: task5 }] }
+  task5: { action: core.noop, next: [{ when: <% succeeded() %>, do: task6 }] }
+  task6: { action: core.noop }
+"#;
+
+fn rerun(m: &mut Machine, tasks: &[&str]) -> Result<Vec<Command>, MachineError> {
+    m.handle(Event::RerunRequested {
+        tasks: tasks.iter().map(|t| t.to_string()).collect(),
+        definition: None,
+    })
+}
+
+/// Replies `Fail` for the executions in `failing` (`task#occurrence`), else echoes the input's
+/// message (or null).
+fn failing<'a>(
+    failing: &'a [&'a str],
+) -> impl FnMut(&str, Option<usize>, u32, &Value) -> Reply + 'a {
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    move |task, _, _, input| {
+        let n = seen.entry(task.to_string()).or_insert(0);
+        *n += 1;
+        if failing.contains(&format!("{task}#{n}").as_str()) {
+            Reply::Fail(json!({"code": "boom", "message": "failed on purpose"}))
+        } else {
+            Reply::Ok(input.get("message").cloned().unwrap_or(Value::Null))
+        }
+    }
+}
+
+#[test]
+fn rerun_of_a_failed_task_goes_on_from_it_keeping_what_succeeded() {
+    // test_basic: task2 fails; a rerun of task2 runs it again and the rest of the workflow.
+    let mut m = machine(SEQUENTIAL, json!({"name": "Stanley"}));
+    let first = drive(&mut m, failing(&["task2#1"]));
+    assert_eq!(
+        first.trace,
+        strs(&["start task1#1", "start task2#1", "finish failed"])
+    );
+    let cmds = rerun(&mut m, &["task2"]).expect("rerun");
+    let second = drive_from(&mut m, cmds, failing(&[]));
+    assert_eq!(
+        second.trace,
+        strs(&["start task2#2", "start task3#1", "finish succeeded"])
+    );
+    let (status, output, errors) = finish_of(&second);
+    assert_eq!(status, RunStatus::Succeeded);
+    assert_eq!(
+        output,
+        Some(json!({"greeting": "Stanley, All your base are belong to us!"}))
+    );
+    assert!(errors.is_empty(), "the old failure is history: {errors:?}");
+    assert_eq!(m.reruns(), 1);
+}
+
+#[test]
+fn rerun_takes_the_transitions_the_failure_cut_short() {
+    // test_fail_single_branch: task2 fails while the other branch finishes task5, whose next
+    // task6 never starts. A rerun (failed tasks by default) that fails task2 again still runs
+    // task6; a rerun of task2 that succeeds completes the workflow.
+    let mut m = machine(PARALLEL, json!({}));
+    let first = drive(&mut m, failing(&["task2#1"]));
+    assert_eq!(
+        first.trace,
+        strs(&[
+            "start task1#1",
+            "start task4#1",
+            "start task2#1",
+            "start task5#1",
+            "finish failed"
+        ])
+    );
+    let cmds = rerun(&mut m, &[]).expect("rerun");
+    let second = drive_from(&mut m, cmds, failing(&["task2#1"]));
+    assert_eq!(
+        second.trace,
+        strs(&["start task2#2", "start task6#1", "finish failed"])
+    );
+    let cmds = rerun(&mut m, &["task2"]).expect("rerun");
+    let third = drive_from(&mut m, cmds, failing(&[]));
+    assert_eq!(
+        third.trace,
+        strs(&["start task2#3", "start task3#1", "finish succeeded"])
+    );
+}
+
+#[test]
+fn rerun_of_failed_branches_before_a_join_completes_the_join() {
+    // test_fail_single_before_join, test_fail_multiple_branches.
+    let yaml = r#"
+tasks:
+  task1: { action: core.noop, next: [{ when: <% succeeded() %>, do: [task2, task4] }] }
+  task2: { action: core.noop, next: [{ when: <% succeeded() %>, do: task3 }] }
+  task3: { action: core.noop, next: [{ when: <% succeeded() %>, do: task6 }] }
+  task4: { action: core.noop, next: [{ when: <% succeeded() %>, do: task5 }] }
+  task5: { action: core.noop, next: [{ when: <% succeeded() %>, do: task6 }] }
+  task6: { join: all, action: core.noop, next: [{ when: <% succeeded() %>, do: task7 }] }
+  task7: { action: core.noop }
+"#;
+    let mut m = machine(yaml, json!({}));
+    let first = drive(&mut m, failing(&["task3#1"]));
+    assert_eq!(
+        first.trace,
+        strs(&[
+            "start task1#1",
+            "start task2#1",
+            "start task4#1",
+            "start task3#1",
+            "start task5#1",
+            "finish failed"
+        ])
+    );
+    let cmds = rerun(&mut m, &[]).expect("rerun");
+    let second = drive_from(&mut m, cmds, failing(&[]));
+    assert_eq!(
+        second.trace,
+        strs(&[
+            "start task3#2",
+            "start task6#1",
+            "start task7#1",
+            "finish succeeded"
+        ])
+    );
+}
+
+#[test]
+fn rerun_is_refused_for_a_run_that_did_not_fail_or_for_tasks_that_did_not() {
+    let mut m = machine(PARALLEL, json!({}));
+    let done = drive(&mut m, ok_all);
+    assert_eq!(finish_of(&done).0, RunStatus::Succeeded);
+    let err = rerun(&mut m, &[]).unwrap_err().to_string();
+    assert!(err.contains("only a failed or canceled run"), "{err}");
+
+    let mut m = machine(PARALLEL, json!({}));
+    drive(&mut m, failing(&["task2#1"]));
+    let err = rerun(&mut m, &["task1"]).unwrap_err().to_string();
+    assert!(
+        err.contains("did not fail") && err.contains("task1#1"),
+        "{err}"
+    );
+    let err = rerun(&mut m, &["nope"]).unwrap_err().to_string();
+    assert!(err.contains("never ran"), "{err}");
+    // A refused rerun changes nothing: the right one still works.
+    assert!(rerun(&mut m, &["task2"]).is_ok());
+}
+
+#[test]
+fn rerun_with_a_new_revision_goes_on_with_it_and_replays_the_same() {
+    let mut m = machine(SEQUENTIAL, json!({"name": "Stanley"}));
+    let first = drive(&mut m, failing(&["task2#1"]));
+    let revised = SEQUENTIAL.replace("All your base are belong to us!", "Hello again");
+    let event = Event::RerunRequested {
+        tasks: vec!["task2".into()],
+        definition: Some(revised.clone()),
+    };
+    let cmds = m.handle(event.clone()).expect("rerun");
+    let second = drive_from(&mut m, cmds, failing(&[]));
+    assert_eq!(
+        finish_of(&second).1,
+        Some(json!({"greeting": "Stanley, Hello again"}))
+    );
+    // Replay: the journal (first run's events, the rerun event, the second's) rebuilds it.
+    let mut again = machine(SEQUENTIAL, json!({"name": "Stanley"}));
+    again.start();
+    for e in first
+        .events
+        .iter()
+        .chain([&event])
+        .chain(second.events.iter())
+    {
+        again.handle(e.clone()).expect("replayed");
+    }
+    assert_eq!(again.status(), RunStatus::Succeeded);
+    assert_eq!(again.output(), m.output());
+    // A revision without a task the run executed is refused.
+    let mut m = machine(SEQUENTIAL, json!({"name": "Stanley"}));
+    drive(&mut m, failing(&["task2#1"]));
+    let err = m
+        .handle(Event::RerunRequested {
+            tasks: vec![],
+            definition: Some("tasks:\n  other: { action: core.noop }\n".to_owned()),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no task `task1`"), "{err}");
 }
 
 #[test]

@@ -88,6 +88,10 @@ pub(super) struct Exec {
     pub(super) retry: Option<RetryPlan>,
     pub(super) engine_retries: u32,
     pub(super) result: Option<Value>,
+    /// A failure of this execution was handled by one of its transitions (so a rerun does not
+    /// pick it by default).
+    #[serde(default)]
+    pub(super) handled: bool,
 }
 
 impl Exec {

@@ -343,6 +343,7 @@ impl Machine {
             self.active.insert(idx);
             self.begin(idx, work, out);
         }
+        self.execs[idx].handled = handled;
         // Tasks named beside `fail` are remediation: they run although the run is failing.
         for name in targets {
             work.push_back(Work::Arrive {

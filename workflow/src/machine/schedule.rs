@@ -127,6 +127,7 @@ impl Machine {
             retry: None,
             engine_retries: 0,
             result: None,
+            handled: false,
         });
         idx
     }
@@ -139,6 +140,11 @@ impl Machine {
         out: &mut Vec<Command>,
     ) {
         if !self.may_start(run_on_fail) {
+            // The run is failing or canceling: nothing new starts, but a rerun picks this up
+            // where the failure cut it short.
+            if !self.suppressed.iter().any(|t| t == name) {
+                self.suppressed.push(name.to_string());
+            }
             return;
         }
         let wf = self.workflow.clone();

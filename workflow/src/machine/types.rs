@@ -122,6 +122,16 @@ pub enum Event {
     },
     /// Someone asked to cancel the run.
     CancelRequested,
+    /// Someone asked to re-run a failed or canceled run from some of its tasks (Orquesta's
+    /// rerun): the run goes on as a new attempt of the same run, its history kept.
+    RerunRequested {
+        /// Tasks to run again; empty: every task whose last execution failed unhandled or was
+        /// canceled.
+        tasks: Vec<String>,
+        /// A new revision of the workflow to go on with (its text), or none to keep the one the
+        /// run was started with.
+        definition: Option<String>,
+    },
 }
 
 /// What the machine asks the driver to do.
@@ -205,6 +215,9 @@ pub enum MachineError {
     /// No such execution.
     #[error("no execution {0} in this run")]
     UnknownExec(ExecId),
+    /// A rerun that cannot be done.
+    #[error("the run cannot be re-run: {0}")]
+    Rerun(String),
     /// The execution exists but is not waiting for this (item, attempt).
     #[error("execution {exec} is not waiting for item {item:?} attempt {attempt}: {reason}")]
     Unexpected {
