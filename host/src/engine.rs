@@ -112,6 +112,16 @@ pub struct Question {
     pub pending_answer: Option<Value>,
 }
 
+/// Which workflow a rerun went on with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "revision", content = "path", rename_all = "snake_case")]
+pub enum Revision {
+    /// The revision the run started with (its definition snapshot).
+    Recorded,
+    /// The workflow file as it is now, at this path.
+    Current(String),
+}
+
 /// How a drive of a run ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -217,6 +227,14 @@ pub enum EngineError {
         /// Position of the event in the journal, from 1.
         seq: usize,
         /// The machine's refusal.
+        reason: String,
+    },
+    /// A rerun that cannot be done.
+    #[error("run {run} cannot be re-run: {reason}")]
+    Rerun {
+        /// Run id.
+        run: String,
+        /// Why.
         reason: String,
     },
     /// An earlier answer the run has not taken yet differs from this one.
@@ -541,10 +559,9 @@ impl<'a> Engine<'a> {
     }
 
     /// Answers the `core.ask` of `task` in run `id` (or in one of its sub-workflow runs), then
-    /// continues the run in the foreground. An answer failing the schema records nothing.
-    /// Answers the question run `id` waits on at `task`. An answer given before and not yet
-    /// taken by the run (its giver stopped first) is kept unless `replace`: a different one is
-    /// refused, the same one just resumes the run.
+    /// continues the run in the foreground. An answer failing the schema records nothing. An
+    /// answer given before and not yet taken by the run (its giver stopped first) is kept unless
+    /// `replace`: a different one is refused, the same one just resumes the run.
     pub async fn respond(
         &self,
         id: &str,
@@ -610,6 +627,74 @@ impl<'a> Engine<'a> {
         }
         self.store.put_answer(&q.run, step, &answer.to_string())?;
         self.drive_row(root, driver::Mode::Resume, 0).await
+    }
+
+    /// Re-runs the failed or canceled run `id` from `tasks` (none: every task that failed
+    /// unhandled or was canceled), as a new attempt of the same run: what succeeded is kept,
+    /// the history stays. With `current_workflow` the run goes on with the workflow file as it
+    /// is now (checked like a new run's) instead of the revision it started with. The rerun is
+    /// journaled before anything runs, so a crash leaves a run `orch runs resume` continues.
+    pub async fn rerun(
+        &self,
+        id: &str,
+        tasks: Vec<String>,
+        current_workflow: bool,
+    ) -> anyhow::Result<(Outcome, Revision)> {
+        let run = find_run(self.store, id)?;
+        if let Some(parent) = &run.parent_run {
+            return Err(EngineError::Rerun {
+                run: run.id.clone(),
+                reason: format!("it is a sub-workflow run of run {parent}; re-run that one"),
+            }
+            .into());
+        }
+        let status = RunState::parse(&run.status);
+        if !matches!(status, RunState::Failed | RunState::Canceled) {
+            return Err(EngineError::Rerun {
+                run: run.id.clone(),
+                reason: format!(
+                    "it is {}; only a failed or canceled run can be re-run",
+                    status.as_str()
+                ),
+            }
+            .into());
+        }
+        let (definition, revision) = if current_workflow {
+            let dir = PathBuf::from(&run.workflows_dir);
+            let reference = if Path::new(&run.source).exists() {
+                run.source.clone()
+            } else {
+                run.workflow.clone()
+            };
+            let file = workflows::find(&reference, &dir).map_err(EngineError::from)?;
+            let shown = file.path.display().to_string();
+            self.load(&shown, &file.text, &dir)?;
+            (Some(file.text), Revision::Current(shown))
+        } else {
+            (None, Revision::Recorded)
+        };
+        let event = orch_workflow::Event::RerunRequested { tasks, definition };
+        // Refused before anything is written: the same check the machine makes on replay.
+        let mut machine = replay(self.store, &run)?;
+        if let Err(err) = machine.handle(event.clone()) {
+            return Err(EngineError::Rerun {
+                run: run.id.clone(),
+                reason: err
+                    .to_string()
+                    .trim_start_matches("the run cannot be re-run: ")
+                    .to_owned(),
+            }
+            .into());
+        }
+        self.lease(&run.id)?;
+        let mut seq = self.store.next_seq(&run.id)?;
+        let batch = crate::store::JournalBatch {
+            events: vec![serde_json::to_string(&event)?],
+            ..crate::store::JournalBatch::default()
+        };
+        self.store.commit_batch(&run.id, &mut seq, &batch)?;
+        let outcome = self.drive_row(run, driver::Mode::Resume, 0).await?;
+        Ok((outcome, revision))
     }
 
     /// Cancels run `id`: at once when no process drives it, else by asking the one that does.

@@ -427,6 +427,69 @@ fn an_answer_the_run_has_not_taken_is_shown_and_not_silently_replaced() {
 }
 
 #[test]
+fn rerun_goes_on_from_the_failed_task_with_the_recorded_or_the_current_workflow() {
+    let host = TestHost::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = "input: [name]\ntasks:\n  greet:\n    action: core.echo\n    input: { text: <% ctx().name %> }\n    next: [{ when: <% succeeded() %>, publish: [{ first: <% result().text %> }], do: send }]\n  send:\n    action: core.fail\n    input: { code: down, message: the mail relay is down }\n    next: [{ when: <% succeeded() %>, do: done }]\n  done:\n    action: core.echo\n    input: { text: <% ctx().first %> }\n    next: [{ publish: [{ last: <% result().text %> }] }]\noutput:\n  - last: <% ctx().last %>\n";
+    let wf = write(dir.path(), "mail.yaml", broken);
+    let failed = host.orch(&["run", &wf, "-i", "name=ops", "--json"]);
+    assert_eq!(failed.code, 1, "{failed:#?}");
+    let id = failed.json()["run"].as_str().expect("run id").to_owned();
+
+    // With the revision it started with, `send` fails again: still one `greet`.
+    let again = host.orch(&["runs", "rerun", &id, "--json"]);
+    assert_eq!(again.code, 1, "{again:#?}");
+    assert_eq!(again.json()["revision"]["revision"], "recorded");
+    assert!(
+        again.stderr.contains("revision it started with"),
+        "{}",
+        again.stderr
+    );
+
+    // Fixed in the file: re-run `send` with the workflow as it is now.
+    std::fs::write(
+        &wf,
+        broken.replace("action: core.fail", "action: core.echo"),
+    )
+    .expect("fixing");
+    let fixed = host.orch(&[
+        "runs",
+        "rerun",
+        &id,
+        "--task",
+        "send",
+        "--current-workflow",
+        "--json",
+    ]);
+    assert_eq!(fixed.code, 0, "{fixed:#?}");
+    let body = fixed.json();
+    assert_eq!(body["output"], json!({"last": "ops"}));
+    assert_eq!(body["revision"]["revision"], "current");
+    let report = show(&host, &id);
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(
+        trace(&report),
+        vec![
+            ("greet#1".to_owned(), "succeeded".to_owned(), 1),
+            ("send#1".to_owned(), "failed".to_owned(), 1),
+            ("send#2".to_owned(), "failed".to_owned(), 1),
+            ("send#3".to_owned(), "succeeded".to_owned(), 1),
+            ("done#1".to_owned(), "succeeded".to_owned(), 1),
+        ],
+        "the history is kept, greet ran once"
+    );
+
+    // Nothing left to re-run; a succeeded run is refused with the reason.
+    let refused = host.orch(&["runs", "rerun", &id]);
+    assert!(
+        refused
+            .fails_with(2)
+            .contains("only a failed or canceled run"),
+        "{refused:#?}"
+    );
+}
+
+#[test]
 fn diagnostics_written_to_a_pipe_carry_no_colour_codes() {
     let host = TestHost::with_packs(&["misbehave"]);
     let out = run(&host, &["-vv", "summarize", "-i", r#"items=["x"]"#]);

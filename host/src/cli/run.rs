@@ -126,9 +126,22 @@ async fn wait_for_signal() {
 
 /// Prints the outcome and picks the exit code.
 pub fn finish(outcome: &Outcome, json: bool) -> anyhow::Result<ExitCode> {
+    finish_with(outcome, json, None)
+}
+
+/// [`finish`], with one more field in the JSON (`name`, `value`).
+pub fn finish_with(
+    outcome: &Outcome,
+    json: bool,
+    extra: Option<(&str, Value)>,
+) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if json {
-        untrusted::write_json(&mut out, outcome)?;
+        let mut body = serde_json::to_value(outcome)?;
+        if let (Some((name, value)), Value::Object(map)) = (extra, &mut body) {
+            map.insert(name.to_owned(), value);
+        }
+        untrusted::write_json(&mut out, &body)?;
     } else {
         if let Some(output) = &outcome.output {
             untrusted::write_json(&mut out, output)?;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::run::{DriveArgs, Printer, finish, parse_json, with_engine};
+use super::run::{DriveArgs, Printer, finish, finish_with, parse_json, with_engine};
 use super::session::Session;
 use super::untrusted;
-use crate::engine::{self, Canceled, RunReport, RunState, Settings, lease};
+use crate::engine::{self, Canceled, Revision, RunReport, RunState, Settings, lease};
 use crate::store::{NO_ITEM, RunRow, Store};
 
 /// `orch runs …`
@@ -27,6 +27,9 @@ pub enum RunsCommand {
     Resume(ResumeArgs),
     /// Cancel a run: running actions finish, nothing new starts.
     Cancel(CancelArgs),
+    /// Re-run a failed or canceled run from its failed tasks (or the named ones), keeping what
+    /// succeeded: a new attempt of the same run, its history kept (Orquesta's rerun).
+    Rerun(RerunArgs),
     /// Answer a `core.ask` task of a waiting run, then continue the run.
     Respond(RespondArgs),
 }
@@ -83,6 +86,26 @@ pub struct ResumeArgs {
     pub json: bool,
 }
 
+/// `orch runs rerun`
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// Run id (or a unique prefix).
+    pub run: String,
+    /// A task to run again (repeatable); default: every task that failed without a transition
+    /// handling it, and every canceled one.
+    #[arg(long = "task", value_name = "TASK")]
+    pub tasks: Vec<String>,
+    /// Go on with the workflow file as it is now instead of the revision the run started with
+    /// (it must still have every task the run executed).
+    #[arg(long)]
+    pub current_workflow: bool,
+    #[command(flatten)]
+    pub common: DriveArgs,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `orch runs cancel`
 #[derive(Debug, Args)]
 pub struct CancelArgs {
@@ -132,6 +155,35 @@ pub async fn run(session: &Session, command: RunsCommand) -> anyhow::Result<Exit
             })
             .await?;
             finish(&outcome, args.json)
+        }
+        RunsCommand::Rerun(args) => {
+            let printer = Printer::new(args.json);
+            let (outcome, revision) = with_engine(
+                session,
+                &args.common,
+                Settings::default(),
+                &printer,
+                async |e| {
+                    e.rerun(&args.run, args.tasks.clone(), args.current_workflow)
+                        .await
+                },
+            )
+            .await?;
+            match &revision {
+                Revision::Recorded => eprintln!(
+                    "re-ran run {} with the workflow revision it started with",
+                    outcome.run
+                ),
+                Revision::Current(path) => eprintln!(
+                    "re-ran run {} with the workflow as it is now ({path})",
+                    outcome.run
+                ),
+            }
+            finish_with(
+                &outcome,
+                args.json,
+                Some(("revision", serde_json::to_value(&revision)?)),
+            )
         }
         RunsCommand::Cancel(args) => {
             let printer = Printer::new(args.json);
