@@ -490,6 +490,46 @@ fn rerun_goes_on_from_the_failed_task_with_the_recorded_or_the_current_workflow(
 }
 
 #[test]
+fn a_task_timeout_bounds_the_sub_workflow_it_runs() {
+    let host = TestHost::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        dir.path(),
+        "slowchild.yaml",
+        "tasks:\n  wait:\n    action: core.sleep\n    input: { seconds: 60 }\n",
+    );
+    let parent = write(
+        dir.path(),
+        "parent.yaml",
+        "tasks:\n  sub:\n    action: slowchild\n    timeout: 1\n    next:\n      - when: <% failed() %>\n        publish: [{ code: <% result().code %> }]\n        do: noop\noutput:\n  - code: <% ctx().code %>\n",
+    );
+    let started = Instant::now();
+    let out = host.orch(&[
+        "run",
+        &parent,
+        "--workflows",
+        dir.path().to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the child ran its whole 60 s sleep"
+    );
+    let body = out.json();
+    assert_eq!(body["output"]["code"], "timeout", "{body:#}");
+    let id = body["run"].as_str().expect("run id").to_owned();
+    let report = show(&host, &id);
+    let error = &task(&report, "sub#1")["attempts"][0]["error"];
+    assert_eq!(error["code"], "timeout", "{error}");
+    let child = error["details"]["run"]
+        .as_str()
+        .expect("the child run")
+        .to_owned();
+    assert_eq!(show(&host, &child)["status"], "canceled");
+}
+
+#[test]
 fn diagnostics_written_to_a_pipe_carry_no_colour_codes() {
     let host = TestHost::with_packs(&["misbehave"]);
     let out = run(&host, &["-vv", "summarize", "-i", r#"items=["x"]"#]);

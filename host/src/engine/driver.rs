@@ -523,13 +523,20 @@ impl<'e, 'a> Driver<'e, 'a> {
                         });
                         self.ready.push_back(Done::new(key, outcome));
                     }
-                    ActionKind::Workflow => self.to_start_children.push(ChildStart {
-                        step: format!("{idempotency_key}@{attempt}"),
-                        key,
-                        action,
-                        input,
-                        cancel: self.mode == Mode::Cancel,
-                    }),
+                    ActionKind::Workflow => {
+                        // The task's timeout bounds the whole child run, from the attempt's
+                        // first start (a resumed child keeps its original deadline).
+                        let started = resumed.as_ref().map_or_else(now_ms, |r| r.started_at);
+                        self.to_start_children.push(ChildStart {
+                            step: format!("{idempotency_key}@{attempt}"),
+                            key,
+                            action,
+                            input,
+                            cancel: self.mode == Mode::Cancel,
+                            deadline: timeout_secs.map(|t| started.saturating_add(secs_to_ms(t))),
+                            timeout_secs,
+                        });
+                    }
                     ActionKind::Pack { pack, action: name } => {
                         if let Some(row) = &resumed {
                             if settled_unrun {

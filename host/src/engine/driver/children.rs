@@ -11,11 +11,17 @@ pub(super) struct ChildStart {
     pub(super) input: Value,
     pub(super) step: String,
     pub(super) cancel: bool,
+    /// When the task's timeout ends (Unix ms): the child run is canceled then.
+    pub(super) deadline: Option<i64>,
+    /// The task's timeout, for the message.
+    pub(super) timeout_secs: Option<f64>,
 }
 
 /// How a child run ended, as far as the parent is concerned.
 pub(super) enum ChildEnd {
     Done(Result<Value, Value>),
+    /// Canceled at the task's timeout: a timed-out attempt (retried like a pack's).
+    TimedOut(Value),
     Stopped(Outcome),
 }
 
@@ -26,6 +32,13 @@ impl Driver<'_, '_> {
     pub(super) fn child_ended(&mut self, key: Key, end: ChildEnd) {
         match end {
             ChildEnd::Done(outcome) => self.ready.push_back(Done::new(key, outcome)),
+            ChildEnd::TimedOut(error) => self.ready.push_back(Done {
+                event: key.event(Err(error), true),
+                key,
+                logs: Vec::new(),
+                elapsed: None,
+                recorded: false,
+            }),
             ChildEnd::Stopped(outcome) => self.stopped_children.push(outcome),
         }
     }
@@ -36,7 +49,7 @@ impl Engine<'_> {
     pub(super) async fn run_child(
         &self,
         parent: &RunRow,
-        child: ChildStart,
+        mut child: ChildStart,
         depth: usize,
     ) -> anyhow::Result<ChildEnd> {
         let fail =
@@ -65,8 +78,10 @@ impl Engine<'_> {
             } else {
                 Mode::Resume
             };
-            let outcome = Box::pin(self.drive_row(existing.clone(), mode, depth)).await?;
-            return Ok(outcome_end(&existing.workflow, outcome));
+            let (outcome, timed_out) = self
+                .drive_bounded(existing.clone(), mode, depth, child.deadline)
+                .await?;
+            return Ok(bounded_end(&existing.workflow, outcome, timed_out, &child));
         }
         if child.cancel {
             return Ok(ChildEnd::Done(Err(canceled_error())));
@@ -94,7 +109,7 @@ impl Engine<'_> {
             Ok(wf) => wf,
             Err(e) => return fail("invalid_workflow", format!("{e:#}")),
         };
-        let input = match child.input {
+        let input = match std::mem::take(&mut child.input) {
             Value::Object(m) => m,
             Value::Null => serde_json::Map::new(),
             other => {
@@ -113,10 +128,65 @@ impl Engine<'_> {
                 format!("sub-workflow `{}`: {e}", child.action),
             );
         }
-        let row = self.new_run(&file, &dir, input, Some(&parent.id), Some(child.step))?;
-        let outcome = Box::pin(self.drive_row(row, Mode::Start, depth)).await?;
-        Ok(outcome_end(&file.name, outcome))
+        let row = self.new_run(
+            &file,
+            &dir,
+            input,
+            Some(&parent.id),
+            Some(child.step.clone()),
+        )?;
+        let (outcome, timed_out) = self
+            .drive_bounded(row, Mode::Start, depth, child.deadline)
+            .await?;
+        Ok(bounded_end(&file.name, outcome, timed_out, &child))
     }
+
+    /// Drives a child run; at `deadline` (Unix ms) it is asked to cancel (its driver sees the
+    /// request within a lease tick: running actions finish, nothing new starts). Whether the
+    /// deadline came.
+    async fn drive_bounded(
+        &self,
+        row: RunRow,
+        mode: Mode,
+        depth: usize,
+        deadline: Option<i64>,
+    ) -> anyhow::Result<(Outcome, bool)> {
+        let id = row.id.clone();
+        let mut drive = Box::pin(self.drive_row(row, mode, depth));
+        let Some(deadline) = deadline else {
+            return Ok((drive.await?, false));
+        };
+        tokio::select! {
+            outcome = &mut drive => Ok((outcome?, false)),
+            () = tokio::time::sleep_until(instant_at(deadline)) => {
+                self.store.request_cancel(&id)?;
+                Ok((drive.await?, true))
+            }
+        }
+    }
+}
+
+/// How a child run that may have been canceled at its task's timeout ended.
+fn bounded_end(workflow: &str, outcome: Outcome, timed_out: bool, child: &ChildStart) -> ChildEnd {
+    if timed_out && outcome.status == RunState::Canceled {
+        let limit = child
+            .timeout_secs
+            .map_or_else(String::new, |t| format!(" of {t} s"));
+        return ChildEnd::TimedOut(
+            ActionFailure::new(
+                "timeout",
+                format!(
+                    "sub-workflow `{workflow}` (run {}) ran past the task's timeout{limit} and was \
+                     canceled",
+                    outcome.run
+                ),
+            )
+            .retryable(true)
+            .with_details(json!({"run": outcome.run}))
+            .into_value(),
+        );
+    }
+    outcome_end(workflow, outcome)
 }
 
 pub(super) fn outcome_end(workflow: &str, outcome: Outcome) -> ChildEnd {
