@@ -234,6 +234,11 @@ pub fn parse_json(text: &str, what: &str) -> anyhow::Result<Value> {
 
 /// Prints progress on stderr: one line per task state change; fan-out items as a counter
 /// (a bar on a terminal) with failed items printed, and one summary line per fan-out.
+///
+/// On a terminal, the sub-workflow runs of a fan-out's items print nothing of their own: an
+/// operator running a fleet-wide fan-out sees one live line per fan-out (done, failed, running of
+/// N) and each item's failure as it happens, not the thousands of lines of every item's tasks.
+/// Questions are always shown. Logs and pipes keep one line per event.
 pub struct Printer {
     tty: bool,
     state: Mutex<PrinterState>,
@@ -244,6 +249,10 @@ struct PrinterState {
     fanouts: HashMap<String, FanOut>,
     /// A fan-out whose started items all finished: complete, unless another item starts next.
     maybe_done: Option<String>,
+    /// Runs whose lines are folded into their parent's fan-out (terminal only).
+    quiet: std::collections::HashSet<String>,
+    /// Where lines go in tests (instead of stderr).
+    sink: Option<Vec<String>>,
 }
 
 struct FanOut {
@@ -269,11 +278,24 @@ impl Printer {
 }
 
 impl PrinterState {
-    fn line(&self, text: &str) {
+    fn line(&mut self, text: &str) {
+        if let Some(sink) = &mut self.sink {
+            sink.push(text.to_owned());
+            return;
+        }
         match self.fanouts.values().next() {
             Some(f) if !f.bar.is_hidden() => f.bar.println(text),
             _ => eprintln!("{text}"),
         }
+    }
+
+    /// Whether `parent` runs a fan-out now (or is itself folded into one).
+    fn folds_children_of(&self, parent: &str) -> bool {
+        self.quiet.contains(parent)
+            || self
+                .fanouts
+                .keys()
+                .any(|k| k.split_once('/').is_some_and(|(run, _)| run == parent))
     }
 
     /// Prints the summary of the fan-out that looked complete, unless `next` continues it.
@@ -302,6 +324,25 @@ fn short(run: &str) -> &str {
 impl Observer for Printer {
     fn note(&self, note: Note<'_>) {
         let mut st = self.state();
+        if self.tty {
+            let run = match &note {
+                Note::RunStarted { run, parent, .. } => {
+                    if parent.is_some_and(|p| st.folds_children_of(p)) {
+                        st.quiet.insert((*run).to_owned());
+                    }
+                    Some(*run)
+                }
+                Note::Started { run, .. }
+                | Note::Finished { run, .. }
+                | Note::AnswerIgnored { run, .. }
+                | Note::Stopping { run, .. } => Some(*run),
+                Note::RunEnded(outcome) => Some(outcome.run.as_str()),
+                Note::Asking(_) => None,
+            };
+            if run.is_some_and(|r| st.quiet.contains(r)) {
+                return;
+            }
+        }
         let continues = match &note {
             Note::Started {
                 run,
@@ -465,6 +506,113 @@ fn round_ms(d: Duration) -> Duration {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A terminal printer whose lines are collected.
+    fn terminal() -> Printer {
+        Printer {
+            tty: true,
+            state: Mutex::new(PrinterState {
+                sink: Some(Vec::new()),
+                ..PrinterState::default()
+            }),
+        }
+    }
+
+    /// Notes of a `backup` fan-out of `n` sub-workflow items, each running two tasks; item 7
+    /// fails.
+    fn fleet_fanout(p: &Printer, n: usize) {
+        p.note(Note::RunStarted {
+            run: "parent",
+            workflow: "config-backup",
+            parent: None,
+            resumed: false,
+        });
+        let failure = json!({"code": "unreachable", "message": "device 7 is down"});
+        for i in 0..n {
+            p.note(Note::Started {
+                run: "parent",
+                exec: "backup#1",
+                item: Some(i),
+                attempt: 1,
+                action: "backup-device",
+            });
+            let child = format!("child{i}");
+            p.note(Note::RunStarted {
+                run: &child,
+                workflow: "backup-device",
+                parent: Some("parent"),
+                resumed: false,
+            });
+            for task in ["fetch#1", "store#1"] {
+                p.note(Note::Started {
+                    run: &child,
+                    exec: task,
+                    item: None,
+                    attempt: 1,
+                    action: "netdev.get_running_config",
+                });
+                p.note(Note::Finished {
+                    run: &child,
+                    exec: task,
+                    item: None,
+                    attempt: 1,
+                    error: None,
+                    elapsed: None,
+                });
+            }
+            p.note(Note::Finished {
+                run: "parent",
+                exec: "backup#1",
+                item: Some(i),
+                attempt: 1,
+                error: (i == 7).then_some(&failure),
+                elapsed: None,
+            });
+        }
+    }
+
+    #[test]
+    fn a_sub_workflow_fan_out_on_a_terminal_is_one_line_and_its_failures() {
+        let p = terminal();
+        fleet_fanout(&p, 300);
+        // Settle the fan-out: the next note is not one of its items.
+        p.note(Note::Started {
+            run: "parent",
+            exec: "report#1",
+            item: None,
+            attempt: 1,
+            action: "core.echo",
+        });
+        let lines = p.state().sink.clone().unwrap_or_default();
+        assert!(lines.len() <= 5, "{} lines: {lines:#?}", lines.len());
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("backup#1[7] failed") && l.contains("device 7 is down")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("300 items, 1 failed")),
+            "{lines:#?}"
+        );
+    }
+
+    #[test]
+    fn logs_and_pipes_keep_a_line_per_event() {
+        let p = Printer {
+            tty: false,
+            state: Mutex::new(PrinterState {
+                sink: Some(Vec::new()),
+                ..PrinterState::default()
+            }),
+        };
+        fleet_fanout(&p, 3);
+        let lines = p.state().sink.clone().unwrap_or_default();
+        assert!(
+            lines.iter().filter(|l| l.contains("▸ fetch#1")).count() == 3,
+            "{lines:#?}"
+        );
+    }
 
     #[test]
     fn input_values_are_json_when_they_parse_else_strings() {
