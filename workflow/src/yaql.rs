@@ -152,7 +152,6 @@ fn children(n: &Node) -> Vec<&Node> {
             std::iter::once(recv.as_ref()).chain(args(a)).collect()
         }
         Kind::Attr { recv, .. } => vec![recv],
-        Kind::Dot { recv, expr, .. } => vec![recv, expr],
         Kind::Index { recv, args } => std::iter::once(recv.as_ref()).chain(args).collect(),
         Kind::Unary { operand, .. } => vec![operand],
         Kind::Binary { left, right, .. } => vec![left, right],

@@ -74,6 +74,7 @@ pub(crate) struct Args<'a, 'f> {
     pub named: Vec<(String, &'a Node)>,
     pub frame: &'f Frame<'f>,
     pub at: usize,
+    pub method: bool,
 }
 
 /// A plain error message becomes a failure at `pos`.
@@ -87,6 +88,11 @@ pub(crate) fn fail<T>(pos: usize, message: impl Into<String>) -> R<T> {
 impl Args<'_, '_> {
     pub(crate) fn len(&self) -> usize {
         self.pos.len()
+    }
+
+    /// Written `recv.name(…)`: the receiver is the first argument.
+    pub(crate) fn is_method(&self) -> bool {
+        self.method
     }
 
     /// Refuses a call with fewer than `min` or more than `max` positional arguments.
@@ -245,13 +251,6 @@ impl Interp<'_> {
                     return Ok(V::Null);
                 }
                 self.attr(&r, name, pos)
-            }
-            Kind::Dot { recv, expr, safe } => {
-                let r = self.eval(recv, f)?;
-                if *safe && matches!(r, V::Null) {
-                    return Ok(V::Null);
-                }
-                self.eval(expr, f)
             }
             Kind::Index { recv, args } => {
                 let r = self.eval(recv, f)?;
@@ -485,8 +484,9 @@ impl Interp<'_> {
             named: Vec::new(),
             frame: f,
             at: pos,
+            method: recv.is_some(),
         };
-        let method = recv.is_some();
+        let method = a.method;
         if let Some(r) = recv {
             a.pos.push(P::V(r));
         }
@@ -646,11 +646,11 @@ pub(crate) fn arith(op: BinOp, l: &V, r: &V) -> Result<V, String> {
                             "integer modulo by zero".into()
                         });
                     }
-                    let q = a.checked_div_euclid(b).ok_or_else(overflow)?;
-                    let m = a.rem_euclid(b);
+                    let q = a.checked_div(b).ok_or_else(overflow)?;
+                    let m = a % b;
                     // Python floors toward negative infinity.
-                    let (q, m) = if m != 0 && b < 0 {
-                        (q + 1, m + b)
+                    let (q, m) = if m != 0 && ((m < 0) != (b < 0)) {
+                        (q - 1, m + b)
                     } else {
                         (q, m)
                     };

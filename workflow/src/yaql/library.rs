@@ -389,15 +389,7 @@ fn tuple_repr(v: &V) -> String {
 /// A list's items compared with yaql's `<` for sorting; mixed types are an error.
 fn cmp_values(x: &V, y: &V) -> Result<std::cmp::Ordering, String> {
     use std::cmp::Ordering;
-    if let (V::List(a), V::List(b)) = (x, y) {
-        for (p, q) in a.iter().zip(b.iter()) {
-            let o = cmp_values(p, q)?;
-            if o != Ordering::Equal {
-                return Ok(o);
-            }
-        }
-        return Ok(a.len().cmp(&b.len()));
-    }
+
     if matches!(compare(BinOp::Lt, x, y)?, V::Bool(true)) {
         Ok(Ordering::Less)
     } else if matches!(compare(BinOp::Gt, x, y)?, V::Bool(true)) {
@@ -645,9 +637,7 @@ fn f_str(it: &mut Interp, a: &Args, _name: &str) -> R {
     a.arity(1, 1)?;
     let v = a.val(it, 0)?;
     stub_check(&v)?;
-    if let V::Regex(_) = v {
-        return a.fail("str() of a regex is Python's object text; not supported");
-    }
+
     Ok(V::str(&yaql_str(&v)))
 }
 
@@ -794,7 +784,6 @@ fn f_count(it: &mut Interp, a: &Args, _name: &str) -> R {
     a.arity(1, 1)?;
     match a.val(it, 0)? {
         V::List(l) => Ok(V::Int(l.len() as i64)),
-        V::Dict(d) => Ok(V::Int(d.len() as i64)),
         V::Stub => Err(E::Stub),
         other => a.fail(format!(
             "count() needs a list, got {}",
@@ -808,11 +797,9 @@ fn f_is_empty(it: &mut Interp, a: &Args, _name: &str) -> R {
     match a.val(it, 0)? {
         V::Null => b(true),
         V::Str(s) => b(s.is_empty()),
-        V::List(l) => b(l.is_empty()),
-        V::Dict(d) => b(d.is_empty()),
         V::Stub => Err(E::Stub),
         other => a.fail(format!(
-            "isEmpty() needs a string or collection, got {}",
+            "isEmpty() needs a string or null, got {}; for a list use len(x) = 0",
             describe_value(&other)
         )),
     }
@@ -857,11 +844,8 @@ fn f_append(it: &mut Interp, a: &Args, _name: &str) -> R {
 }
 
 fn f_concat(it: &mut Interp, a: &Args, _name: &str) -> R {
-    let first = if a.len() > 0 {
-        a.val(it, 0)?
-    } else {
-        V::Str(Arc::from(""))
-    };
+    a.arity(1, usize::MAX)?;
+    let first = a.val(it, 0)?;
     stub_check(&first)?;
     if let V::Str(_) = first {
         let mut out = String::new();
@@ -1152,9 +1136,17 @@ fn f_join(it: &mut Interp, a: &Args, _name: &str) -> R {
 }
 
 fn f_max(it: &mut Interp, a: &Args, name: &str) -> R {
-    let pick_max = name == "max";
-    if a.len() == 1 || (a.len() == 2 && matches!(a.pos[0], super::eval::P::V(_))) {
-        // collection.max(initial?)
+    // yaql: max(a, b) is b when b > a, else a; min(a, b) is a when b > a, else b.
+    // collection.max(initial) folds that function over the items.
+    let pick = |x: &V, y: &V| -> R {
+        let b_greater = compare(BinOp::Gt, y, x).or_else(|m| a.fail(m))?.truthy();
+        Ok(match (name == "max", b_greater) {
+            (true, true) | (false, false) => y.clone(),
+            _ => x.clone(),
+        })
+    };
+    if a.is_method() {
+        a.arity(1, 2)?;
         let l = list_arg(a, &a.val(it, 0)?)?;
         let mut best = a.opt(it, 1, "initial")?;
         for x in l.iter() {
@@ -1163,12 +1155,8 @@ fn f_max(it: &mut Interp, a: &Args, name: &str) -> R {
             best = Some(match best {
                 None => x.clone(),
                 Some(bv) => {
-                    let op = if pick_max { BinOp::Gt } else { BinOp::Lt };
-                    if compare(op, x, &bv).or_else(|m| a.fail(m))?.truthy() {
-                        x.clone()
-                    } else {
-                        bv
-                    }
+                    stub_check(&bv)?;
+                    pick(&bv, x)?
                 }
             });
         }
@@ -1182,18 +1170,7 @@ fn f_max(it: &mut Interp, a: &Args, name: &str) -> R {
     let y = a.val(it, 1)?;
     stub_check(&x)?;
     stub_check(&y)?;
-    if !matches!(x, V::Int(_) | V::Float(_)) || !matches!(y, V::Int(_) | V::Float(_)) {
-        return a.fail(format!(
-            "{name}(a, b) needs two numbers (yaql: no function \"{name}\" matches)"
-        ));
-    }
-    let op = if pick_max { BinOp::Gt } else { BinOp::Lt };
-    // Python's max(a, b) keeps a unless b is strictly greater.
-    if compare(op, &y, &x).or_else(|m| a.fail(m))?.truthy() {
-        Ok(y)
-    } else {
-        Ok(x)
-    }
+    pick(&x, &y)
 }
 
 fn f_sum(it: &mut Interp, a: &Args, _name: &str) -> R {
@@ -1305,7 +1282,10 @@ fn f_zip(it: &mut Interp, a: &Args, _name: &str) -> R {
 fn f_skip(it: &mut Interp, a: &Args, name: &str) -> R {
     a.arity(2, 2)?;
     let l = list_arg(a, &a.val(it, 0)?)?;
-    let n = usize::try_from(int_arg(a, &a.val(it, 1)?)?.max(0)).unwrap_or(usize::MAX);
+    let n = int_arg(a, &a.val(it, 1)?)?;
+    let Ok(n) = usize::try_from(n) else {
+        return a.fail(format!("{name}() needs a count of 0 or more, got {n}"));
+    };
     it.burn(l.len() as u64 / 8, a.at)?;
     Ok(V::list(if name == "skip" {
         l.iter().skip(n).cloned().collect()
@@ -1325,7 +1305,6 @@ fn f_to_list(it: &mut Interp, a: &Args, _name: &str) -> R {
     a.arity(1, 1)?;
     match a.val(it, 0)? {
         V::List(l) => Ok(V::List(l)),
-        V::Dict(d) => Ok(V::list(d.keys().map(|k| k.0.clone()).collect())),
         V::Stub => Err(E::Stub),
         other => a.fail(format!(
             "toList() needs a collection, got {}",

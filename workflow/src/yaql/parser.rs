@@ -108,12 +108,6 @@ pub(crate) enum Kind {
         name: Arc<str>,
         safe: bool,
     },
-    /// `recv.(expr)` or `recv.$x`: yaql evaluates the right side ignoring the receiver.
-    Dot {
-        recv: Box<Node>,
-        expr: Box<Node>,
-        safe: bool,
-    },
     /// `recv[args]`.
     Index {
         recv: Box<Node>,
@@ -222,7 +216,6 @@ impl Kind {
                 std::iter::once(recv.as_ref()).chain(args(a)).collect()
             }
             Kind::Attr { recv, .. } => vec![recv],
-            Kind::Dot { recv, expr, .. } => vec![recv, expr],
             Kind::Index { recv, args } => std::iter::once(recv.as_ref()).chain(args).collect(),
             Kind::Unary { operand, .. } => vec![operand],
             Kind::Binary { left, right, .. } => vec![left, right],
@@ -292,14 +285,13 @@ impl Parser<'_> {
                             rhs.pos,
                         ),
                         Kind::Word(name) => (Kind::Attr { recv, name, safe }, rhs.pos),
-                        _ => (
-                            Kind::Dot {
-                                recv,
-                                expr: Box::new(rhs),
-                                safe,
-                            },
-                            pos,
-                        ),
+                        _ => {
+                            // yaql resolves `x.(expr)` to no function at run time; say so now.
+                            return Err(SyntaxError {
+                                pos: rhs.pos,
+                                message: "after `.` comes a key or a method call, e.g. $.name or $.items.len()".into(),
+                            });
+                        }
                     };
                     lhs = build(kind, at)?;
                 }
