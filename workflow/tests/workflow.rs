@@ -523,7 +523,7 @@ vars: [{ mode: fast }]
 tasks:
   route:
     next:
-      - when: <% ctx().mode == 'fast' %>
+      - when: <% ctx().mode = 'fast' %>
         publish: [{ picked: fast }]
         do: fast
       - when: <% ctx().mode != 'fast' %>
@@ -817,7 +817,7 @@ tasks:
       count: 3
       when: <% result().status_code != 200 %>
     next:
-      - when: <% result().status_code == 200 %>
+      - when: <% result().status_code = 200 %>
         do: after
   after: { action: x.after }
 "#;
@@ -1063,12 +1063,15 @@ tasks:
     action: x.t
     input:
       list: <% ctx().xs %>
-      map: "<% {'a': ctx().xs[0]} %>"
-      num: <% ctx().xs | length %>
-      bool: <% ctx().xs | length > 1 %>
-      none: <% none %>
+      map: "<% {'a' => ctx().xs[0]} %>"
+      num: <% len(ctx().xs) %>
+      bool: <% $.xs.len() > 1 %>
+      none: <% null %>
       braces: "{{ ctx().xs[1] }}"
-      text: "n=<% ctx().xs | length %> xs=<% ctx().xs %>"
+      jinja_num: "{{ ctx().xs | length }}"
+      jinja_map: "{{ {'a': ctx().xs[0]} }}"
+      text: "n=<% len(ctx(xs)) %> xs=<% ctx().xs %> m=<% {a => 1.0, b => null, c => true} %>"
+      jinja_text: "n={{ ctx().xs | length }} xs={{ ctx().xs }} s={{ [\"it's\"] }}"
       nested:
         - 1
         - <% ctx().xs[0] %>
@@ -1086,7 +1089,11 @@ tasks:
         input,
         &json!({
             "list": [1, 2], "map": {"a": 1}, "num": 2, "bool": true, "none": null, "braces": 2,
-            "text": "n=2 xs=[1,2]", "nested": [1, 1, {"deep": 20}], "literal": 7,
+            "jinja_num": 2, "jinja_map": {"a": 1},
+            // Text around an expression is Orquesta's interpolation: Python's str() of the value.
+            "text": "n=2 xs=[1, 2] m={'a': 1.0, 'b': None, 'c': True}",
+            "jinja_text": "n=2 xs=[1, 2] s=[\"it's\"]",
+            "nested": [1, 1, {"deep": 20}], "literal": 7,
             "quoted": 1, "quoted_text": "007"
         })
     );
@@ -1699,7 +1706,7 @@ tasks:
     next:
       - publish: [{ n: 1 }]
         do: b
-      - when: <% ctx().n == 1 %>
+      - when: <% ctx().n = 1 %>
         do: c
   b: { action: x.b }
   c: { action: x.c }

@@ -207,7 +207,17 @@ pub(crate) fn lex(code: &str) -> Result<Vec<Token>, LexError> {
                 });
                 i += s.chars().count();
             }
-            None => return Err(err(start, format!("illegal character '{c}'"))),
+            None => {
+                let hint = match c {
+                    '|' => {
+                        " (Jinja's filters work in {{ }} only; in YAQL call a function, e.g. len(x))"
+                    }
+                    '~' => " (Jinja's `~`; in YAQL join strings with +)",
+                    '%' => " (YAQL has no `%`; use mod)",
+                    _ => "",
+                };
+                return Err(err(start, format!("illegal character '{c}'{hint}")));
+            }
         }
     }
     Ok(out)

@@ -1627,10 +1627,32 @@ fn parse_py_float(s: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
+/// Jinja's names people reach for inside `<% %>`, and YAQL's way of saying them.
+const JINJA_NAMES: &[(&str, &str)] = &[
+    ("length", "len(x) or x.len()"),
+    ("lower", "x.toLower()"),
+    ("upper", "x.toUpper()"),
+    ("strip", "x.trim()"),
+    ("default", "coalesce(x, default)"),
+    ("selectattr", "x.where($.attr = value)"),
+    ("map", "x.select($.attr)"),
+    ("unique", "x.distinct()"),
+    ("sort", "x.orderBy($)"),
+    ("tojson", "a {{ }} Jinja expression"),
+    ("to_json_string", "a {{ }} Jinja expression"),
+    ("string", "str(x)"),
+];
+
 /// The message for a name that is no function orch knows.
 pub(crate) fn unknown_message(name: &str, method: bool) -> String {
     if let Some(reason) = refused(name) {
         return format!("yaql function `{name}` is not supported by orch: it {reason}");
+    }
+    if let Some((_, yaql)) = JINJA_NAMES.iter().find(|(j, _)| *j == name) {
+        let kind = if method { "method" } else { "function" };
+        return format!(
+            "unknown {kind} `{name}` (Jinja's name; {{{{ }}}} is Jinja, <% %> is YAQL): in YAQL write {yaql}"
+        );
     }
     let near: Vec<&str> = FUNCTIONS
         .iter()
@@ -1653,6 +1675,10 @@ pub(crate) fn unknown_message(name: &str, method: bool) -> String {
 /// Names one edit apart, or equal ignoring case (a typo, or Jinja's `lower` for `toLower` …).
 fn similar(a: &str, b: &str) -> bool {
     if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    // A misspelt ending: `lenght` for `len`, `startswith` for `startsWith`.
+    if a.len() >= 3 && b.len() >= 3 && (a.starts_with(b) || b.starts_with(a)) {
         return true;
     }
     let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());

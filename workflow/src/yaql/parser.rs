@@ -233,9 +233,29 @@ impl Parser<'_> {
     }
 
     fn unexpected(&self) -> SyntaxError {
+        let after_eq = self.i > 0
+            && matches!(
+                self.toks.get(self.i - 1),
+                Some(Token {
+                    tok: Tok::Op("="),
+                    ..
+                })
+            )
+            && matches!(
+                self.peek(),
+                Some(Token {
+                    tok: Tok::Op("="),
+                    ..
+                })
+            );
+        let hint = if after_eq {
+            " (YAQL's equality is one `=`: ctx(x) = 'a')"
+        } else {
+            ""
+        };
         SyntaxError {
             pos: self.pos(),
-            message: format!("unexpected {}", describe(self.peek())),
+            message: format!("unexpected {}{hint}", describe(self.peek())),
         }
     }
 
