@@ -28,7 +28,7 @@ fn workflow() -> String {
         );
     }
     y.push_str(
-        "  fan:\n    action: misbehave.slow\n    with: { items: <% range(16) | list %>, concurrency: 4 }\n    input: { ms: 3, tag: \"item<% item() %>\" }\n    next: [{ publish: [{ items: <% result() | map(attribute='tag') | list %> }], do: join }]\n",
+        "  fan:\n    action: misbehave.slow\n    with: { items: <% range(16) %>, concurrency: 4 }\n    input: { ms: 3, tag: \"item<% item() %>\" }\n    next: [{ publish: [{ items: <% result().select($.tag) %> }], do: join }]\n",
     );
     y.push_str("  join:\n    join: all\n    action: core.noop\n    next: [{ do: t0 }]\n");
     for i in 0..10 {

@@ -1770,3 +1770,37 @@ fn with_items_that_is_not_a_list_fails_the_run_with_the_site() {
         "{msg}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The example workflows.
+
+/// Every file in `workflows/` parses and its expressions pass the dry run (actions are the
+/// host's to check; here every action counts as not installed).
+#[test]
+fn example_workflows_validate_cleanly() {
+    struct Offline;
+    impl orch_workflow::ActionLookup for Offline {
+        fn lookup(&self, _: &str) -> orch_workflow::ActionKnown {
+            orch_workflow::ActionKnown::NotInstalled
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("workflows/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let wf = parse_workflow(&path.display().to_string(), &text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let problems = orch_workflow::validate(&wf, &Offline);
+        assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
+        seen += 1;
+    }
+    assert!(
+        seen >= 6,
+        "only {seen} workflows found in {}",
+        dir.display()
+    );
+}
