@@ -199,7 +199,6 @@ pub(crate) const REFUSED: &[(&str, &str)] = &[
     ("switchCase", "is not supported"),
     ("selectCase", "is not supported"),
     ("selectAllCases", "is not supported"),
-    ("coalesce_", "is not supported"),
     ("mergeWith", "is not supported"),
     ("aggregate", "is not supported"),
     ("reduce", "is not supported"),
@@ -225,7 +224,6 @@ pub(crate) const REFUSED: &[(&str, &str)] = &[
     ("deleteAll", "is not supported"),
     ("map", "is not supported; use select()"),
     ("filter", "is not supported; use where()"),
-    ("localtz", "is not supported"),
     (
         "st2kv",
         "is StackStorm's datastore; pass the value in as input or use orch secrets",
@@ -1715,5 +1713,42 @@ pub(crate) fn check_call(name: &str, method: bool) -> Result<(), String> {
             "{name} is a method: write x.{name}(…), not {name}(x, …)"
         )),
         Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_names_every_function_orch_implements() {
+        let readme = include_str!("../../../README.md");
+        let missing: Vec<&str> = FUNCTIONS
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(HOST_FUNCTIONS)
+            .filter(|n| {
+                *n != "let"
+                    && !readme.contains(&format!("`{n}"))
+                    && !readme.contains(&format!("`.{n}("))
+            })
+            .collect();
+        assert!(missing.is_empty(), "README does not mention {missing:?}");
+    }
+
+    #[test]
+    fn no_name_is_both_implemented_and_refused_except_set() {
+        for (n, _) in REFUSED {
+            assert!(
+                lookup(n).is_none() || *n == "set",
+                "{n} is implemented and refused"
+            );
+        }
+    }
+
+    #[test]
+    fn python_replacement_groups_become_regex_crate_groups() {
+        assert_eq!(python_replacement(r"<\1>"), "<${1}>");
+        assert_eq!(python_replacement(r"\g<name>-$"), "${name}-$$");
     }
 }
