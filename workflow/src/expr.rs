@@ -61,6 +61,8 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_function("item", f_item);
     env.add_function("task", f_task);
     env.add_function("zip", f_zip);
+    env.add_function("json", f_json);
+    env.add_function("task_status", f_task_status);
     env
 });
 
@@ -348,6 +350,40 @@ fn f_task(state: &State, name: MjValue) -> Result<MjValue, MjError> {
             ("occurrence", MjValue::from(0)),
         ])
     }))
+}
+
+/// Orquesta's `json`: a string parsed as JSON; a map passes through.
+fn f_json(value: MjValue) -> Result<MjValue, MjError> {
+    if value.kind() == ValueKind::Map {
+        return Ok(value);
+    }
+    let Some(text) = value.as_str() else {
+        return Err(MjError::new(
+            ErrorKind::InvalidOperation,
+            "json() takes a string of JSON",
+        ));
+    };
+    serde_json::from_str::<Value>(text)
+        .map(|v| to_mj(&v))
+        .map_err(|e| {
+            MjError::new(
+                ErrorKind::InvalidOperation,
+                format!("json() could not parse the string: {e}"),
+            )
+        })
+}
+
+/// Orquesta's `task_status(name)`: the task's status, "null" when it has not run.
+fn f_task_status(state: &State, name: MjValue) -> Result<MjValue, MjError> {
+    let view = f_task(state, name)?;
+    if view.downcast_object_ref::<StubValue>().is_some() {
+        return Ok(view);
+    }
+    let status = view.get_attr("status")?;
+    Ok(match status.as_str() {
+        Some("not_run") | None => MjValue::from("null"),
+        Some(_) => status,
+    })
 }
 
 /// Orquesta's `zip`: `zip_longest` padded with `pad` (default none); one list comes back as is.
@@ -660,6 +696,16 @@ impl yaql::Host for YaqlScope<'_> {
     /// itself leaves `$` null there, so no working Orquesta expression reads it).
     fn root(&self) -> V {
         self.ctx_all()
+    }
+
+    fn root_key(&self, name: &str) -> Result<V, String> {
+        self.var(name).ok_or_else(|| {
+            let known: Vec<&str> = self.scope.ctx.keys().map(String::as_str).collect();
+            format!(
+                "key `{name}` is not in the context; its variables: {}",
+                list_or_none(&known)
+            )
+        })
     }
 }
 
@@ -1051,6 +1097,67 @@ mod tests {
             })
             .expect("thread");
         assert_eq!(handle.join().ok().and_then(Result::ok), Some(json!(1)));
+    }
+
+    #[test]
+    fn reading_one_variable_does_not_convert_the_whole_context() {
+        let s = scope_with(json!({"a": 1, "big": vec!["x"; 1000]}));
+        for code in ["ctx().a", "$.a", "ctx(a)"] {
+            let host = YaqlScope::new(&s);
+            let p = yaql::compile(code).expect("compiles");
+            let v = yaql::evaluate(&p, &host).expect("evaluates");
+            assert!(matches!(v, V::Int(1)), "{code}");
+            assert!(
+                host.all.borrow().is_none(),
+                "{code} built the whole context"
+            );
+            assert_eq!(host.vars.borrow().len(), 1, "{code}");
+        }
+        // In a lambda `$` is the item, not the context.
+        assert_eq!(
+            eval_expr(&e("[{a => 2}].select($.a)"), &s).ok(),
+            Some(json!([2]))
+        );
+    }
+
+    #[test]
+    fn workflow_functions_in_yaql() {
+        let mut s = scope_with(json!({"x": 1}));
+        let mut tasks = IndexMap::new();
+        tasks.insert(
+            "fetch".to_string(),
+            to_mj(&json!({"status": "failed", "result": {"code": 7}})),
+        );
+        s.tasks = Arc::new(tasks);
+        s.current = Some(Current {
+            succeeded: true,
+            result: to_mj(&json!({"rows": [{"id": 1}, {"id": 2}]})),
+        });
+        s.item = Some(ItemBinding {
+            value: to_mj(&json!(["r1", 22])),
+            names: Arc::new(vec!["host".into(), "port".into()]),
+        });
+        let ev = |code: &str| eval_expr(&e(code), &s).map_err(|f| f.message);
+        assert_eq!(ev("result().rows.select($.id)"), Ok(json!([1, 2])));
+        assert_eq!(ev("succeeded() and not failed()"), Ok(json!(true)));
+        assert_eq!(ev("completed()"), Ok(json!(true)));
+        assert_eq!(ev("item(host) + ':' + str(item(port))"), Ok(json!("r1:22")));
+        assert_eq!(ev("item()"), Ok(json!({"host": "r1", "port": 22})));
+        assert_eq!(ev("task(fetch).result.code"), Ok(json!(7)));
+        assert_eq!(ev("task_status(fetch)"), Ok(json!("failed")));
+        assert_eq!(ev("task_status(other)"), Ok(json!("null")));
+        assert_eq!(ev("task('other').status"), Ok(json!("not_run")));
+        assert_eq!(
+            ev("json('[1, {\"a\": null}]')"),
+            Ok(json!([1, {"a": null}]))
+        );
+        assert!(ev("item(nope)").is_err_and(|m| m.contains("host, port")));
+        let jinja_ev = |code: &str| eval_expr(&jinja(code), &s).map_err(|f| f.message);
+        assert_eq!(jinja_ev("task_status('fetch')"), Ok(json!("failed")));
+        assert_eq!(jinja_ev("task_status('other')"), Ok(json!("null")));
+        assert_eq!(jinja_ev("json('{\"a\": [1]}').a"), Ok(json!([1])));
+        assert!(ev("ctx(x, y)").is_err());
+        assert!(ev("result(1)").is_err());
     }
 
     #[test]

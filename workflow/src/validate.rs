@@ -679,7 +679,10 @@ tasks:
         one("jinja", "(at character 10)");
         one("double_eq", "YAQL's equality is one `=`");
         one("unknown_var", "ctx has no variable `vsm`; known: vms, n");
-        one("unknown_key", "key `nope` is not in the dict");
+        one(
+            "unknown_key",
+            "key `nope` is not in the context; its variables: vms, n",
+        );
         one("refused", "`now` is not supported by orch");
         one("method_as_function", "write x.keys(");
         one("always_wrong", "`+` does not apply to integer and string");

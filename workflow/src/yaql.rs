@@ -188,6 +188,15 @@ pub(crate) fn eval_json(
         fn root(&self) -> V {
             self.0.clone()
         }
+        fn root_key(&self, name: &str) -> Result<V, String> {
+            match &self.0 {
+                V::Dict(d) => d
+                    .get(&Key::str(name))
+                    .cloned()
+                    .ok_or_else(|| eval::missing_key(name, d)),
+                other => Err(format!("`.{name}` on a {}", other.type_name())),
+            }
+        }
     }
     let p = compile(code)?;
     let v = evaluate(&p, &Data(V::from_json(root)))?;

@@ -20,6 +20,9 @@ pub(crate) trait Host {
     fn call(&self, name: &str, args: &[V], named: &[(String, V)]) -> Option<Result<V, String>>;
     /// `$` outside any lambda.
     fn root(&self) -> V;
+    /// `$.name` or `ctx().name` outside any lambda, read without building the whole context;
+    /// `Err` names the variables there are.
+    fn root_key(&self, name: &str) -> Result<V, String>;
 }
 
 /// Why an evaluation stopped.
@@ -200,12 +203,22 @@ impl Interp<'_> {
 
     /// Evaluates the whole expression.
     pub(crate) fn run(&mut self, n: &Node) -> R {
+        // `$` outside any lambda is the host's; a frame named by no variable stands for it.
         let root = Frame {
-            name: Arc::from(""),
-            value: self.host.root(),
+            name: Arc::from("\u{0}"),
+            value: V::Null,
             parent: None,
         };
         self.eval(n, &root)
+    }
+
+    /// `$.name` / `ctx().name` at the top: one variable, not the whole context.
+    fn context_key(&self, recv: &Node, f: &Frame) -> bool {
+        match &recv.kind {
+            Kind::Var(v) => v.is_empty() && f.lookup("").is_none(),
+            Kind::Call { name, args } => &**name == "ctx" && args.is_empty(),
+            _ => false,
+        }
     }
 
     pub(crate) fn eval(&mut self, n: &Node, f: &Frame) -> R {
@@ -214,7 +227,11 @@ impl Interp<'_> {
         match &n.kind {
             Kind::Const(v) => Ok(v.clone()),
             Kind::Word(w) => Ok(V::Str(w.clone())),
-            Kind::Var(name) => Ok(f.lookup(name).cloned().unwrap_or(V::Null)),
+            Kind::Var(name) => match f.lookup(name) {
+                Some(v) => Ok(v.clone()),
+                None if name.is_empty() => Ok(self.host.root()),
+                None => Ok(V::Null),
+            },
             Kind::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
@@ -246,6 +263,10 @@ impl Interp<'_> {
                 self.call(name, Some(r), args, f, pos)
             }
             Kind::Attr { recv, name, safe } => {
+                if self.context_key(recv, f) {
+                    self.burn(1, recv.pos)?;
+                    return self.host.root_key(name).or_else(|m| fail(pos, m));
+                }
                 let r = self.eval(recv, f)?;
                 if *safe && matches!(r, V::Null) {
                     return Ok(V::Null);
