@@ -203,6 +203,13 @@ CASES = [
     "isList($.a)", "isDict($.a)", "isNumber(1.5)", "isNumber(true)", "isInteger(1)",
     "isInteger(1.0)", "isBoolean(false)", "coalesce(null, 2, 3)", "coalesce(null)",
     "coalesce()",
+    # shapes from Orquesta's fixtures and unit tests
+    "not $.s in list(hello, x)", "true and not ctx().s in list(a, b)", "ctx(t) = true",
+    "ctx().xs[0] + ctx(xs)[1]", "ctx(ctx().s)", "ctx().a.get(b)", "ctx(a).get(zz)",
+    "ctx().vms[0].name", "ctx().vms.select($.name)", "ctx(vms)[1]['role']",
+    "zip(ctx(hosts), ctx(xs))", "zip(ctx(hosts), ctx(xs), pad => 'none')",
+    "str(ctx(zero)) + '-' + str(ctx(f))", "ctx().xs.len() > 0 and ctx(s) != ''",
+    "len(ctx(hosts)) > 0", "ctx().s = 'a'", "ctx(csv).split(', ')",
     # calls the wrong way and unknown names
     "keys($.a)", "$.xs.str()", "lenght($.xs)", "$.xs.lenght()", "foo()", "$.xs.foo(1)",
     "st2kv('x')", "now()", "random()", "set(1, 2)", "format('{0}-{1}', 1, 2)",
