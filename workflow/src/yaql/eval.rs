@@ -279,7 +279,7 @@ impl Interp<'_> {
                 for a in args {
                     idx.push(self.eval(a, f)?);
                 }
-                stubbed(index(&r, &idx), pos)
+                index(&r, &idx).or_else(|m| fail(pos, m))
             }
             Kind::Unary { op, operand } => {
                 let v = self.eval(operand, f)?;
@@ -349,9 +349,9 @@ impl Interp<'_> {
                     BinOp::Ne => Ok(V::Bool(!py_eq(&l, &r))),
                     BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge => compare(op, &l, &r),
                     BinOp::In => contains(&r, &l, op.symbol()),
-                    BinOp::Add => self.add(&l, &r, pos),
+                    BinOp::Add => return self.add(&l, &r, pos),
                     BinOp::Sub => arith(op, &l, &r),
-                    BinOp::Mul => self.mul(&l, &r, pos),
+                    BinOp::Mul => return self.mul(&l, &r, pos),
                     BinOp::Div | BinOp::Mod => arith(op, &l, &r),
                     BinOp::Match | BinOp::NotMatch => match (&l, &r) {
                         (V::Str(s), V::Str(p)) => library::compile_regex(p).map(|re| {
@@ -360,7 +360,10 @@ impl Interp<'_> {
                         }),
                         _ => Err(no_operator(op.symbol(), &l, &r)),
                     },
-                    BinOp::And | BinOp::Or | BinOp::Send => unreachable_op(),
+                    BinOp::And | BinOp::Or | BinOp::Send => Err(format!(
+                        "internal error: `{}` evaluated as a strict operator",
+                        op.symbol()
+                    )),
                 };
                 out.or_else(|m| fail(pos, m))
             }
@@ -422,53 +425,50 @@ impl Interp<'_> {
         }
     }
 
-    fn add(&mut self, l: &V, r: &V, pos: usize) -> Result<V, String> {
+    fn add(&mut self, l: &V, r: &V, pos: usize) -> R {
         match (l, r) {
             (V::Str(a), V::Str(b)) => {
-                self.burn(((a.len() + b.len()) / 64) as u64, pos)
-                    .map_err(msg_of)?;
+                self.burn(((a.len() + b.len()) / 64) as u64, pos)?;
                 Ok(V::str(&format!("{a}{b}")))
             }
             (V::List(a), V::List(b)) => {
-                self.burn((a.len() + b.len()) as u64 / 8, pos)
-                    .map_err(msg_of)?;
+                self.burn((a.len() + b.len()) as u64 / 8, pos)?;
                 let mut out = Vec::with_capacity(a.len() + b.len());
                 out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
                 Ok(V::list(out))
             }
             (V::Dict(a), V::Dict(b)) => {
-                self.burn((a.len() + b.len()) as u64 / 8, pos)
-                    .map_err(msg_of)?;
+                self.burn((a.len() + b.len()) as u64 / 8, pos)?;
                 let mut out = (**a).clone();
                 for (k, v) in b.iter() {
                     out.insert(k.clone(), v.clone());
                 }
                 Ok(V::Dict(Arc::new(out)))
             }
-            _ => arith(BinOp::Add, l, r),
+            _ => arith(BinOp::Add, l, r).or_else(|m| fail(pos, m)),
         }
     }
 
-    fn mul(&mut self, l: &V, r: &V, pos: usize) -> Result<V, String> {
+    fn mul(&mut self, l: &V, r: &V, pos: usize) -> R {
         match (l, r) {
             (V::Str(s), V::Int(n)) | (V::Int(n), V::Str(s)) => {
                 let n = usize::try_from(*n).unwrap_or(0);
                 let len = s.len().saturating_mul(n);
-                self.burn(len as u64 / 64, pos).map_err(msg_of)?;
+                self.burn(len as u64 / 64, pos)?;
                 Ok(V::str(&s.repeat(n)))
             }
             (V::List(items), V::Int(n)) | (V::Int(n), V::List(items)) => {
                 let n = usize::try_from(*n).unwrap_or(0);
                 let len = items.len().saturating_mul(n);
-                self.burn(len as u64, pos).map_err(msg_of)?;
+                self.burn(len as u64, pos)?;
                 let mut out = Vec::with_capacity(len);
                 for _ in 0..n {
                     out.extend(items.iter().cloned());
                 }
                 Ok(V::list(out))
             }
-            _ => arith(BinOp::Mul, l, r),
+            _ => arith(BinOp::Mul, l, r).or_else(|m| fail(pos, m)),
         }
     }
 
@@ -527,16 +527,16 @@ impl Interp<'_> {
         match out {
             Err(E::Stub) => {
                 // Check what the arguments say anyway (unknown functions inside lambdas …).
-                for p in &a.pos {
-                    if let P::N(n) = p {
-                        let _ = a.apply(self, n, V::Stub).or_else(|e| match e {
-                            E::Stub => Ok(V::Stub),
-                            e => Err(e),
-                        })?;
+                let lazy = a.pos.iter().filter_map(|p| match p {
+                    P::N(n) => Some(*n),
+                    P::V(_) => None,
+                });
+                let nodes: Vec<&Node> = lazy.chain(a.named.iter().map(|(_, n)| *n)).collect();
+                for n in nodes {
+                    match a.apply(self, n, V::Stub) {
+                        Ok(_) | Err(E::Stub) => {}
+                        Err(e) => return Err(e),
                     }
-                }
-                for (_, n) in &a.named {
-                    let _ = a.apply(self, n, V::Stub)?;
                 }
                 Ok(V::Stub)
             }
@@ -560,22 +560,6 @@ impl Interp<'_> {
         }
         Ok(self.host.call(name, &pos, &named))
     }
-}
-
-fn msg_of(e: E) -> String {
-    match e {
-        E::Fail { message, .. } => message,
-        E::Stub => "stub".into(),
-    }
-}
-
-fn unreachable_op() -> Result<V, String> {
-    Err("internal error: operator dispatched twice".into())
-}
-
-/// Turns a stub-dependent result into `E::Stub`, other errors into failures at `pos`.
-pub(crate) fn stubbed(r: Result<V, String>, pos: usize) -> R {
-    r.or_else(|m| fail(pos, m))
 }
 
 pub(crate) fn describe_value(v: &V) -> String {

@@ -40,86 +40,90 @@ pub(crate) fn is_host_function(name: &str) -> bool {
 }
 
 /// The yaql functions orch implements, with how yaql lets them be called.
-pub(crate) const FUNCTIONS: &[(&str, Form)] = &[
-    ("abs", Form::Function),
-    ("all", Form::Both),
-    ("any", Form::Both),
-    ("append", Form::Both),
-    ("bool", Form::Function),
-    ("coalesce", Form::Function),
-    ("concat", Form::Both),
-    ("contains", Form::Method),
-    ("containsKey", Form::Method),
-    ("containsValue", Form::Method),
-    ("count", Form::Method),
-    ("delete", Form::Method),
-    ("dict", Form::Function),
-    ("distinct", Form::Both),
-    ("endsWith", Form::Method),
-    ("enumerate", Form::Both),
-    ("first", Form::Method),
-    ("flatten", Form::Method),
-    ("float", Form::Function),
-    ("get", Form::Method),
-    ("groupBy", Form::Method),
-    ("indexOf", Form::Method),
-    ("indexWhere", Form::Method),
-    ("int", Form::Function),
-    ("isBoolean", Form::Function),
-    ("isDict", Form::Function),
-    ("isEmpty", Form::Both),
-    ("isInteger", Form::Function),
-    ("isList", Form::Function),
-    ("isNumber", Form::Function),
-    ("isString", Form::Function),
-    ("items", Form::Method),
-    ("join", Form::Method),
-    ("keys", Form::Method),
-    ("last", Form::Method),
-    ("lastIndexOf", Form::Method),
-    ("len", Form::Both),
-    ("let", Form::Function),
-    ("limit", Form::Method),
-    ("list", Form::Function),
-    ("matches", Form::Method),
-    ("max", Form::Both),
-    ("min", Form::Both),
-    ("orderBy", Form::Method),
-    ("orderByDescending", Form::Method),
-    ("pow", Form::Function),
-    ("range", Form::Function),
-    ("regex", Form::Function),
-    ("replace", Form::Method),
-    ("reverse", Form::Method),
-    ("rightSplit", Form::Method),
-    ("round", Form::Function),
-    ("search", Form::Method),
-    ("searchAll", Form::Method),
-    ("select", Form::Method),
-    ("selectMany", Form::Method),
-    ("set", Form::Method),
-    ("sign", Form::Function),
-    ("single", Form::Method),
-    ("skip", Form::Method),
-    ("skipWhile", Form::Method),
-    ("split", Form::Method),
-    ("startsWith", Form::Method),
-    ("str", Form::Function),
-    ("substring", Form::Method),
-    ("sum", Form::Method),
-    ("take", Form::Method),
-    ("takeWhile", Form::Method),
-    ("toCharArray", Form::Method),
-    ("toDict", Form::Method),
-    ("toList", Form::Method),
-    ("toLower", Form::Method),
-    ("toUpper", Form::Method),
-    ("trim", Form::Method),
-    ("trimLeft", Form::Method),
-    ("trimRight", Form::Method),
-    ("values", Form::Method),
-    ("where", Form::Method),
-    ("zip", Form::Method),
+/// An implementation: the interpreter, the call's arguments, the name it was called by.
+type Imp = fn(&mut Interp, &Args, &str) -> R;
+
+/// The yaql functions orch implements, with how yaql lets them be called.
+pub(crate) const FUNCTIONS: &[(&str, Form, Imp)] = &[
+    ("abs", Form::Function, f_abs),
+    ("all", Form::Both, f_all),
+    ("any", Form::Both, f_all),
+    ("append", Form::Both, f_append),
+    ("bool", Form::Function, f_bool),
+    ("coalesce", Form::Function, f_coalesce),
+    ("concat", Form::Both, f_concat),
+    ("contains", Form::Method, f_contains),
+    ("containsKey", Form::Method, f_contains_key),
+    ("containsValue", Form::Method, f_contains_key),
+    ("count", Form::Method, f_count),
+    ("delete", Form::Method, f_delete),
+    ("dict", Form::Function, f_dict),
+    ("distinct", Form::Both, f_distinct),
+    ("endsWith", Form::Method, f_starts_with),
+    ("enumerate", Form::Both, f_enumerate),
+    ("first", Form::Method, f_first),
+    ("flatten", Form::Method, f_flatten),
+    ("float", Form::Function, f_float),
+    ("get", Form::Method, f_get),
+    ("groupBy", Form::Method, f_group_by),
+    ("indexOf", Form::Method, f_index_of),
+    ("indexWhere", Form::Method, f_select),
+    ("int", Form::Function, f_int),
+    ("isBoolean", Form::Function, f_is_type),
+    ("isDict", Form::Function, f_is_type),
+    ("isEmpty", Form::Both, f_is_empty),
+    ("isInteger", Form::Function, f_is_type),
+    ("isList", Form::Function, f_is_type),
+    ("isNumber", Form::Function, f_is_type),
+    ("isString", Form::Function, f_is_type),
+    ("items", Form::Method, f_keys),
+    ("join", Form::Method, f_join),
+    ("keys", Form::Method, f_keys),
+    ("last", Form::Method, f_first),
+    ("lastIndexOf", Form::Method, f_index_of),
+    ("len", Form::Both, f_len),
+    ("let", Form::Function, f_let),
+    ("limit", Form::Method, f_skip),
+    ("list", Form::Function, f_list),
+    ("matches", Form::Method, f_matches),
+    ("max", Form::Both, f_max),
+    ("min", Form::Both, f_max),
+    ("orderBy", Form::Method, f_order_by),
+    ("orderByDescending", Form::Method, f_order_by),
+    ("pow", Form::Function, f_pow),
+    ("range", Form::Function, f_range),
+    ("regex", Form::Function, f_regex),
+    ("replace", Form::Method, f_replace),
+    ("reverse", Form::Method, f_reverse),
+    ("rightSplit", Form::Method, f_split),
+    ("round", Form::Function, f_round),
+    ("search", Form::Method, f_search),
+    ("searchAll", Form::Method, f_search),
+    ("select", Form::Method, f_select),
+    ("selectMany", Form::Method, f_select),
+    ("set", Form::Method, f_set),
+    ("sign", Form::Function, f_sign),
+    ("single", Form::Method, f_first),
+    ("skip", Form::Method, f_skip),
+    ("skipWhile", Form::Method, f_select),
+    ("split", Form::Method, f_split),
+    ("startsWith", Form::Method, f_starts_with),
+    ("str", Form::Function, f_str),
+    ("substring", Form::Method, f_substring),
+    ("sum", Form::Method, f_sum),
+    ("take", Form::Method, f_skip),
+    ("takeWhile", Form::Method, f_select),
+    ("toCharArray", Form::Method, f_to_char_array),
+    ("toDict", Form::Method, f_to_dict),
+    ("toList", Form::Method, f_to_list),
+    ("toLower", Form::Method, f_to_upper),
+    ("toUpper", Form::Method, f_to_upper),
+    ("trim", Form::Method, f_trim),
+    ("trimLeft", Form::Method, f_trim),
+    ("trimRight", Form::Method, f_trim),
+    ("values", Form::Method, f_keys),
+    ("where", Form::Method, f_select),
+    ("zip", Form::Method, f_zip),
 ];
 
 /// yaql 3 functions orch refuses, with the reason given to the workflow author.
@@ -232,7 +236,10 @@ pub(crate) const REFUSED: &[(&str, &str)] = &[
 
 /// How a call to `name` resolves, for the validator.
 pub(crate) fn lookup(name: &str) -> Option<Form> {
-    FUNCTIONS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    FUNCTIONS
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map(|(_, f, _)| *f)
 }
 
 /// Why a yaql name is refused, if it is one.
@@ -417,10 +424,10 @@ fn add_values(it: &mut Interp, a: &Args, x: &V, y: &V) -> R {
 /// Calls library function `name` (`method`: written `recv.name(…)`, the receiver first in
 /// `a.pos`).
 pub(crate) fn call(it: &mut Interp, name: &str, method: bool, a: &Args) -> R {
-    let Some(form) = lookup(name) else {
+    let Some((_, form, imp)) = FUNCTIONS.iter().find(|(n, ..)| *n == name) else {
         return fail(a.at, unknown_message(name, method));
     };
-    match (form, method) {
+    match (*form, method) {
         (Form::Function, true) => {
             return a.fail(format!(
                 "{name} is a function, not a method: write {name}(x), not x.{name}()"
@@ -437,65 +444,7 @@ pub(crate) fn call(it: &mut Interp, name: &str, method: bool, a: &Args) -> R {
         _ => {}
     }
     it.burn(1, a.at)?;
-    match name {
-        "abs" => f_abs(it, a, name),
-        "sign" => f_sign(it, a, name),
-        "pow" => f_pow(it, a, name),
-        "round" => f_round(it, a, name),
-        "bool" => f_bool(it, a, name),
-        "int" => f_int(it, a, name),
-        "float" => f_float(it, a, name),
-        "str" => f_str(it, a, name),
-        "isBoolean" | "isDict" | "isInteger" | "isList" | "isNumber" | "isString" => {
-            f_is_boolean(it, a, name)
-        }
-        "coalesce" => f_coalesce(it, a, name),
-        "let" => f_let(it, a, name),
-        "list" => f_list(it, a, name),
-        "dict" => f_dict(it, a, name),
-        "range" => f_range(it, a, name),
-        "regex" => f_regex(it, a, name),
-        "len" => f_len(it, a, name),
-        "count" => f_count(it, a, name),
-        "isEmpty" => f_is_empty(it, a, name),
-        "all" | "any" => f_all(it, a, name),
-        "append" => f_append(it, a, name),
-        "concat" => f_concat(it, a, name),
-        "contains" => f_contains(it, a, name),
-        "containsKey" | "containsValue" => f_contains_key(it, a, name),
-        "keys" | "values" | "items" => f_keys(it, a, name),
-        "get" => f_get(it, a, name),
-        "set" => f_set(it, a, name),
-        "delete" => f_delete(it, a, name),
-        "select" | "where" | "selectMany" | "takeWhile" | "skipWhile" | "indexWhere" => {
-            f_select(it, a, name)
-        }
-        "distinct" => f_distinct(it, a, name),
-        "enumerate" => f_enumerate(it, a, name),
-        "first" | "last" | "single" => f_first(it, a, name),
-        "flatten" => f_flatten(it, a, name),
-        "indexOf" | "lastIndexOf" => f_index_of(it, a, name),
-        "join" => f_join(it, a, name),
-        "max" | "min" => f_max(it, a, name),
-        "sum" => f_sum(it, a, name),
-        "orderBy" | "orderByDescending" => f_order_by(it, a, name),
-        "groupBy" => f_group_by(it, a, name),
-        "toDict" => f_to_dict(it, a, name),
-        "zip" => f_zip(it, a, name),
-        "skip" | "take" | "limit" => f_skip(it, a, name),
-        "reverse" => f_reverse(it, a, name),
-        "toList" => f_to_list(it, a, name),
-        "toCharArray" => f_to_char_array(it, a, name),
-        "toUpper" | "toLower" => f_to_upper(it, a, name),
-        "trim" | "trimLeft" | "trimRight" => f_trim(it, a, name),
-        "startsWith" | "endsWith" => f_starts_with(it, a, name),
-        "substring" => f_substring(it, a, name),
-        "replace" => f_replace(it, a, name),
-        "split" | "rightSplit" => f_split(it, a, name),
-        "matches" => f_matches(it, a, name),
-        "search" | "searchAll" => f_search(it, a, name),
-        other => fail(a.at, unknown_message(other, method)),
-    }
+    imp(it, a, name)
 }
 
 fn f_abs(it: &mut Interp, a: &Args, _name: &str) -> R {
@@ -639,7 +588,7 @@ fn f_str(it: &mut Interp, a: &Args, _name: &str) -> R {
     Ok(V::str(&yaql_str(&v)))
 }
 
-fn f_is_boolean(it: &mut Interp, a: &Args, name: &str) -> R {
+fn f_is_type(it: &mut Interp, a: &Args, name: &str) -> R {
     a.arity(1, 1)?;
     let v = a.val(it, 0)?;
     stub_check(&v)?;
@@ -1654,7 +1603,7 @@ pub(crate) fn unknown_message(name: &str, method: bool) -> String {
     }
     let near: Vec<&str> = FUNCTIONS
         .iter()
-        .map(|(n, _)| *n)
+        .map(|(n, ..)| *n)
         .chain(HOST_FUNCTIONS)
         .filter(|n| similar(n, name))
         .collect();
@@ -1725,7 +1674,7 @@ mod tests {
         let readme = include_str!("../../../README.md");
         let missing: Vec<&str> = FUNCTIONS
             .iter()
-            .map(|(n, _)| *n)
+            .map(|(n, ..)| *n)
             .chain(HOST_FUNCTIONS)
             .filter(|n| {
                 *n != "let"
