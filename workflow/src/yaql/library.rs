@@ -188,7 +188,7 @@ pub(crate) const REFUSED: &[(&str, &str)] = &[
     ("replaceMany", "is not supported"),
     (
         "format",
-        "is Python's str.format, whose mini-language orch does not reproduce; use + or a Jinja {{ }} expression",
+        "formats a date and time in yaql (its strings have no format method); join strings with + or use a Jinja {{ }} expression",
     ),
     ("characters", "is not supported"),
     ("hex", "is not supported"),
