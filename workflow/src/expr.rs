@@ -575,6 +575,7 @@ impl<'s> YaqlScope<'s> {
             let mut d = Dict::new();
             d.insert(Key::str("result"), V::Stub);
             d.insert(Key::str("status"), V::str("succeeded"));
+            d.insert(Key::str("occurrence"), V::Int(1));
             return Ok(V::Dict(Arc::new(d)));
         }
         Ok(match self.scope.tasks.get(&*name) {
@@ -583,6 +584,7 @@ impl<'s> YaqlScope<'s> {
                 let mut d = Dict::new();
                 d.insert(Key::str("result"), V::Null);
                 d.insert(Key::str("status"), V::str("not_run"));
+                d.insert(Key::str("occurrence"), V::Int(0));
                 V::Dict(Arc::new(d))
             }
         })
@@ -1147,6 +1149,7 @@ mod tests {
         assert_eq!(ev("task_status(fetch)"), Ok(json!("failed")));
         assert_eq!(ev("task_status(other)"), Ok(json!("null")));
         assert_eq!(ev("task('other').status"), Ok(json!("not_run")));
+        assert_eq!(ev("task(other).occurrence"), Ok(json!(0)));
         assert_eq!(
             ev("json('[1, {\"a\": null}]')"),
             Ok(json!([1, {"a": null}]))
