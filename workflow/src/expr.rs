@@ -1164,6 +1164,37 @@ mod tests {
     }
 
     #[test]
+    fn interpolation_writes_what_orquesta_writes() {
+        // Outputs of Orquesta 1.2.0's YAQLEvaluator/JinjaEvaluator.evaluate for the same data.
+        let s = scope_with(json!({
+            "xs": [1, 2, 3], "a": {"b": 1, "c": [true, null, 1.5, "it's"]}, "n": null,
+            "f": 1e16, "s": "x"
+        }));
+        let text = |pieces: Vec<Piece>| render(&Template::Text(pieces), &s).map_err(|f| f.message);
+        let t = |x: &str| Piece::Text(x.into());
+        let y = |x: &str| Piece::Expr(e(x));
+        let j = |x: &str| Piece::Expr(jinja(x));
+        assert_eq!(text(vec![t("x "), y("ctx().xs")]), Ok(json!("x [1, 2, 3]")));
+        assert_eq!(
+            text(vec![t("x "), y("ctx().a")]),
+            Ok(json!("x {'b': 1, 'c': [True, None, 1.5, \"it's\"]}"))
+        );
+        assert_eq!(
+            text(vec![t("x "), y("ctx().n"), t(" "), y("true"), t(" "), y("ctx().f")]),
+            Ok(json!("x None True 1e+16"))
+        );
+        assert_eq!(
+            text(vec![t("x "), y("ctx().xs.select($ * 2)")]),
+            Ok(json!("x [2, 4, 6]"))
+        );
+        assert_eq!(text(vec![y("ctx().s"), t("-"), y("ctx().s")]), Ok(json!("x-x")));
+        assert_eq!(
+            text(vec![t("x "), j("ctx().a"), t(" "), j("ctx().n"), t(" "), j("true")]),
+            Ok(json!("x {'b': 1, 'c': [True, None, 1.5, \"it's\"]} None True"))
+        );
+    }
+
+    #[test]
     fn data_with_delimiters_is_not_evaluated() {
         let s = scope_with(json!({"x": "<% ctx().secret %>"}));
         assert_eq!(
