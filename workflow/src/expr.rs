@@ -1180,17 +1180,36 @@ mod tests {
             Ok(json!("x {'b': 1, 'c': [True, None, 1.5, \"it's\"]}"))
         );
         assert_eq!(
-            text(vec![t("x "), y("ctx().n"), t(" "), y("true"), t(" "), y("ctx().f")]),
+            text(vec![
+                t("x "),
+                y("ctx().n"),
+                t(" "),
+                y("true"),
+                t(" "),
+                y("ctx().f")
+            ]),
             Ok(json!("x None True 1e+16"))
         );
         assert_eq!(
             text(vec![t("x "), y("ctx().xs.select($ * 2)")]),
             Ok(json!("x [2, 4, 6]"))
         );
-        assert_eq!(text(vec![y("ctx().s"), t("-"), y("ctx().s")]), Ok(json!("x-x")));
         assert_eq!(
-            text(vec![t("x "), j("ctx().a"), t(" "), j("ctx().n"), t(" "), j("true")]),
-            Ok(json!("x {'b': 1, 'c': [True, None, 1.5, \"it's\"]} None True"))
+            text(vec![y("ctx().s"), t("-"), y("ctx().s")]),
+            Ok(json!("x-x"))
+        );
+        assert_eq!(
+            text(vec![
+                t("x "),
+                j("ctx().a"),
+                t(" "),
+                j("ctx().n"),
+                t(" "),
+                j("true")
+            ]),
+            Ok(json!(
+                "x {'b': 1, 'c': [True, None, 1.5, \"it's\"]} None True"
+            ))
         );
     }
 

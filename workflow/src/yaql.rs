@@ -158,6 +158,12 @@ fn children(n: &Node) -> Vec<&Node> {
     }
 }
 
+/// Whether orch implements the yaql function `name` or refuses it with a reason.
+#[cfg(test)]
+pub(crate) fn is_classified(name: &str) -> bool {
+    library::lookup(name).is_some() || library::refused(name).is_some()
+}
+
 /// Evaluates a compiled expression; a stub anywhere in the way gives a stub.
 pub(crate) fn evaluate(p: &Program, host: &dyn Host) -> Result<V, Failure> {
     let mut it = Interp {

@@ -80,3 +80,25 @@ fn orch_agrees_with_python_yaql_on_every_case() {
         wrong.join("\n")
     );
 }
+
+/// Every function of yaql's standard library is either implemented or refused with a reason,
+/// so no yaql name falls through to a bare "unknown function".
+#[test]
+fn every_yaql_function_is_implemented_or_refused() {
+    let fixture: Value = serde_json::from_str(FIXTURE).expect("cases.json is JSON");
+    let names = fixture["functions"].as_array().expect("functions");
+    assert!(
+        names.len() > 100,
+        "only {} yaql functions listed",
+        names.len()
+    );
+    let unclassified: Vec<&str> = names
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|n| !crate::yaql::is_classified(n))
+        .collect();
+    assert!(
+        unclassified.is_empty(),
+        "neither implemented nor refused: {unclassified:?}"
+    );
+}

@@ -261,6 +261,16 @@ def evaluate(engine, root, expr):
         return {"error": "%s: %s" % (type(e).__name__, e)}
 
 
+def function_names(context):
+    """Every public function name of yaql's standard context (not the operators)."""
+    names = set()
+    c = context
+    while c is not None:
+        names |= set(getattr(c, "_functions", {}).keys())
+        c = c.parent
+    return sorted(n for n in names if not n.startswith(("#", "*")))
+
+
 def main():
     engine = yaql.factory.YaqlFactory().create()
     root = yaql.create_context()
@@ -289,6 +299,7 @@ def main():
         "yaql": metadata.version("yaql"),
         "orquesta": metadata.version("orquesta"),
         "command": "/tmp/yaql-oracle/bin/python workflow/tests/yaql/generate.py",
+        "functions": function_names(yaql.create_context()),
         "data": DATA,
         "cases": cases,
     }
