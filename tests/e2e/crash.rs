@@ -28,7 +28,7 @@ fn workflow() -> String {
         );
     }
     y.push_str(
-        "  fan:\n    action: misbehave.slow\n    with: { items: <% range(16) | list %>, concurrency: 4 }\n    input: { ms: 3, tag: \"item<% item() %>\" }\n    next: [{ publish: [{ items: <% result() | map(attribute='tag') | list %> }], do: join }]\n",
+        "  fan:\n    action: misbehave.slow\n    with: { items: <% range(16) %>, concurrency: 4 }\n    input: { ms: 3, tag: \"item<% item() %>\" }\n    next: [{ publish: [{ items: <% result().select($.tag) %> }], do: join }]\n",
     );
     y.push_str("  join:\n    join: all\n    action: core.noop\n    next: [{ do: t0 }]\n");
     for i in 0..10 {
@@ -117,7 +117,11 @@ fn a_run_killed_at_many_points_resumes_to_the_same_outputs_running_each_step_onc
             None => {
                 bg.signal("-KILL");
                 let killed = bg.wait();
-                assert_ne!(killed.code, 0, "{killed:#?}");
+                // The final commit can land between the check above and the kill: then the
+                // run is done and there is nothing to resume.
+                if killed.code == 0 || run_id.as_ref().is_some_and(|id| finished(&db, id)) {
+                    break host.orch(&["runs", "show", run_id.as_deref().unwrap_or(""), "--json"]);
+                }
                 kills += 1;
                 // Vary the gap so kills land in different places: between commits, during
                 // an invocation, right after a start.

@@ -300,6 +300,31 @@ fn bad_workflows_and_inputs_are_refused_with_clear_errors_before_anything_runs()
         "{err}"
     );
 
+    // Jinja inside <% %> (which is YAQL) and a yaql function orch refuses: named with their
+    // place before anything runs, by `run` and by `workflow validate` alike.
+    let jinja_in_yaql = write(
+        dir.path(),
+        "jinja.yaml",
+        "input: [hosts]\ntasks:\n  a:\n    action: core.echo\n    input:\n      n: <% ctx(hosts) | length %>\n      t: <% now() %>\n      ok: \"{{ ctx('hosts') | length }} and <% len(ctx(hosts)) %>\"\n",
+    );
+    for args in [
+        vec!["run", &jinja_in_yaql],
+        vec!["workflow", "validate", &jinja_in_yaql],
+    ] {
+        let err = host.orch(&args).fails_with(2).to_owned();
+        assert!(
+            err.contains("6:")
+                && err.contains("illegal character '|' (Jinja's filters work in {{ }} only"),
+            "{err}"
+        );
+        assert!(err.contains("(at character 12)"), "{err}");
+        assert!(
+            err.contains("7:") && err.contains("`now` is not supported by orch"),
+            "{err}"
+        );
+        assert!(!err.contains("input.ok"), "{err}");
+    }
+
     let err = run(&host, &["provision"]).fails_with(2).to_owned();
     assert!(err.contains("input `hosts` is required"), "{err}");
     let err = run(&host, &["provision", "-i", "hosts=[]", "-i", "color=red"])

@@ -1,26 +1,32 @@
-//! Expression evaluation: `<% … %>` / `{{ … }}` through minijinja, and the workflow functions.
+//! Expression evaluation as Orquesta does it: `<% … %>` is YAQL (our `yaql` module), `{{ … }}` is
+//! Jinja (minijinja), both with the workflow functions `ctx`, `result`, `succeeded`, `failed`,
+//! `completed`, `item`, `task`, `task_status`, `json` and `zip`.
 //!
-//! One process-wide minijinja environment holds the functions (`ctx`, `result`, `succeeded`,
-//! `failed`, `completed`, `item`, `task`, `zip`) with strict undefined handling and a fuel limit,
-//! so a typo is an error rather than an empty string and a runaway expression stops. The functions
-//! find the data they serve in a hidden [`Scope`] object passed as the only context variable;
-//! nothing else is visible to an expression. The same functions run in a *stub* mode for
-//! `orch workflow validate`, where they return permissive placeholders and record misuse.
+//! The data an expression may see lives in a [`Scope`]. For Jinja, one process-wide minijinja
+//! environment holds the functions with strict undefined handling and a fuel limit, so a typo is an
+//! error rather than an empty string and a runaway expression stops; the functions find the scope
+//! in a hidden object passed as the only context variable. For YAQL, [`YaqlScope`] answers the same
+//! functions, `$` at the top of an expression is the context (as `ctx()`), and the evaluator's own
+//! fuel and depth limits apply. The same functions run in a *stub* mode for `orch workflow
+//! validate`, where they return permissive placeholders and record misuse.
 //!
-//! Data is converted to minijinja values and back, never parsed: a `<% %>` inside an action result
-//! or a run input is just characters.
+//! Data is converted to values and back, never parsed: a `<% %>` inside an action result or a run
+//! input is just characters (Orquesta would evaluate it again; orch does not, on purpose).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use indexmap::IndexMap;
 use minijinja::value::{
-    Enumerator, Object, ObjectExt, ObjectRepr, Rest, Value as MjValue, ValueKind,
+    Enumerator, Kwargs, Object, ObjectExt, ObjectRepr, Rest, Value as MjValue, ValueKind,
 };
 use minijinja::{Environment, Error as MjError, ErrorKind, State, UndefinedBehavior};
 use serde_json::Value;
 
-use crate::model::{Expr, Loc, Piece, Template};
+use crate::model::{Delim, Expr, Loc, Piece, Template};
+use crate::yaql::{self, Dict, Key, V};
 
 /// Instruction budget for one expression: far above any honest expression, far below a hang.
 const FUEL: u64 = 100_000;
@@ -32,8 +38,16 @@ pub const MAX_EXPR_LEN: usize = 2000;
 const SCOPE_VAR: &str = "__orch_scope";
 
 /// A compiled expression or why it does not compile.
-pub(crate) type Compiled =
-    Result<Arc<minijinja::Expression<'static, 'static>>, (ErrorKind, String)>;
+pub(crate) type Compiled = Result<Program, (ErrorKind, String)>;
+
+/// An expression compiled in its language.
+#[derive(Debug)]
+pub(crate) enum Program {
+    /// `{{ … }}`.
+    Jinja(Arc<minijinja::Expression<'static, 'static>>),
+    /// `<% … %>`.
+    Yaql(Arc<yaql::Program>),
+}
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -47,6 +61,8 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_function("item", f_item);
     env.add_function("task", f_task);
     env.add_function("zip", f_zip);
+    env.add_function("json", f_json);
+    env.add_function("task_status", f_task_status);
     env
 });
 
@@ -336,16 +352,70 @@ fn f_task(state: &State, name: MjValue) -> Result<MjValue, MjError> {
     }))
 }
 
-fn f_zip(lists: Rest<MjValue>) -> Result<MjValue, MjError> {
+/// Orquesta's `json`: a string parsed as JSON; a map passes through.
+fn f_json(value: MjValue) -> Result<MjValue, MjError> {
+    if value.kind() == ValueKind::Map {
+        return Ok(value);
+    }
+    let Some(text) = value.as_str() else {
+        return Err(MjError::new(
+            ErrorKind::InvalidOperation,
+            "json() takes a string of JSON",
+        ));
+    };
+    serde_json::from_str::<Value>(text)
+        .map(|v| to_mj(&v))
+        .map_err(|e| {
+            MjError::new(
+                ErrorKind::InvalidOperation,
+                format!("json() could not parse the string: {e}"),
+            )
+        })
+}
+
+/// Orquesta's `task_status(name)`: the task's status, "null" when it has not run.
+fn f_task_status(state: &State, name: MjValue) -> Result<MjValue, MjError> {
+    let view = f_task(state, name)?;
+    if view.downcast_object_ref::<StubValue>().is_some() {
+        return Ok(view);
+    }
+    let status = view.get_attr("status")?;
+    Ok(match status.as_str() {
+        Some("not_run") | None => MjValue::from("null"),
+        Some(_) => status,
+    })
+}
+
+/// Orquesta's `zip`: `zip_longest` padded with `pad` (default none); one list comes back as is.
+fn f_zip(lists: Rest<MjValue>, kwargs: Kwargs) -> Result<MjValue, MjError> {
+    let pad: Option<MjValue> = kwargs.get("pad")?;
+    kwargs.assert_all_used()?;
+    let pad = pad.unwrap_or_else(|| MjValue::from(()));
     let lists: Vec<Vec<MjValue>> = lists
         .0
         .iter()
-        .map(|l| l.try_iter().map(Iterator::collect))
+        .map(|l| {
+            if l.is_none() {
+                Ok(Vec::new())
+            } else {
+                l.try_iter().map(Iterator::collect)
+            }
+        })
         .collect::<Result<_, _>>()?;
-    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    if let [one] = lists.as_slice() {
+        return Ok(MjValue::from(one.clone()));
+    }
+    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
     Ok(MjValue::from(
         (0..n)
-            .map(|i| MjValue::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .map(|i| {
+                MjValue::from(
+                    lists
+                        .iter()
+                        .map(|l| l.get(i).cloned().unwrap_or_else(|| pad.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect::<Vec<_>>(),
     ))
 }
@@ -355,6 +425,328 @@ fn list_or_none(names: &[&str]) -> String {
         "(none)".into()
     } else {
         names.join(", ")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workflow functions for YAQL.
+
+/// Orquesta's functions for YAQL over one [`Scope`]. Converted values are cached for the one
+/// evaluation, so a loop that reads `ctx()` does not copy the context again each time.
+pub(crate) struct YaqlScope<'s> {
+    scope: &'s Scope,
+    vars: RefCell<HashMap<String, V>>,
+    all: RefCell<Option<V>>,
+}
+
+impl<'s> YaqlScope<'s> {
+    pub(crate) fn new(scope: &'s Scope) -> Self {
+        YaqlScope {
+            scope,
+            vars: RefCell::default(),
+            all: RefCell::default(),
+        }
+    }
+
+    /// A misuse: recorded in the dry run (which goes on with a stub), an error in a real run.
+    fn problem(&self, msg: String) -> Result<V, String> {
+        match &self.scope.stub {
+            Some(stub) => {
+                if let Ok(mut p) = stub.problems.lock() {
+                    p.push(msg);
+                }
+                Ok(V::Stub)
+            }
+            None => Err(msg),
+        }
+    }
+
+    fn var(&self, name: &str) -> Option<V> {
+        if let Some(v) = self.vars.borrow().get(name) {
+            return Some(v.clone());
+        }
+        let v = mj_to_v(self.scope.ctx.get(name)?);
+        self.vars.borrow_mut().insert(name.to_string(), v.clone());
+        Some(v)
+    }
+
+    fn ctx_all(&self) -> V {
+        if let Some(v) = self.all.borrow().as_ref() {
+            return v.clone();
+        }
+        let mut d = Dict::new();
+        for k in self.scope.ctx.keys() {
+            if let Some(v) = self.var(k) {
+                d.insert(Key::str(k), v);
+            }
+        }
+        let v = V::Dict(Arc::new(d));
+        *self.all.borrow_mut() = Some(v.clone());
+        v
+    }
+
+    fn ctx(&self, args: &[V]) -> Result<V, String> {
+        match args {
+            [] => Ok(self.ctx_all()),
+            [V::Str(name)] => match self.var(name) {
+                Some(v) => Ok(v),
+                None => {
+                    let known: Vec<&str> = self.scope.ctx.keys().map(String::as_str).collect();
+                    self.problem(format!(
+                        "ctx has no variable `{name}`; known: {}",
+                        list_or_none(&known)
+                    ))
+                }
+            },
+            [V::Stub] => Ok(V::Stub),
+            [_] => Err("ctx() takes a variable name, e.g. ctx(device) or ctx('device')".into()),
+            _ => Err("ctx() takes at most one argument".into()),
+        }
+    }
+
+    fn status(&self, name: &str, f: fn(bool) -> bool) -> Result<V, String> {
+        match &self.scope.current {
+            Some(c) => Ok(V::Bool(f(c.succeeded))),
+            None => self.problem(format!(
+                "{name}() is only available in a task's `next` and `retry.when`"
+            )),
+        }
+    }
+
+    fn item(&self, args: &[V]) -> Result<V, String> {
+        let Some(item) = &self.scope.item else {
+            return self
+                .problem("item() is only available in the input of a task with `with`".into());
+        };
+        let value = mj_to_v(&item.value);
+        match args {
+            [] if item.names.is_empty() => Ok(value),
+            [] => {
+                // Orquesta: with names, item() is a map of name to value.
+                let mut d = Dict::new();
+                for n in item.names.iter() {
+                    d.insert(Key::str(n), self.named_item(&value, item, n)?);
+                }
+                Ok(V::Dict(Arc::new(d)))
+            }
+            [V::Str(name)] => {
+                if !item.names.iter().any(|n| **n == **name) {
+                    let known: Vec<&str> = item.names.iter().map(String::as_str).collect();
+                    return self.problem(format!(
+                        "item has no name `{name}`; `with` names: {} (use `{name} in <% … %>` to name items)",
+                        list_or_none(&known)
+                    ));
+                }
+                self.named_item(&value, item, name)
+            }
+            [V::Stub] => Ok(V::Stub),
+            _ => Err("item() takes an item name, e.g. item(host)".into()),
+        }
+    }
+
+    fn named_item(&self, value: &V, item: &ItemBinding, name: &str) -> Result<V, String> {
+        if self.scope.stub.is_some() || value.is_stub() {
+            return Ok(V::Stub);
+        }
+        if item.names.len() == 1 {
+            return Ok(value.clone());
+        }
+        let pos = item.names.iter().position(|n| n == name).unwrap_or(0);
+        match value {
+            V::List(l) if l.len() == item.names.len() => Ok(l[pos].clone()),
+            _ => Err(format!(
+                "item is not a list of {} values for names {:?}",
+                item.names.len(),
+                item.names
+            )),
+        }
+    }
+
+    fn task(&self, args: &[V]) -> Result<V, String> {
+        let name = match args {
+            [V::Str(n)] => n.clone(),
+            [V::Stub] => return Ok(V::Stub),
+            _ => return Err("task() takes a task name, e.g. task(fetch)".into()),
+        };
+        if let Some(stub) = &self.scope.stub {
+            if !stub.task_names.iter().any(|t| **t == *name) {
+                return self.problem(format!("task('{name}') names no task of this workflow"));
+            }
+            let mut d = Dict::new();
+            d.insert(Key::str("result"), V::Stub);
+            d.insert(Key::str("status"), V::str("succeeded"));
+            d.insert(Key::str("occurrence"), V::Int(1));
+            return Ok(V::Dict(Arc::new(d)));
+        }
+        Ok(match self.scope.tasks.get(&*name) {
+            Some(v) => mj_to_v(v),
+            None => {
+                let mut d = Dict::new();
+                d.insert(Key::str("result"), V::Null);
+                d.insert(Key::str("status"), V::str("not_run"));
+                d.insert(Key::str("occurrence"), V::Int(0));
+                V::Dict(Arc::new(d))
+            }
+        })
+    }
+
+    fn task_status(&self, args: &[V]) -> Result<V, String> {
+        match self.task(args)? {
+            V::Dict(d) => Ok(match d.get(&Key::str("status")) {
+                // Orquesta's status of a task that has not run is the string "null".
+                Some(V::Str(s)) if &**s == "not_run" => V::str("null"),
+                Some(v) => v.clone(),
+                None => V::str("null"),
+            }),
+            other => Ok(other),
+        }
+    }
+}
+
+/// Orquesta's `zip`: `zip_longest`, missing places filled with `pad` (default null); one list is
+/// returned as it is.
+fn yaql_zip(args: &[V], named: &[(String, V)]) -> Result<V, String> {
+    let mut pad = V::Null;
+    for (k, v) in named {
+        if k != "pad" {
+            return Err(format!(
+                "zip() has no parameter `{k}`; it takes lists and pad => value"
+            ));
+        }
+        pad = v.clone();
+    }
+    if args.iter().any(V::is_stub) {
+        return Ok(V::Stub);
+    }
+    let lists: Vec<Arc<Vec<V>>> = args
+        .iter()
+        .map(|a| match a {
+            V::Null => Ok(Arc::new(Vec::new())),
+            V::List(l) => Ok(l.clone()),
+            other => Err(format!("zip() takes lists, got a {}", other.type_name())),
+        })
+        .collect::<Result<_, _>>()?;
+    if lists.len() == 1 {
+        return Ok(V::List(lists[0].clone()));
+    }
+    let n = lists.iter().map(|l| l.len()).max().unwrap_or(0);
+    Ok(V::list(
+        (0..n)
+            .map(|i| {
+                V::list(
+                    lists
+                        .iter()
+                        .map(|l| l.get(i).cloned().unwrap_or_else(|| pad.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// Orquesta's `json`: a string parsed as JSON. (Its pass-through for a dict never applies under
+/// yaql, which hands it a frozen dict that is no `dict`.)
+fn yaql_json(args: &[V]) -> Result<V, String> {
+    match args {
+        [V::Str(s)] => serde_json::from_str::<Value>(s)
+            .map(|v| V::from_json(&v))
+            .map_err(|e| format!("json() could not parse the string: {e}")),
+        [V::Stub] => Ok(V::Stub),
+        [other] => Err(format!(
+            "json() takes a string, got a {}",
+            other.type_name()
+        )),
+        _ => Err("json() takes one argument".into()),
+    }
+}
+
+impl yaql::Host for YaqlScope<'_> {
+    fn call(&self, name: &str, args: &[V], named: &[(String, V)]) -> Option<Result<V, String>> {
+        let no_named = |r: Result<V, String>| {
+            if let Some((k, _)) = named.first() {
+                return Err(format!("{name}() has no parameter `{k}`"));
+            }
+            r
+        };
+        let none = |r: Result<V, String>| {
+            if !args.is_empty() {
+                return Err(format!("{name}() takes no arguments"));
+            }
+            r
+        };
+        Some(match name {
+            "ctx" => no_named(self.ctx(args)),
+            "result" => no_named(none(match &self.scope.current {
+                Some(c) => Ok(mj_to_v(&c.result)),
+                None => self.problem(
+                    "result() is only available in a task's `next` and `retry.when`".into(),
+                ),
+            })),
+            "succeeded" => no_named(none(self.status("succeeded", |s| s))),
+            "failed" => no_named(none(self.status("failed", |s| !s))),
+            "completed" => no_named(none(self.status("completed", |_| true))),
+            "item" => no_named(self.item(args)),
+            "task" => no_named(self.task(args)),
+            "task_status" => no_named(self.task_status(args)),
+            "json" => no_named(yaql_json(args)),
+            "zip" => yaql_zip(args, named),
+            _ => return None,
+        })
+    }
+
+    /// `$` at the top of an expression: the context, as `ctx()` (Mistral's convention; Orquesta
+    /// itself leaves `$` null there, so no working Orquesta expression reads it).
+    fn root(&self) -> V {
+        self.ctx_all()
+    }
+
+    fn root_key(&self, name: &str) -> Result<V, String> {
+        self.var(name).ok_or_else(|| {
+            let known: Vec<&str> = self.scope.ctx.keys().map(String::as_str).collect();
+            format!(
+                "key `{name}` is not in the context; its variables: {}",
+                list_or_none(&known)
+            )
+        })
+    }
+}
+
+/// A minijinja value (what the scope holds) as a YAQL value; the dry run's placeholders stay
+/// stubs at any depth.
+fn mj_to_v(v: &MjValue) -> V {
+    if v.downcast_object_ref::<StubValue>().is_some() {
+        return V::Stub;
+    }
+    match v.kind() {
+        ValueKind::None | ValueKind::Undefined => V::Null,
+        ValueKind::Bool => V::Bool(v.is_true()),
+        ValueKind::Number => {
+            if let (true, Some(i)) = (v.is_integer(), v.as_i64()) {
+                V::Int(i)
+            } else {
+                V::Float(f64::try_from(v.clone()).unwrap_or(f64::NAN))
+            }
+        }
+        ValueKind::String => V::str(v.as_str().unwrap_or_default()),
+        ValueKind::Seq | ValueKind::Iterable => match v.try_iter() {
+            Ok(items) => V::list(items.map(|x| mj_to_v(&x)).collect()),
+            Err(_) => V::Null,
+        },
+        ValueKind::Map => {
+            let mut d = Dict::new();
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let item = v.get_item(&k).unwrap_or_default();
+                    let key = k
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| k.to_string());
+                    d.insert(Key::str(&key), mj_to_v(&item));
+                }
+            }
+            V::Dict(Arc::new(d))
+        }
+        _ => V::Null,
     }
 }
 
@@ -439,9 +831,15 @@ fn compiled(e: &Expr) -> &Compiled {
                 ),
             ));
         }
-        ENV.compile_expression_owned(e.code.clone())
-            .map(Arc::new)
-            .map_err(|err| (err.kind(), describe(&err)))
+        match e.delim {
+            Delim::Braces => ENV
+                .compile_expression_owned(e.code.clone())
+                .map(|x| Program::Jinja(Arc::new(x)))
+                .map_err(|err| (err.kind(), describe(&err))),
+            Delim::Percent => yaql::compile(&e.code)
+                .map(|p| Program::Yaql(Arc::new(p)))
+                .map_err(|f| (ErrorKind::SyntaxError, f.describe())),
+        }
     })
 }
 
@@ -467,26 +865,45 @@ pub(crate) fn check_syntax(e: &Expr) -> Result<(), EvalFailure> {
     }
 }
 
-/// Evaluates one expression to a minijinja value.
-pub(crate) fn eval_raw(e: &Expr, scope: &Scope) -> Result<MjValue, EvalFailure> {
+/// The value of one evaluation, in its language's terms.
+enum Evaluated {
+    Jinja(MjValue),
+    Yaql(V),
+}
+
+fn evaluate(e: &Expr, scope: &Scope) -> Result<Evaluated, EvalFailure> {
     let fail = |message: String, kind: Option<ErrorKind>| EvalFailure {
         expression: e.source(),
         message,
         loc: e.loc,
         kind,
     };
-    let expr = compiled(e)
+    match compiled(e)
         .as_ref()
-        .map_err(|(k, m)| fail(m.clone(), Some(*k)))?;
-    let ctx = minijinja::context! { __orch_scope => MjValue::from_object(scope.clone()) };
-    expr.eval(ctx)
-        .map_err(|err| fail(describe(&err), Some(err.kind())))
+        .map_err(|(k, m)| fail(m.clone(), Some(*k)))?
+    {
+        Program::Jinja(expr) => {
+            let ctx = minijinja::context! { __orch_scope => MjValue::from_object(scope.clone()) };
+            expr.eval(ctx)
+                .map(Evaluated::Jinja)
+                .map_err(|err| fail(describe(&err), Some(err.kind())))
+        }
+        Program::Yaql(p) => {
+            let host = YaqlScope::new(scope);
+            yaql::evaluate(p, &host)
+                .map(Evaluated::Yaql)
+                .map_err(|f| fail(f.describe(), None))
+        }
+    }
 }
 
 /// Evaluates one expression to JSON.
 pub(crate) fn eval_expr(e: &Expr, scope: &Scope) -> Result<Value, EvalFailure> {
-    let v = eval_raw(e, scope)?;
-    to_json(&v).map_err(|message| EvalFailure {
+    let converted = match evaluate(e, scope)? {
+        Evaluated::Jinja(v) => to_json(&v),
+        Evaluated::Yaql(v) => v.to_json(),
+    };
+    converted.map_err(|message| EvalFailure {
         expression: e.source(),
         message,
         loc: e.loc,
@@ -507,8 +924,9 @@ pub(crate) fn render(t: &Template, scope: &Scope) -> Result<Value, EvalFailure> 
                     Piece::Text(t) => out.push_str(t),
                     Piece::Expr(e) => match eval_expr(e, scope)? {
                         Value::String(s) => out.push_str(&s),
-                        // Non-strings are written as JSON so lists and maps stay readable.
-                        other => out.push_str(&other.to_string()),
+                        // Orquesta writes Python's str() of the value: `[1, 'a']`, `True`,
+                        // `None`, `{'k': 1.5}`.
+                        other => out.push_str(&yaql::py_str(&V::from_json(&other))),
                     },
                 }
             }
@@ -530,11 +948,25 @@ pub(crate) fn render(t: &Template, scope: &Scope) -> Result<Value, EvalFailure> 
     })
 }
 
-/// Evaluates a condition (`when`): Jinja truthiness of the result.
+/// Evaluates a condition (`when`): Python's truthiness of the result, as both languages have.
 pub(crate) fn truthy(t: &Template, scope: &Scope) -> Result<bool, EvalFailure> {
     match t {
         Template::Expr(e) => {
-            let v = eval_raw(e, scope)?;
+            let v = match evaluate(e, scope)? {
+                Evaluated::Yaql(v) => {
+                    if let V::Regex(_) = v {
+                        // A regex object is no condition: refuse it as the conversion does.
+                        v.to_json().map_err(|message| EvalFailure {
+                            expression: e.source(),
+                            message,
+                            loc: e.loc,
+                            kind: None,
+                        })?;
+                    }
+                    return Ok(v.truthy());
+                }
+                Evaluated::Jinja(v) => v,
+            };
             if matches!(
                 v.kind(),
                 ValueKind::Plain | ValueKind::Invalid | ValueKind::Undefined
@@ -609,8 +1041,10 @@ mod tests {
             succeeded: false,
             result: MjValue::from(()),
         });
-        let err = truthy(&Template::Expr(e("succeeded")), &s).expect_err("function object");
-        assert!(err.message.contains("succeeded()"), "{}", err.message);
+        for bare in [e("succeeded"), jinja("succeeded"), e("not failed")] {
+            let err = truthy(&Template::Expr(bare), &s).expect_err("function object");
+            assert!(err.message.contains("()"), "{}", err.message);
+        }
         assert_eq!(
             truthy(&Template::Expr(e("succeeded()")), &s).ok(),
             Some(false)
@@ -618,15 +1052,165 @@ mod tests {
         assert_eq!(truthy(&Template::Expr(e("failed()")), &s).ok(), Some(true));
     }
 
+    fn jinja(code: &str) -> Expr {
+        Expr::new(code, Delim::Braces, Loc::default())
+    }
+
     #[test]
     fn overlong_expression_is_refused_before_the_parser_can_overflow_the_stack() {
         let s = scope_with(json!({}));
         let long = format!("0{}", " + 1".repeat(60_000));
-        let err = eval_expr(&e(&long), &s).expect_err("too long");
-        assert!(err.message.contains("limit is 2000"), "{}", err.message);
-        // Within the limit the same shape evaluates normally.
+        for expr in [e(&long), jinja(&long)] {
+            let err = eval_expr(&expr, &s).expect_err("too long");
+            assert!(err.message.contains("limit is 2000"), "{}", err.message);
+        }
+        // Within the limit the same shape evaluates normally (YAQL bounds the depth too).
         let ok = format!("0{}", " + 1".repeat(400));
-        assert_eq!(eval_expr(&e(&ok), &s).ok(), Some(json!(400)));
+        assert_eq!(eval_expr(&jinja(&ok), &s).ok(), Some(json!(400)));
+        let ok = format!("0{}", " + 1".repeat(60));
+        assert_eq!(eval_expr(&e(&ok), &s).ok(), Some(json!(60)));
+        let deep = format!("0{}", " + 1".repeat(400));
+        let err = eval_expr(&e(&deep), &s).expect_err("too deep");
+        assert!(err.message.contains("nests deeper"), "{}", err.message);
+    }
+
+    #[test]
+    fn deepest_accepted_yaql_runs_on_half_a_worker_stack() {
+        // The driver evaluates on tokio workers (2 MiB stacks). The deepest tree the parser
+        // accepts, every level a method call with a lambda, must fit in half of that.
+        let nest = |n: usize| {
+            let mut code = "$".to_string();
+            for _ in 0..n {
+                code = format!("[1].select({code})");
+            }
+            format!("{code}.len()")
+        };
+        let mut depth = 1;
+        while yaql::compile(&nest(depth + 1)).is_ok() {
+            depth += 1;
+        }
+        assert!(depth >= 20, "only {depth} levels accepted");
+        let code = nest(depth);
+        let handle = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                let s = scope_with(json!({}));
+                eval_expr(&e(&code), &s).map_err(|f| f.message)
+            })
+            .expect("thread");
+        assert_eq!(handle.join().ok().and_then(Result::ok), Some(json!(1)));
+    }
+
+    #[test]
+    fn reading_one_variable_does_not_convert_the_whole_context() {
+        let s = scope_with(json!({"a": 1, "big": vec!["x"; 1000]}));
+        for code in ["ctx().a", "$.a", "ctx(a)"] {
+            let host = YaqlScope::new(&s);
+            let p = yaql::compile(code).expect("compiles");
+            let v = yaql::evaluate(&p, &host).expect("evaluates");
+            assert!(matches!(v, V::Int(1)), "{code}");
+            assert!(
+                host.all.borrow().is_none(),
+                "{code} built the whole context"
+            );
+            assert_eq!(host.vars.borrow().len(), 1, "{code}");
+        }
+        // In a lambda `$` is the item, not the context.
+        assert_eq!(
+            eval_expr(&e("[{a => 2}].select($.a)"), &s).ok(),
+            Some(json!([2]))
+        );
+    }
+
+    #[test]
+    fn workflow_functions_in_yaql() {
+        let mut s = scope_with(json!({"x": 1}));
+        let mut tasks = IndexMap::new();
+        tasks.insert(
+            "fetch".to_string(),
+            to_mj(&json!({"status": "failed", "result": {"code": 7}})),
+        );
+        s.tasks = Arc::new(tasks);
+        s.current = Some(Current {
+            succeeded: true,
+            result: to_mj(&json!({"rows": [{"id": 1}, {"id": 2}]})),
+        });
+        s.item = Some(ItemBinding {
+            value: to_mj(&json!(["r1", 22])),
+            names: Arc::new(vec!["host".into(), "port".into()]),
+        });
+        let ev = |code: &str| eval_expr(&e(code), &s).map_err(|f| f.message);
+        assert_eq!(ev("result().rows.select($.id)"), Ok(json!([1, 2])));
+        assert_eq!(ev("succeeded() and not failed()"), Ok(json!(true)));
+        assert_eq!(ev("completed()"), Ok(json!(true)));
+        assert_eq!(ev("item(host) + ':' + str(item(port))"), Ok(json!("r1:22")));
+        assert_eq!(ev("item()"), Ok(json!({"host": "r1", "port": 22})));
+        assert_eq!(ev("task(fetch).result.code"), Ok(json!(7)));
+        assert_eq!(ev("task_status(fetch)"), Ok(json!("failed")));
+        assert_eq!(ev("task_status(other)"), Ok(json!("null")));
+        assert_eq!(ev("task('other').status"), Ok(json!("not_run")));
+        assert_eq!(ev("task(other).occurrence"), Ok(json!(0)));
+        assert_eq!(
+            ev("json('[1, {\"a\": null}]')"),
+            Ok(json!([1, {"a": null}]))
+        );
+        assert!(ev("item(nope)").is_err_and(|m| m.contains("host, port")));
+        let jinja_ev = |code: &str| eval_expr(&jinja(code), &s).map_err(|f| f.message);
+        assert_eq!(jinja_ev("task_status('fetch')"), Ok(json!("failed")));
+        assert_eq!(jinja_ev("task_status('other')"), Ok(json!("null")));
+        assert_eq!(jinja_ev("json('{\"a\": [1]}').a"), Ok(json!([1])));
+        assert!(ev("ctx(x, y)").is_err());
+        assert!(ev("result(1)").is_err());
+    }
+
+    #[test]
+    fn interpolation_writes_what_orquesta_writes() {
+        // Outputs of Orquesta 1.2.0's YAQLEvaluator/JinjaEvaluator.evaluate for the same data.
+        let s = scope_with(json!({
+            "xs": [1, 2, 3], "a": {"b": 1, "c": [true, null, 1.5, "it's"]}, "n": null,
+            "f": 1e16, "s": "x"
+        }));
+        let text = |pieces: Vec<Piece>| render(&Template::Text(pieces), &s).map_err(|f| f.message);
+        let t = |x: &str| Piece::Text(x.into());
+        let y = |x: &str| Piece::Expr(e(x));
+        let j = |x: &str| Piece::Expr(jinja(x));
+        assert_eq!(text(vec![t("x "), y("ctx().xs")]), Ok(json!("x [1, 2, 3]")));
+        assert_eq!(
+            text(vec![t("x "), y("ctx().a")]),
+            Ok(json!("x {'b': 1, 'c': [True, None, 1.5, \"it's\"]}"))
+        );
+        assert_eq!(
+            text(vec![
+                t("x "),
+                y("ctx().n"),
+                t(" "),
+                y("true"),
+                t(" "),
+                y("ctx().f")
+            ]),
+            Ok(json!("x None True 1e+16"))
+        );
+        assert_eq!(
+            text(vec![t("x "), y("ctx().xs.select($ * 2)")]),
+            Ok(json!("x [2, 4, 6]"))
+        );
+        assert_eq!(
+            text(vec![y("ctx().s"), t("-"), y("ctx().s")]),
+            Ok(json!("x-x"))
+        );
+        assert_eq!(
+            text(vec![
+                t("x "),
+                j("ctx().a"),
+                t(" "),
+                j("ctx().n"),
+                t(" "),
+                j("true")
+            ]),
+            Ok(json!(
+                "x {'b': 1, 'c': [True, None, 1.5, \"it's\"]} None True"
+            ))
+        );
     }
 
     #[test]
@@ -639,11 +1223,25 @@ mod tests {
     }
 
     #[test]
-    fn zip_pairs_lists() {
+    fn zip_pads_the_shorter_list_as_orquesta_does() {
         let s = scope_with(json!({"a": [1, 2, 3], "b": ["x", "y"]}));
-        assert_eq!(
-            eval_expr(&e("zip(ctx().a, ctx().b)"), &s).ok(),
-            Some(json!([[1, "x"], [2, "y"]]))
-        );
+        for expr in [e("zip(ctx().a, ctx().b)"), jinja("zip(ctx().a, ctx().b)")] {
+            assert_eq!(
+                eval_expr(&expr, &s).ok(),
+                Some(json!([[1, "x"], [2, "y"], [3, null]]))
+            );
+        }
+        for expr in [
+            e("zip(ctx().a, ctx().b, pad => 0)"),
+            jinja("zip(ctx().a, ctx().b, pad=0)"),
+        ] {
+            assert_eq!(
+                eval_expr(&expr, &s).ok(),
+                Some(json!([[1, "x"], [2, "y"], [3, 0]]))
+            );
+        }
     }
 }
+
+#[cfg(test)]
+mod yaql_oracle;

@@ -12,6 +12,7 @@ pub mod machine;
 pub mod model;
 pub mod parse;
 pub mod validate;
+pub(crate) mod yaql;
 
 pub use expr::ExprError;
 pub use machine::{Command, Event, ExecId, Machine, MachineError, RunError, RunStatus, TimerId};

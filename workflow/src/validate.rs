@@ -631,6 +631,65 @@ mod tests {
     }
 
     #[test]
+    fn yaql_is_dry_run_against_stubs_and_only_real_mistakes_are_reported() {
+        let ps = problems(
+            r#"
+input: [vms, n]
+tasks:
+  a:
+    action: core.noop
+    input:
+      ok1: <% ctx(vms).where($.region = 'us-east' and $.cpus > 2).select($.name).distinct() %>
+      ok2: <% let(r => ctx(n)) -> $.vms.where($.region = $r).len() %>
+      ok3: "R1-<% str(ctx(n) + 1) %>-{{ ctx('n') }}"
+      ok4: <% dict(ctx(vms).select([$.name, $])).keys().join(',') %>
+      typo: <% ctx(vms).select($.name).lenght() %>
+      inner: <% ctx(vms).where(lower($.name) = 'x') %>
+      jinja: <% ctx(vms) | length %>
+      unknown_var: <% ctx(vsm) %>
+      unknown_key: <% $.nope %>
+      refused: <% now() %>
+      method_as_function: <% keys(ctx(vms)) %>
+      always_wrong: <% 1 + 'a' %>
+      double_eq: <% ctx(n) == 1 %>
+"#,
+        );
+        let at = |field: &str| -> Vec<&Problem> {
+            ps.iter()
+                .filter(|p| p.field == format!("input.{field}"))
+                .collect()
+        };
+        for ok in ["ok1", "ok2", "ok3", "ok4"] {
+            assert!(at(ok).is_empty(), "{ok}: {ps:#?}");
+        }
+        let one = |field: &str, needle: &str| {
+            let found = at(field);
+            assert!(
+                found.len() == 1 && found[0].message.contains(needle),
+                "{field} should report {needle:?}: {ps:#?}"
+            );
+        };
+        one("typo", "unknown method `lenght`; did you mean len");
+        one("inner", "unknown function `lower` (Jinja's name");
+        one("inner", "write x.toLower()");
+        one(
+            "jinja",
+            "syntax error: illegal character '|' (Jinja's filters",
+        );
+        one("jinja", "(at character 10)");
+        one("double_eq", "YAQL's equality is one `=`");
+        one("unknown_var", "ctx has no variable `vsm`; known: vms, n");
+        one(
+            "unknown_key",
+            "key `nope` is not in the context; its variables: vms, n",
+        );
+        one("refused", "`now` is not supported by orch");
+        one("method_as_function", "write x.keys(");
+        one("always_wrong", "`+` does not apply to integer and string");
+        assert_eq!(ps.len(), 9, "{ps:#?}");
+    }
+
+    #[test]
     fn item_names_are_checked() {
         let ps = problems(
             "vars: [{ hs: [] }]\ntasks:\n  a:\n    action: core.noop\n    with: h in <% ctx().hs %>\n    input: { x: <% item('h') %>, y: <% item('q') %> }\n",

@@ -523,7 +523,7 @@ vars: [{ mode: fast }]
 tasks:
   route:
     next:
-      - when: <% ctx().mode == 'fast' %>
+      - when: <% ctx().mode = 'fast' %>
         publish: [{ picked: fast }]
         do: fast
       - when: <% ctx().mode != 'fast' %>
@@ -817,7 +817,7 @@ tasks:
       count: 3
       when: <% result().status_code != 200 %>
     next:
-      - when: <% result().status_code == 200 %>
+      - when: <% result().status_code = 200 %>
         do: after
   after: { action: x.after }
 "#;
@@ -1063,12 +1063,15 @@ tasks:
     action: x.t
     input:
       list: <% ctx().xs %>
-      map: "<% {'a': ctx().xs[0]} %>"
-      num: <% ctx().xs | length %>
-      bool: <% ctx().xs | length > 1 %>
-      none: <% none %>
+      map: "<% {'a' => ctx().xs[0]} %>"
+      num: <% len(ctx().xs) %>
+      bool: <% $.xs.len() > 1 %>
+      none: <% null %>
       braces: "{{ ctx().xs[1] }}"
-      text: "n=<% ctx().xs | length %> xs=<% ctx().xs %>"
+      jinja_num: "{{ ctx().xs | length }}"
+      jinja_map: "{{ {'a': ctx().xs[0]} }}"
+      text: "n=<% len(ctx(xs)) %> xs=<% ctx().xs %> m=<% {a => 1.0, b => null, c => true} %>"
+      jinja_text: "n={{ ctx().xs | length }} xs={{ ctx().xs }} s={{ [\"it's\"] }}"
       nested:
         - 1
         - <% ctx().xs[0] %>
@@ -1086,7 +1089,11 @@ tasks:
         input,
         &json!({
             "list": [1, 2], "map": {"a": 1}, "num": 2, "bool": true, "none": null, "braces": 2,
-            "text": "n=2 xs=[1,2]", "nested": [1, 1, {"deep": 20}], "literal": 7,
+            "jinja_num": 2, "jinja_map": {"a": 1},
+            // Text around an expression is Orquesta's interpolation: Python's str() of the value.
+            "text": "n=2 xs=[1, 2] m={'a': 1.0, 'b': None, 'c': True}",
+            "jinja_text": "n=2 xs=[1, 2] s=[\"it's\"]",
+            "nested": [1, 1, {"deep": 20}], "literal": 7,
             "quoted": 1, "quoted_text": "007"
         })
     );
@@ -1699,7 +1706,7 @@ tasks:
     next:
       - publish: [{ n: 1 }]
         do: b
-      - when: <% ctx().n == 1 %>
+      - when: <% ctx().n = 1 %>
         do: c
   b: { action: x.b }
   c: { action: x.c }
@@ -1761,5 +1768,39 @@ fn with_items_that_is_not_a_list_fails_the_run_with_the_site() {
     assert!(
         msg.contains("task `t` with.items") && msg.contains("needs a list, got a string"),
         "{msg}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The example workflows.
+
+/// Every file in `workflows/` parses and its expressions pass the dry run (actions are the
+/// host's to check; here every action counts as not installed).
+#[test]
+fn example_workflows_validate_cleanly() {
+    struct Offline;
+    impl orch_workflow::ActionLookup for Offline {
+        fn lookup(&self, _: &str) -> orch_workflow::ActionKnown {
+            orch_workflow::ActionKnown::NotInstalled
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("workflows/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let wf = parse_workflow(&path.display().to_string(), &text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let problems = orch_workflow::validate(&wf, &Offline);
+        assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
+        seen += 1;
+    }
+    assert!(
+        seen >= 6,
+        "only {seen} workflows found in {}",
+        dir.display()
     );
 }
