@@ -213,8 +213,33 @@ fn scope_of(state: &State) -> Result<Arc<Scope>, MjError> {
         })
 }
 
-fn f_ctx(state: &State, name: Option<MjValue>) -> Result<MjValue, MjError> {
+/// The optional name argument of `ctx(…)` / `item(…)` in Jinja. A bare word there is an
+/// undefined Jinja variable (YAQL reads it as a string, Jinja does not), which minijinja would
+/// pass as no argument at all: the whole context instead of one variable. Refused instead.
+fn name_arg(scope: &Scope, function: &str, args: &[MjValue]) -> Result<Option<MjValue>, MjError> {
+    match args {
+        [] => Ok(None),
+        [name] if name.is_undefined() => {
+            let message = format!(
+                "{function}() got a bare name, which in {{{{ }}}} is an undefined Jinja variable; \
+                 quote it: {function}('name') (in <% %> YAQL a bare word is a string)"
+            );
+            match &scope.stub {
+                Some(_) => scope.problem(message).map(Some),
+                None => Err(MjError::new(ErrorKind::UndefinedError, message)),
+            }
+        }
+        [name] => Ok(Some(name.clone())),
+        _ => Err(MjError::new(
+            ErrorKind::TooManyArguments,
+            format!("{function}() takes at most one name"),
+        )),
+    }
+}
+
+fn f_ctx(state: &State, args: Rest<MjValue>) -> Result<MjValue, MjError> {
     let scope = scope_of(state)?;
+    let name = name_arg(&scope, "ctx", &args)?;
     let Some(name) = name else {
         return Ok(MjValue::from_object(CtxMap(scope.ctx.clone())));
     };
@@ -272,8 +297,9 @@ fn f_completed(state: &State) -> Result<MjValue, MjError> {
     status_fn(state, "completed", |_| true)
 }
 
-fn f_item(state: &State, name: Option<MjValue>) -> Result<MjValue, MjError> {
+fn f_item(state: &State, args: Rest<MjValue>) -> Result<MjValue, MjError> {
     let scope = scope_of(state)?;
+    let name = name_arg(&scope, "item", &args)?;
     let Some(item) = &scope.item else {
         return scope.problem("item() is only available in the input of a task with `with`".into());
     };

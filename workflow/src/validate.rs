@@ -506,6 +506,26 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_name_in_jinja_ctx_or_item_is_refused_while_yaql_reads_it_as_a_string() {
+        let ps = problems(
+            "input: [flag]\ntasks:\n  a:\n    action: core.echo\n    input: { v: \"{{ ctx(flag) }}\" }\n",
+        );
+        assert_eq!(ps.len(), 1, "{ps:?}");
+        assert!(
+            ps[0].message.contains("bare name") && ps[0].message.contains("ctx('name')"),
+            "{ps:?}"
+        );
+        let ps = problems(
+            "input: [hosts]\ntasks:\n  a:\n    with: h in <% ctx(hosts) %>\n    action: core.echo\n    input: { v: \"{{ item(h) }}\" }\n",
+        );
+        assert!(ps.iter().any(|p| p.message.contains("bare name")), "{ps:?}");
+        let ps = problems(
+            "input: [flag]\ntasks:\n  a:\n    action: core.echo\n    input: { v: <% ctx(flag) %>, w: \"{{ ctx('flag') }}\" }\n",
+        );
+        assert!(ps.is_empty(), "{ps:?}");
+    }
+
+    #[test]
     fn reports_unknown_target_with_position() {
         let ps = problems("tasks:\n  a:\n    action: core.noop\n    next:\n      - do: nowhere\n");
         let p = ps
