@@ -335,7 +335,7 @@ pub enum Note<'a> {
 }
 
 /// Receives [`Note`]s (the CLI prints them).
-pub trait Observer {
+pub trait Observer: Send + Sync {
     /// One note.
     fn note(&self, note: Note<'_>);
 }

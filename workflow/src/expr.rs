@@ -1015,6 +1015,73 @@ pub(crate) fn truthy(t: &Template, scope: &Scope) -> Result<bool, EvalFailure> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Expressions outside workflows.
+
+/// A value whose strings may hold expressions (`<% %>` YAQL, `{{ }}` Jinja), compiled once and
+/// rendered against variables the caller gives: `ctx()` (and `$` in YAQL) is that object. This is
+/// how documents that are not workflows use the workflow language, e.g. the rules of `orch serve`
+/// map an event and its device (`<% ctx().device.name %>`) to a workflow's input. The functions
+/// that only make sense inside a run (`result()`, `item()`, `task()`) fail when called.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    template: Template,
+}
+
+impl Mapping {
+    /// Compiles `value`: splits its strings into text and expressions and checks every
+    /// expression's syntax. `site` names the value in errors, `loc` is where it is written.
+    pub fn compile(value: &Value, site: &str, loc: Loc) -> Result<Self, ExprError> {
+        let template =
+            crate::parse::json_template(value, loc, site).map_err(|message| ExprError {
+                expression: String::new(),
+                site: site.to_owned(),
+                message,
+                loc,
+            })?;
+        let mut sites = Vec::new();
+        template.collect_exprs(&mut sites);
+        for e in sites {
+            check_syntax(e).map_err(|f| f.at(site))?;
+        }
+        Ok(Self { template })
+    }
+
+    /// Whether the value holds no expression at all.
+    pub fn is_literal(&self) -> bool {
+        self.template.literal().is_some()
+    }
+
+    /// The value with every expression evaluated, `variables` being the context.
+    pub fn render(
+        &self,
+        variables: &serde_json::Map<String, Value>,
+        site: &str,
+    ) -> Result<Value, ExprError> {
+        render(&self.template, &Self::scope(variables)).map_err(|f| f.at(site))
+    }
+
+    /// Python's truthiness of the value (a condition), `variables` being the context.
+    pub fn truthy(
+        &self,
+        variables: &serde_json::Map<String, Value>,
+        site: &str,
+    ) -> Result<bool, ExprError> {
+        truthy(&self.template, &Self::scope(variables)).map_err(|f| f.at(site))
+    }
+
+    fn scope(variables: &serde_json::Map<String, Value>) -> Scope {
+        let ctx: IndexMap<String, MjValue> = variables
+            .iter()
+            .map(|(k, v)| (k.clone(), to_mj(v)))
+            .collect();
+        Scope {
+            ctx: Arc::new(ctx),
+            ..Scope::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1035,6 +1102,51 @@ mod tests {
         Scope {
             ctx: Arc::new(m),
             ..Scope::default()
+        }
+    }
+
+    #[test]
+    fn a_mapping_renders_against_the_variables_its_caller_gives() {
+        let m = Mapping::compile(
+            &json!({
+                "device": "<% ctx().device.name %>",
+                "site": "{{ ctx().device.tags.site }}",
+                "label": "x-<% $.event.n %>",
+                "fixed": 1,
+            }),
+            "input",
+            Loc::default(),
+        )
+        .expect("compiles");
+        assert!(!m.is_literal());
+        let vars = json!({"device": {"name": "R1", "tags": {"site": "lab"}}, "event": {"n": 2}});
+        let Value::Object(vars) = vars else {
+            unreachable!()
+        };
+        assert_eq!(
+            m.render(&vars, "input").expect("renders"),
+            json!({"device": "R1", "site": "lab", "label": "x-2", "fixed": 1})
+        );
+        let when = Mapping::compile(&json!("<% $.event.n > 1 %>"), "when", Loc::default())
+            .expect("compiles");
+        assert!(when.truthy(&vars, "when").expect("evaluates"));
+        let missing = Mapping::compile(&json!("<% ctx().nothing.x %>"), "x", Loc::default())
+            .expect("compiles");
+        let err = missing.render(&vars, "run.input.x").expect_err("undefined");
+        assert!(err.to_string().contains("run.input.x"), "{err}");
+    }
+
+    #[test]
+    fn a_mapping_with_a_bad_expression_is_refused_when_compiled() {
+        for bad in ["<% ctx(. %>", "<% ctx().a", "{{ ctx( }}", "<%  %>"] {
+            let err = Mapping::compile(
+                &json!({"a": [bad]}),
+                "run.input",
+                Loc { line: 7, column: 3 },
+            )
+            .expect_err(bad);
+            assert_eq!(err.loc.line, 7, "{err}");
+            assert!(err.to_string().contains("run.input"), "{err}");
         }
     }
 

@@ -14,7 +14,7 @@ pub mod parse;
 pub mod validate;
 pub(crate) mod yaql;
 
-pub use expr::ExprError;
+pub use expr::{ExprError, Mapping};
 pub use machine::{Command, Event, ExecId, Machine, MachineError, RunError, RunStatus, TimerId};
 pub use model::{Loc, Workflow};
 pub use parse::{ParseError, parse_workflow};

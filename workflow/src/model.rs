@@ -399,6 +399,20 @@ impl Template {
         }
     }
 
+    /// Every expression inside, in order.
+    pub(crate) fn collect_exprs<'a>(&'a self, out: &mut Vec<&'a Expr>) {
+        match self {
+            Template::Literal(_) => {}
+            Template::Expr(e) => out.push(e),
+            Template::Text(pieces) => out.extend(pieces.iter().filter_map(|p| match p {
+                Piece::Expr(e) => Some(e),
+                Piece::Text(_) => None,
+            })),
+            Template::List(items) => items.iter().for_each(|t| t.collect_exprs(out)),
+            Template::Map(m) => m.values().for_each(|t| t.collect_exprs(out)),
+        }
+    }
+
     fn collect<'a>(
         &'a self,
         out: &mut Vec<ExprSite<'a>>,

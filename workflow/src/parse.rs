@@ -1011,6 +1011,54 @@ fn split_in(s: &str) -> Option<(&str, &str)> {
     Some((names.trim(), &s[start..]))
 }
 
+/// A JSON value as a template, each string split into text and expressions as a workflow's
+/// values are: for documents that are not workflows but use its expressions (the rules of
+/// `orch serve`). `field` names the value in errors.
+pub(crate) fn json_template(v: &Value, loc: Loc, field: &str) -> Result<Template, String> {
+    Ok(match v {
+        Value::String(s) => {
+            let pieces: Vec<Piece> = split_expressions(s)
+                .map_err(|m| format!("{field}: {m}"))?
+                .into_iter()
+                .map(|p| match p {
+                    Segment::Text(t) => Piece::Text(t.to_string()),
+                    Segment::Expr(code, delim) => Piece::Expr(Expr::new(code.trim(), delim, loc)),
+                })
+                .collect();
+            match pieces.as_slice() {
+                [] => Template::Literal(Value::String(String::new())),
+                [Piece::Text(t)] => Template::Literal(Value::String(t.clone())),
+                [Piece::Expr(e)] => Template::Expr(e.clone()),
+                _ => Template::Text(pieces),
+            }
+        }
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| json_template(x, loc, &format!("{field}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            if items.iter().all(|t| t.literal().is_some()) {
+                Template::Literal(v.clone())
+            } else {
+                Template::List(items)
+            }
+        }
+        Value::Object(map) => {
+            let mut m = IndexMap::new();
+            for (k, x) in map {
+                m.insert(k.clone(), json_template(x, loc, &format!("{field}.{k}"))?);
+            }
+            if m.values().all(|t| t.literal().is_some()) {
+                Template::Literal(v.clone())
+            } else {
+                Template::Map(m)
+            }
+        }
+        other => Template::Literal(other.clone()),
+    })
+}
+
 enum Segment<'a> {
     Text(&'a str),
     Expr(&'a str, Delim),

@@ -26,7 +26,7 @@ pub(super) enum ChildEnd {
 }
 
 pub(super) type ChildFuture<'e> =
-    Pin<Box<dyn Future<Output = (Key, anyhow::Result<ChildEnd>)> + 'e>>;
+    Pin<Box<dyn Future<Output = (Key, anyhow::Result<ChildEnd>)> + Send + 'e>>;
 
 impl Driver<'_, '_> {
     pub(super) fn child_ended(&mut self, key: Key, end: ChildEnd) {
