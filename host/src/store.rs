@@ -5,6 +5,7 @@
 
 mod catalog;
 mod credentials;
+mod events;
 mod grants;
 mod host_keys;
 mod packs;
@@ -23,6 +24,9 @@ pub use catalog::{
     RecordRow, Written,
 };
 pub use credentials::{CredentialRow, SealedField, StoredToken, TOKEN_FIELD};
+pub use events::{
+    DecisionRow, EventRow, EventsFilter, Mark, NewDecision, NewEvent, RunEnding, Stored,
+};
 pub use grants::GrantRow;
 pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};

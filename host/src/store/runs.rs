@@ -215,30 +215,36 @@ pub struct LeaseHeld {
     pub until_ms: i64,
 }
 
-const RUN_COLUMNS: &str = "id, workflow, source, definition, workflows_dir, input, status, reason, \
+pub(super) const RUN_COLUMNS: &str = "id, workflow, source, definition, workflows_dir, input, status, reason, \
      parent_run, parent_step, owner_host, owner_pid, lease_until, cancel_requested, created_at, \
      updated_at, output, errors";
 
-fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
+pub(super) fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
+    run_row_at(row, 0)
+}
+
+/// A run whose [`RUN_COLUMNS`] start at column `offset` (after columns of a join).
+pub(super) fn run_row_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<RunRow> {
+    let at = |i: usize| offset + i;
     Ok(RunRow {
-        id: row.get(0)?,
-        workflow: row.get(1)?,
-        source: row.get(2)?,
-        definition: row.get(3)?,
-        workflows_dir: row.get(4)?,
-        input: row.get(5)?,
-        status: row.get(6)?,
-        reason: row.get(7)?,
-        parent_run: row.get(8)?,
-        parent_step: row.get(9)?,
-        owner_host: row.get(10)?,
-        owner_pid: row.get(11)?,
-        lease_until: row.get(12)?,
-        cancel_requested: row.get::<_, i64>(13)? != 0,
-        created_at: row.get(14)?,
-        updated_at: row.get(15)?,
-        output: row.get(16)?,
-        errors: row.get(17)?,
+        id: row.get(at(0))?,
+        workflow: row.get(at(1))?,
+        source: row.get(at(2))?,
+        definition: row.get(at(3))?,
+        workflows_dir: row.get(at(4))?,
+        input: row.get(at(5))?,
+        status: row.get(at(6))?,
+        reason: row.get(at(7))?,
+        parent_run: row.get(at(8))?,
+        parent_step: row.get(at(9))?,
+        owner_host: row.get(at(10))?,
+        owner_pid: row.get(at(11))?,
+        lease_until: row.get(at(12))?,
+        cancel_requested: row.get::<_, i64>(at(13))? != 0,
+        created_at: row.get(at(14))?,
+        updated_at: row.get(at(15))?,
+        output: row.get(at(16))?,
+        errors: row.get(at(17))?,
     })
 }
 

@@ -232,6 +232,78 @@ pub fn migrations() -> Migrations<'static> {
         ) STRICT;
         ALTER TABLE credentials ADD COLUMN suspended_packs TEXT NOT NULL DEFAULT '[]';",
         ),
+        // `orch serve`: events from the triggers (webhooks, syslog, schedules, finished runs),
+        // stored before any rule sees them, and what each rule decided. Times are Unix ms.
+        // `dedup_key` makes an event's arrival idempotent: a webhook delivery (its signature),
+        // a schedule's slot, a run's ending are stored once, whatever retries or restarts do.
+        // `decided_at` is NULL until every rule has decided (a crash in between: decided at the
+        // next start). A `fired` decision names the run it starts and carries the workflow and
+        // input, so a crash between the decision and the run's start is finished at the next
+        // start with the same run id: an event fires a rule at most once. `rule_throttle` holds
+        // each rule's last firing per group; `schedule_slots` the last slot of each schedule
+        // handled (fired or skipped), written with the slot's event; `run_endings` is filled by a
+        // trigger when a root run finishes, whichever process drove it, and consumed by the
+        // server; `service_runs` are runs the server drives (resumed when it starts again).
+        M::up(
+            "CREATE TABLE trigger_events (
+            id          INTEGER PRIMARY KEY,
+            type        TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            payload     TEXT NOT NULL,
+            dedup_key   TEXT UNIQUE,
+            decided_at  INTEGER
+        ) STRICT;
+        CREATE INDEX trigger_events_undecided ON trigger_events (id) WHERE decided_at IS NULL;
+        CREATE TABLE rule_decisions (
+            event_id  INTEGER NOT NULL REFERENCES trigger_events (id) ON DELETE CASCADE,
+            rule      TEXT NOT NULL,
+            decision  TEXT NOT NULL
+                CHECK (decision IN ('fired', 'criteria_false', 'throttled', 'error')),
+            detail    TEXT NOT NULL,
+            run_id    TEXT,
+            workflow  TEXT,
+            input     TEXT,
+            group_key TEXT,
+            at        INTEGER NOT NULL,
+            PRIMARY KEY (event_id, rule)
+        ) STRICT;
+        CREATE INDEX rule_decisions_by_run ON rule_decisions (run_id) WHERE run_id IS NOT NULL;
+        CREATE INDEX rule_decisions_by_rule ON rule_decisions (rule, event_id);
+        CREATE TABLE rule_throttle (
+            rule      TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            fired_at  INTEGER NOT NULL,
+            event_id  INTEGER NOT NULL,
+            PRIMARY KEY (rule, group_key)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE schedule_slots (
+            rule       TEXT PRIMARY KEY,
+            slot       INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE run_endings (
+            seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            at     INTEGER NOT NULL
+        ) STRICT;
+        CREATE TRIGGER runs_record_endings AFTER UPDATE OF status ON runs
+            WHEN NEW.parent_run IS NULL
+             AND NEW.status IN ('succeeded', 'failed', 'canceled')
+             AND OLD.status NOT IN ('succeeded', 'failed', 'canceled')
+        BEGIN
+            INSERT INTO run_endings (run_id, at) VALUES (NEW.id, NEW.updated_at);
+        END;
+        CREATE TABLE service_state (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE service_runs (
+            run_id TEXT PRIMARY KEY,
+            since  INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX inventory_by_address ON inventory (address);",
+        ),
     ])
 }
 
