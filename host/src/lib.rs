@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod home;
 pub mod packs;
+pub mod rules;
 pub mod runtime;
 pub mod schema;
 pub mod store;

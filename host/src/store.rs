@@ -91,6 +91,16 @@ fn now() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 
+/// Unix milliseconds as RFC 3339 in UTC, with milliseconds.
+pub fn rfc3339_ms(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        })
+        .unwrap_or_else(|_| ms.to_string())
+}
+
 /// `at` as RFC 3339 in UTC, the form every stored time of the catalog has.
 fn rfc3339(at: time::OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)

@@ -306,6 +306,16 @@ impl Store {
             .optional()?)
     }
 
+    /// The devices whose address is `address`, by name.
+    pub fn devices_at(&self, address: &str) -> anyhow::Result<Vec<DeviceRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM inventory WHERE address = ?1 ORDER BY name"
+        ))?;
+        let rows = stmt.query_map([address], device_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Every device, by name.
     pub fn devices(&self) -> anyhow::Result<Vec<DeviceRow>> {
         let conn = self.conn();
