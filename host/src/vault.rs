@@ -259,6 +259,12 @@ pub enum Kind {
     SshPassword,
     /// SSH private key: username (clear), private_key and passphrase (secret).
     SshKey,
+    /// The key `orch serve` checks a webhook's HMAC-SHA256 signature with (secret). Used by the
+    /// server only: never sent anywhere, never lent to a pack, so it takes no binding.
+    WebhookHmac,
+    /// The bearer token `orch serve` expects on a webhook (secret); as `webhook-hmac`, for the
+    /// server only.
+    WebhookToken,
 }
 
 /// A non-secret field a kind needs or allows.
@@ -310,6 +316,8 @@ impl Kind {
             Self::Oauth2Client => "oauth2-client",
             Self::SshPassword => "ssh-password",
             Self::SshKey => "ssh-key",
+            Self::WebhookHmac => "webhook-hmac",
+            Self::WebhookToken => "webhook-token",
         }
     }
 
@@ -317,11 +325,17 @@ impl Kind {
     pub fn secret_field(self) -> &'static str {
         match self {
             Self::Basic | Self::SshPassword => "password",
-            Self::Bearer => "token",
+            Self::Bearer | Self::WebhookToken => "token",
+            Self::WebhookHmac => "key",
             Self::Header => "value",
             Self::Oauth2Client => "client_secret",
             Self::SshKey => "private_key",
         }
+    }
+
+    /// Whether the credential is for `orch serve` itself (webhooks): no binding, no pack.
+    pub fn is_server_only(self) -> bool {
+        matches!(self, Self::WebhookHmac | Self::WebhookToken)
     }
 
     /// Non-secret fields: (field, required).
@@ -329,7 +343,7 @@ impl Kind {
         use PublicField::*;
         match self {
             Self::Basic | Self::SshPassword | Self::SshKey => &[(Username, true)],
-            Self::Bearer => &[],
+            Self::Bearer | Self::WebhookHmac | Self::WebhookToken => &[],
             Self::Header => &[(HeaderName, true)],
             Self::Oauth2Client => &[(TokenUrl, true), (ClientId, true), (Scope, false)],
         }
@@ -491,7 +505,15 @@ pub fn validate_metadata(credential: &NewCredential) -> Result<CredentialRow, Va
             "invalid credential name {name:?}: use 1 to 128 letters, digits, '-', '_' or '.'"
         )));
     }
-    if credential.bindings.is_empty() {
+    if credential.kind.is_server_only() {
+        if !credential.bindings.is_empty() || !credential.packs.is_empty() {
+            return Err(VaultError::Invalid(format!(
+                "credential {name:?} of kind {} is checked by orch serve and never sent or lent \
+                 to a pack: it takes no --bind and no --pack",
+                credential.kind.as_str()
+            )));
+        }
+    } else if credential.bindings.is_empty() {
         return Err(VaultError::Invalid(format!(
             "credential {name:?} needs at least one destination: add --bind HOST[:PORT]"
         )));
@@ -550,6 +572,31 @@ pub fn key_file(home_root: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_secret_is_for_the_server_only_and_takes_no_binding_or_pack() {
+        let cred = |bindings: Vec<String>, packs: Vec<String>| NewCredential {
+            name: "hook".into(),
+            kind: Kind::WebhookHmac,
+            bindings,
+            packs,
+            public: Vec::new(),
+            secrets: vec![("key", Zeroizing::new(b"0123456789abcdef".to_vec()))],
+        };
+        assert!(validate(&cred(Vec::new(), Vec::new())).is_ok());
+        for bad in [
+            cred(vec!["example.com".into()], Vec::new()),
+            cred(Vec::new(), vec!["p".into()]),
+        ] {
+            let err = validate(&bad).expect_err("refused").to_string();
+            assert!(err.contains("takes no --bind and no --pack"), "{err}");
+        }
+        assert_eq!(
+            "webhook-token".parse::<Kind>().ok(),
+            Some(Kind::WebhookToken)
+        );
+        assert_eq!(Kind::WebhookHmac.secret_field(), "key");
+    }
 
     const HEX_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 

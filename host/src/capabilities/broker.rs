@@ -559,6 +559,20 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_secret_is_never_lent_to_a_pack() {
+        // Even a row that somehow carried a binding matching the destination.
+        for kind in ["webhook-hmac", "webhook-token"] {
+            let hook = row(kind, &["*"], &[]);
+            for capability in [Capability::Http, Capability::Ssh] {
+                let err = check_credential(&hook, "any", capability, "x.example.com", 443)
+                    .expect_err("refused");
+                assert_eq!(err.code, ErrorCode::Invalid, "{kind}");
+                assert!(err.message.contains("cannot use"), "{}", err.message);
+            }
+        }
+    }
+
+    #[test]
     fn refuses_a_credential_outside_its_binding_pack_or_capability() {
         let bearer = row("bearer", &["api.example.com:443"], &["servicenow"]);
         assert!(

@@ -434,7 +434,7 @@ async fn inject(
                 from_cache,
             )
         }
-        Kind::SshPassword | Kind::SshKey => {
+        Kind::SshPassword | Kind::SshKey | Kind::WebhookHmac | Kind::WebhookToken => {
             return Err(invalid(format!(
                 "credential {name:?} is of kind {}, which http cannot use",
                 credential.kind.as_str()

@@ -60,8 +60,9 @@ pub struct SetArgs {
     #[arg(long, value_enum)]
     pub kind: Kind,
     /// A destination it may be sent to: HOST[:PORT], e.g. api.example.com, *.example.com:443,
-    /// 10.0.0.0/24:22 (repeatable, at least one).
-    #[arg(long = "bind", value_name = "PATTERN", required = true)]
+    /// 10.0.0.0/24:22 (repeatable, at least one; none for the webhook kinds, which orch serve
+    /// checks and never sends).
+    #[arg(long = "bind", value_name = "PATTERN")]
     pub bindings: Vec<String>,
     /// A pack allowed to use it (repeatable; none: any pack granted the destination).
     #[arg(long = "pack", value_name = "PACK")]
@@ -104,11 +105,15 @@ pub async fn run(session: &Session, command: SecretCommand) -> anyhow::Result<Ex
             let key = MasterKey::for_home(&vault::key_file(home.root()))?;
             let (row, replaced) = vault.set(&key, credential)?;
             let verb = if replaced { "replaced" } else { "stored" };
+            let bound = if kind.is_server_only() {
+                "for orch serve's webhooks only".to_owned()
+            } else {
+                format!("bound to {}", row.bindings.join(", "))
+            };
             writeln!(
                 out,
-                "{verb} credential {name} ({}), bound to {}{}",
+                "{verb} credential {name} ({}), {bound}{}",
                 kind.as_str(),
-                row.bindings.join(", "),
                 if row.packs.is_empty() {
                     String::new()
                 } else {
