@@ -9,12 +9,15 @@
 
 mod action;
 mod catalog;
+mod events;
 mod hostkey;
 mod inventory;
 mod pack;
+mod rule;
 mod run;
 mod runs;
 mod secret;
+mod serve;
 mod session;
 pub mod untrusted;
 mod workflow;
@@ -81,6 +84,15 @@ pub enum Command {
     /// List, trust and forget the SSH host keys packs' connections are checked against.
     #[command(subcommand)]
     Hostkey(hostkey::HostkeyCommand),
+    /// Run the service: drive runs, take events (webhooks, syslog, schedules, finished runs),
+    /// let the rules fire workflows. Stops on Ctrl-C or SIGTERM, leaving runs resumable.
+    Serve(Box<serve::ServeArgs>),
+    /// Check, list and try the rules `orch serve` loads.
+    #[command(subcommand)]
+    Rule(rule::RuleCommand),
+    /// List and show the events `orch serve` received and what each rule decided.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
 }
 
 /// Runs the parsed command.
@@ -96,6 +108,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workflow(command) => workflow::run(&session, command).await,
         Command::Secret(command) => secret::run(&session, command).await,
         Command::Hostkey(command) => hostkey::run(&session, command).await,
+        Command::Serve(args) => serve::run(&session, *args).await,
+        Command::Rule(command) => rule::run(&session, command).await,
+        Command::Events(command) => events::run(&session, command).await,
     }
 }
 
@@ -113,6 +128,9 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
             || cause.is::<crate::vault::VaultError>()
             || cause.is::<crate::capabilities::grants::BadGrant>()
             || cause.is::<crate::catalog::CatalogError>()
+            || cause.is::<crate::service::ServeError>()
+            || cause.is::<crate::rules::RulesRefused>()
+            || cause.is::<crate::events::NoEvent>()
         {
             return EXIT_USAGE;
         }

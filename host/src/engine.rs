@@ -384,6 +384,21 @@ pub enum Canceled {
     Requested(LeaseHeld),
 }
 
+/// A workflow found and checked with its input, not yet recorded: see [`Engine::prepare`].
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    file: workflows::WorkflowFile,
+    dir: PathBuf,
+    input: Map<String, Value>,
+}
+
+impl Prepared {
+    /// The workflow's name.
+    pub fn workflow(&self) -> &str {
+        &self.file.name
+    }
+}
+
 /// Drives workflow runs.
 pub struct Engine<'a> {
     store: &'a Store,
@@ -434,18 +449,48 @@ impl<'a> Engine<'a> {
         input: Map<String, Value>,
         answers: &[(String, Value)],
     ) -> anyhow::Result<Outcome> {
-        let dir = self.dir();
-        let file = workflows::find(reference, &dir).map_err(EngineError::from)?;
-        let wf = self.load(&file.path.display().to_string(), &file.text, &dir)?;
-        Machine::new(wf.clone(), "check", input.clone()).map_err(|error| EngineError::Input {
-            workflow: file.name.clone(),
-            error,
-        })?;
-        let run = self.new_run(&file, &dir, input, None, None)?;
+        let prepared = self.prepare(reference, input)?;
+        let run = self.new_run(
+            &prepared.file,
+            &prepared.dir,
+            prepared.input,
+            None,
+            None,
+            None,
+        )?;
         for (task, answer) in answers {
             self.store
                 .put_answer(&run.id, &format!("task:{task}"), &answer.to_string())?;
         }
+        self.drive_row(run, driver::Mode::Start, 0).await
+    }
+
+    /// Finds, loads and checks `reference` with `input` as [`start`](Self::start) does, without
+    /// recording anything: what a caller that must record its own decision first (a rule of
+    /// `orch serve`) starts afterwards with [`start_prepared`](Self::start_prepared).
+    pub fn prepare(&self, reference: &str, input: Map<String, Value>) -> anyhow::Result<Prepared> {
+        let dir = self.dir();
+        let file = workflows::find(reference, &dir).map_err(EngineError::from)?;
+        let wf = self.load(&file.path.display().to_string(), &file.text, &dir)?;
+        Machine::new(wf, "check", input.clone()).map_err(|error| EngineError::Input {
+            workflow: file.name.clone(),
+            error,
+        })?;
+        Ok(Prepared { file, dir, input })
+    }
+
+    /// Starts a prepared run as run `id` and drives it. The id is the caller's, recorded before
+    /// (with the decision that fired it), so a start interrupted by a crash is made again with
+    /// the same id and a run is never started twice: a second start of an id that exists fails.
+    pub async fn start_prepared(&self, prepared: Prepared, id: &str) -> anyhow::Result<Outcome> {
+        let run = self.new_run(
+            &prepared.file,
+            &prepared.dir,
+            prepared.input,
+            None,
+            None,
+            Some(id.to_owned()),
+        )?;
         self.drive_row(run, driver::Mode::Start, 0).await
     }
 
@@ -508,10 +553,11 @@ impl<'a> Engine<'a> {
         input: Map<String, Value>,
         parent: Option<&str>,
         step: Option<String>,
+        id: Option<String>,
     ) -> anyhow::Result<RunRow> {
         let now = now_ms();
         let run = RunRow {
-            id: new_run_id(),
+            id: id.unwrap_or_else(new_run_id),
             workflow: file.name.clone(),
             source: file.path.display().to_string(),
             definition: file.text.clone(),
@@ -729,7 +775,7 @@ impl<'a> Engine<'a> {
 }
 
 /// A new run id: short enough to type, random enough for one store.
-fn new_run_id() -> String {
+pub fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 

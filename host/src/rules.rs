@@ -94,7 +94,7 @@ pub enum Trigger {
         secret: String,
     },
     /// The rule's own schedule.
-    Schedule(Schedule),
+    Schedule(Box<Schedule>),
     /// Root runs that finished, optionally of one workflow and with given statuses.
     Run {
         /// Workflow name.
@@ -419,6 +419,79 @@ pub fn decide(
         Err(e) => Verdict::Error {
             message: format!("run.input: {}: {}", e.expression, e.message),
         },
+    }
+}
+
+/// What `orch rule test` found: what a rule would decide about an event, nothing started.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    /// The rule.
+    pub rule: String,
+    /// Whether the rule listens to this event at all (its trigger's type and filter).
+    pub listens: bool,
+    /// The event as the rule sees it.
+    pub event: Value,
+    /// The device the enrichment found.
+    pub device: Option<Value>,
+    /// Why no device was found, when the lookup was ambiguous.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// What it would decide (none when it does not listen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+}
+
+/// What `rule` would decide about an event of type `kind` named `name` with `payload`, with
+/// the inventory and throttle state of `lookup`, at `now`; nothing is recorded or started.
+pub fn test(
+    rule: &Rule,
+    kind: &str,
+    name: &str,
+    payload: Map<String, Value>,
+    lookup: &dyn Lookup,
+    now: i64,
+) -> anyhow::Result<TestReport> {
+    let row = EventRow {
+        id: 0,
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        received_at: now,
+        payload: Value::Object(payload).to_string(),
+        decided_at: None,
+    };
+    let event = event_value(&row);
+    if !rule.listens_to(&row, &event) {
+        return Ok(TestReport {
+            rule: rule.name.clone(),
+            listens: false,
+            event,
+            device: None,
+            note: None,
+            verdict: None,
+        });
+    }
+    let (device, note) = rule.enrich(&event, lookup)?;
+    let verdict = decide(rule, &event, device.as_ref(), lookup, &[], now);
+    Ok(TestReport {
+        rule: rule.name.clone(),
+        listens: true,
+        device: device.as_ref().map(device_value),
+        event,
+        note,
+        verdict: Some(verdict),
+    })
+}
+
+impl Rule {
+    /// The name of the events this rule's trigger produces or matches (for `orch rule test`
+    /// when the event does not say).
+    pub fn default_event_name(&self) -> String {
+        match &self.trigger {
+            Trigger::Syslog => "udp".into(),
+            Trigger::Webhook { name, .. } => name.clone(),
+            Trigger::Schedule(_) => self.name.clone(),
+            Trigger::Run { workflow, .. } => workflow.clone().unwrap_or_default(),
+        }
     }
 }
 

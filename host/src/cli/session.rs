@@ -65,6 +65,14 @@ impl Session {
         Ok(self.broker.get_or_init(|| broker))
     }
 
+    /// The home's directory (`--home`, `ORCH_HOME`, or the default).
+    pub fn root(&self) -> anyhow::Result<PathBuf> {
+        match &self.home_arg {
+            Some(root) => Ok(root.clone()),
+            None => Home::default_root(),
+        }
+    }
+
     /// The home and the store.
     pub fn home_and_store(&self) -> anyhow::Result<(&Home, &Store)> {
         let (home, store) = self.opened()?;

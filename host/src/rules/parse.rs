@@ -225,7 +225,7 @@ fn trigger(cx: &Ctx<'_>, rule: &str, raw: &Spanned<RawTrigger>) -> Result<Trigge
                 cx.err(at, m)
             })?;
             let _ = rule;
-            Trigger::Schedule(schedule)
+            Trigger::Schedule(Box::new(schedule))
         }
         _ => {
             let status = match &t.status {

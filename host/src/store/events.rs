@@ -187,11 +187,13 @@ impl Store {
                     e.payload,
                     e.dedup_key
                 ])?;
-                if n == 0 {
-                    out.push(Stored::Duplicate);
-                    continue;
-                }
-                out.push(Stored::New(tx.last_insert_rowid()));
+                out.push(if n == 0 {
+                    Stored::Duplicate
+                } else {
+                    Stored::New(tx.last_insert_rowid())
+                });
+                // Marks are idempotent: written for a duplicate too, so what it consumes never
+                // stays behind.
                 match &e.mark {
                     None => {}
                     Some(Mark::ScheduleSlot { rule, slot }) => {
@@ -550,7 +552,9 @@ mod tests {
             group_key: Some("[\"R1\"]".into()),
         };
         assert_eq!(
-            store.record_decisions(&[id], &[fired.clone()]).unwrap(),
+            store
+                .record_decisions(&[id], std::slice::from_ref(&fired))
+                .unwrap(),
             [true]
         );
         let mut other = fired.clone();

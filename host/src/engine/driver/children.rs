@@ -134,6 +134,7 @@ impl Engine<'_> {
             input,
             Some(&parent.id),
             Some(child.step.clone()),
+            None,
         )?;
         let (outcome, timed_out) = self
             .drive_bounded(row, Mode::Start, depth, child.deadline)

@@ -1,0 +1,110 @@
+//! `orch serve`: the long-running service (`crate::service`): runs, events, rules, webhooks,
+//! syslog, schedules. Prints where it listens on stdout once ready, and a summary when stopped.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::run::{DriveArgs, wait_for_signal};
+use super::session::Session;
+use crate::engine::Settings;
+use crate::runtime::Limits;
+use crate::service::{self, Config, Listening};
+
+/// `orch serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTP address (webhooks at /hooks/NAME, /healthz, /readyz). Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Serve plain HTTP on an address that is not loopback (TLS is not available yet).
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Directory of rules, one YAML file per rule [default: ./rules].
+    #[arg(long, env = "ORCH_RULES", value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// Receive syslog over UDP on this address (e.g. 0.0.0.0:514).
+    #[arg(long, value_name = "ADDR")]
+    pub syslog_udp: Option<SocketAddr>,
+    /// Receive syslog over TCP on this address (RFC 6587 framing or one message per line).
+    #[arg(long, value_name = "ADDR")]
+    pub syslog_tcp: Option<SocketAddr>,
+    /// Events waiting to be stored at most; a syslog flood beyond it is dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = service::DEFAULT_QUEUE)]
+    pub queue: usize,
+    /// Largest webhook body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = service::DEFAULT_MAX_BODY)]
+    pub max_body: usize,
+    #[command(flatten)]
+    pub drive: DriveArgs,
+}
+
+pub async fn run(session: &Session, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let root = session.root()?;
+    let config = Config {
+        listen: args.listen,
+        insecure_http: args.insecure_http,
+        rules_dir: crate::rules::resolve_dir(args.rules.as_deref()),
+        syslog_udp: args.syslog_udp,
+        syslog_tcp: args.syslog_tcp,
+        queue: args.queue,
+        max_body: args.max_body,
+        engine: Settings {
+            limits: Limits::DEFAULT,
+            grace: Duration::from_secs_f64(args.drive.grace.max(0.0)),
+            workflows_dir: args.drive.workflows.clone(),
+            ..Settings::default()
+        },
+        broker: args.drive.host_keys.broker_settings(),
+    };
+    let rules_dir = config.rules_dir.clone();
+    let stopped = service::serve(
+        root.clone(),
+        config,
+        |l| print_ready(&root, &rules_dir, l),
+        wait_for_signal(),
+    )
+    .await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "stopped; {} run{} paused or running elsewhere, resumed at the next start",
+        stopped.paused,
+        if stopped.paused == 1 { "" } else { "s" }
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_ready(root: &std::path::Path, rules: &std::path::Path, l: &Listening) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "serving ORCH_HOME {}", root.display());
+    let _ = writeln!(out, "http: http://{}", l.http);
+    if let Some(a) = l.syslog_udp {
+        let _ = writeln!(out, "syslog udp: {a}");
+    }
+    if let Some(a) = l.syslog_tcp {
+        let _ = writeln!(out, "syslog tcp: {a}");
+    }
+    let hooks = if l.hooks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; webhooks: {}",
+            l.hooks
+                .iter()
+                .map(|h| format!("/hooks/{h}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let _ = writeln!(out, "rules: {} from {}{hooks}", l.rules, rules.display());
+    if !l.resumed.is_empty() {
+        let _ = writeln!(out, "resumed runs: {}", l.resumed.join(", "));
+    }
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+}
