@@ -170,6 +170,7 @@ pub struct RunSpec {
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Verdict {
     /// Start `workflow` with `input`.
+    #[serde(rename = "fired")]
     Fire {
         /// Workflow.
         workflow: String,

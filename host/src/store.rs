@@ -93,12 +93,13 @@ fn now() -> String {
 
 /// Unix milliseconds as RFC 3339 in UTC, with milliseconds.
 pub fn rfc3339_ms(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        })
-        .unwrap_or_else(|_| ms.to_string())
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// `at` as RFC 3339 in UTC, the form every stored time of the catalog has.

@@ -16,7 +16,7 @@ use crate::harness::{Run, TestHost, guest};
 use crate::peers;
 use crate::servicenow_peer::{ServiceNow, USER};
 
-const R1_CONFIG: &str = "hostname R1
+pub(crate) const R1_CONFIG: &str = "hostname R1
 !
 interface Loopback0
  ip address 10.0.0.1 255.255.255.255
@@ -27,7 +27,7 @@ end
 ";
 
 /// The out-of-band change the drift tests make.
-const DRIFT_LINE: &str = "snmp-server community public RO";
+pub(crate) const DRIFT_LINE: &str = "snmp-server community public RO";
 
 /// The `config_user` input: the ticket's caller.
 const CONFIG_USER: &str = "jdoe";
@@ -35,14 +35,14 @@ const CONFIG_USER: &str = "jdoe";
 /// A fleet, the ServiceNow stand-in, and a host with the three packs installed and granted,
 /// the fleet's inventory imported (credential `lab`) and the ServiceNow credential
 /// `servicenow` (the workflow's default) stored.
-struct Lab {
-    fleet: Fleet,
-    snow: ServiceNow,
-    host: TestHost,
+pub(crate) struct Lab {
+    pub(crate) fleet: Fleet,
+    pub(crate) snow: ServiceNow,
+    pub(crate) host: TestHost,
 }
 
 impl Lab {
-    fn start(specs: &[DeviceSpec]) -> Self {
+    pub(crate) fn start(specs: &[DeviceSpec]) -> Self {
         let fleet = Fleet::start(specs);
         let snow = ServiceNow::start();
         let host = TestHost::new();
@@ -95,13 +95,13 @@ impl Lab {
     }
 
     /// One IOS router `R1`, the inventory imported.
-    fn r1() -> Self {
+    pub(crate) fn r1() -> Self {
         let lab = Self::start(&[DeviceSpec::new("R1", "cisco_ios", R1_CONFIG)]);
         lab.import(&lab.fleet.inventory_yaml("lab", "lab-enable"));
         lab
     }
 
-    fn import(&self, inventory: &str) {
+    pub(crate) fn import(&self, inventory: &str) {
         let path = self.host.home().join("inventory.yaml");
         std::fs::write(&path, inventory).expect("writing the inventory");
         self.orch(&["inventory", "import", path.to_str().expect("utf-8 path")])
@@ -110,7 +110,7 @@ impl Lab {
 
     /// Asserts neither password is in what `run` printed, and returns it.
     #[track_caller]
-    fn checked(&self, run: Run) -> Run {
+    pub(crate) fn checked(&self, run: Run) -> Run {
         for (what, secret) in [
             ("the ssh password", self.fleet.password.as_str()),
             ("the servicenow password", self.snow.password()),
@@ -124,7 +124,7 @@ impl Lab {
     }
 
     /// `orch ARGS`, checked for secrets.
-    fn orch(&self, args: &[&str]) -> Run {
+    pub(crate) fn orch(&self, args: &[&str]) -> Run {
         self.checked(self.host.orch(args))
     }
 
@@ -161,7 +161,7 @@ impl Lab {
 
     /// A run that must have succeeded: its output.
     #[track_caller]
-    fn succeeded(&self, run: &Run) -> Value {
+    pub(crate) fn succeeded(&self, run: &Run) -> Value {
         let body = run.json();
         assert!(
             run.code == 0 && body["status"] == "succeeded",
@@ -174,7 +174,7 @@ impl Lab {
 
     /// `orch action run netdev.ACTION` with `input`; its output (asserting success).
     #[track_caller]
-    fn netdev(&self, action: &str, input: &Value) -> Value {
+    pub(crate) fn netdev(&self, action: &str, input: &Value) -> Value {
         let input = input.to_string();
         let run = self.orch(&[
             "action",
@@ -195,7 +195,7 @@ impl Lab {
         run.json()["output"].clone()
     }
 
-    fn running_config(&self, device: &str) -> String {
+    pub(crate) fn running_config(&self, device: &str) -> String {
         self.netdev("get_running_config", &json!({ "device": device }))["config"]
             .as_str()
             .expect("config is a string")
@@ -203,7 +203,7 @@ impl Lab {
     }
 
     /// Changes R1 out of band: merges [`DRIFT_LINE`].
-    fn drift_r1(&self) {
+    pub(crate) fn drift_r1(&self) {
         let pushed = self.netdev(
             "push_config",
             &json!({ "device": "R1", "config": [DRIFT_LINE] }),
@@ -213,13 +213,13 @@ impl Lab {
     }
 
     /// `orch catalog history configs KEY --json`: the versions, newest first.
-    fn history(&self, key: &str) -> Vec<Value> {
+    pub(crate) fn history(&self, key: &str) -> Vec<Value> {
         let run = self.orch(&["catalog", "history", "configs", key, "--json"]);
         run.json().as_array().cloned().unwrap_or_default()
     }
 
     /// The latest value of `configs/KEY` as text.
-    fn record(&self, key: &str) -> String {
+    pub(crate) fn record(&self, key: &str) -> String {
         let entry = self
             .orch(&["catalog", "get", "configs", key, "--json"])
             .json();
@@ -230,7 +230,7 @@ impl Lab {
     }
 
     /// The first run stores the golden config (version 1).
-    fn baseline(&self) {
+    pub(crate) fn baseline(&self) {
         let out = self.succeeded(&self.drift(&[]));
         assert_eq!(out["action"], "baseline", "{out:#}");
         assert_eq!(out["golden_version"], 1, "{out:#}");
@@ -238,7 +238,7 @@ impl Lab {
         assert_eq!(self.record("R1/golden"), R1_CONFIG);
     }
 
-    fn incidents(&self) -> Vec<Value> {
+    pub(crate) fn incidents(&self) -> Vec<Value> {
         self.snow.records("incident")
     }
 }

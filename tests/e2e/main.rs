@@ -4,9 +4,11 @@
 mod fleet;
 mod harness;
 mod peers;
+mod server;
 
 mod action_run;
 mod catalog;
+mod closed_loop;
 mod crash;
 mod drift;
 mod grants;
@@ -18,6 +20,7 @@ mod pack_add;
 mod peers_smoke;
 mod sandbox_limits;
 mod secret;
+mod serve;
 mod servicenow;
 mod servicenow_peer;
 mod ssh_broker;
