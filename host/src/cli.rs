@@ -16,6 +16,7 @@ mod run;
 mod runs;
 mod secret;
 mod session;
+mod token;
 pub mod untrusted;
 mod workflow;
 
@@ -102,6 +103,7 @@ classified!(
         crate::vault::VaultError,
         crate::capabilities::grants::BadGrant,
         crate::catalog::CatalogError,
+        crate::auth::AuthError,
     ],
 );
 
@@ -160,6 +162,9 @@ pub enum Command {
     /// List, trust and forget the SSH host keys packs' connections are checked against.
     #[command(subcommand)]
     Hostkey(hostkey::HostkeyCommand),
+    /// Create, list and revoke tokens of the service's HTTP API (viewer, operator, admin).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Print shell completions: `orch completions bash > /etc/bash_completion.d/orch`, or for
     /// zsh into a directory of your `fpath` as `_orch`.
     Completions {
@@ -181,6 +186,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workflow(command) => workflow::run(&session, command).await,
         Command::Secret(command) => secret::run(&session, command).await,
         Command::Hostkey(command) => hostkey::run(&session, command).await,
+        Command::Token(command) => token::run(&session, command).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "orch", &mut std::io::stdout());
@@ -244,6 +250,15 @@ mod tests {
             &["secret", "scope", "api", "--any-pack"],
             &["-vv", "runs", "list", "--json"],
             &["completions", "zsh"],
+            &[
+                "token",
+                "create",
+                "ci",
+                "--role",
+                "operator",
+                "--expires",
+                "30d",
+            ],
         ] {
             assert!(parses(ok).is_ok(), "{ok:?}: {:?}", parses(ok).err());
         }
@@ -259,6 +274,7 @@ mod tests {
             &["secret", "scope", "api", "--pack", "a", "--any-pack"],
             &["pack", "revoke", "netdev"],
             &["runs", "rerun"],
+            &["token", "create", "ci", "--role", "root"],
             &["nonsense"],
         ] {
             assert!(parses(bad).is_err(), "{bad:?} parsed");
