@@ -102,11 +102,12 @@ pub enum Divergence {
         /// Step where the spec lists that one.
         listed_at: usize,
     },
-    /// A detail of one execution.
+    /// A detail of one execution, at its first differing place.
     Execution {
         /// The execution.
         execution: String,
-        /// `status`, `result`, `input` or `attempts`.
+        /// `status`, `result`, `input` or `attempts`, with the path inside the value where it
+        /// differs (`input.fields.caller_id`).
         field: String,
         /// Expected value.
         expected: Value,
@@ -120,11 +121,13 @@ pub enum Divergence {
         /// Actual.
         got: String,
     },
-    /// The output.
+    /// The output, at its first differing place.
     Output {
-        /// Expected.
+        /// Where: `output`, `output.items[2]`.
+        path: String,
+        /// Expected there.
         expected: Value,
-        /// Actual (`null` while the run is unfinished).
+        /// Actual there (`null` while the run is unfinished, or where nothing is).
         got: Value,
     },
     /// The errors, at this index (0-based).
@@ -170,9 +173,11 @@ impl fmt::Display for Divergence {
             Divergence::Status { expected, got } => {
                 write!(f, "status: expected {expected}, got {got}")
             }
-            Divergence::Output { expected, got } => {
-                write!(f, "output: expected {expected}, got {got}")
-            }
+            Divergence::Output {
+                path,
+                expected,
+                got,
+            } => write!(f, "{path}: expected {expected}, got {got}"),
             Divergence::Errors {
                 index,
                 expected,
@@ -231,6 +236,12 @@ pub struct Report {
     pub got: Vec<String>,
     /// The run's final status (empty when it did not run).
     pub status: String,
+    /// The run's output, once finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// The run's errors (what a spec's `expect.errors` is matched against).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Value>,
 }
 
 impl Report {
@@ -243,6 +254,8 @@ impl Report {
             expected: Vec::new(),
             got: Vec::new(),
             status: String::new(),
+            output: None,
+            errors: Vec::new(),
         }
     }
 }
@@ -256,15 +269,11 @@ pub fn rehearse(spec: &Spec, source: &str, text: &str, actions: &dyn ActionLooku
         .iter()
         .map(|e| e.id.to_string())
         .collect();
-    let report = |verdict, got, status: &str| Report {
-        spec: spec.source.clone(),
-        description: spec.description.clone(),
-        verdict,
+    let error = |message: String| Report {
         expected: expected.clone(),
-        got,
-        status: status.to_string(),
+        description: spec.description.clone(),
+        ..Report::unrehearsed(&spec.source, message)
     };
-    let error = |message: String| report(Verdict::Error { message }, Vec::new(), "");
     let wf = match crate::parse_workflow(source, text) {
         Ok(wf) => Arc::new(wf),
         Err(e) => return error(e.to_string()),
@@ -309,7 +318,16 @@ pub fn rehearse(spec: &Spec, source: &str, text: &str, actions: &dyn ActionLooku
             }
         }
     };
-    report(verdict, got, status)
+    Report {
+        spec: spec.source.clone(),
+        description: spec.description.clone(),
+        verdict,
+        expected,
+        got,
+        status: status.to_string(),
+        output: trace.output,
+        errors: trace.errors,
+    }
 }
 
 /// Every mock names a task that runs an action, and an item only where the task fans out.
@@ -537,13 +555,13 @@ pub fn compare(expect: &Expectation, trace: &Trace) -> Vec<Divergence> {
         let id = want.id.to_string();
         let mut detail = |field: &str, expected: &Option<Value>, actual: Value| {
             if let Some(expected) = expected
-                && *expected != actual
+                && let Some((field, expected, got)) = first_difference(field, expected, &actual)
             {
                 out.push(Divergence::Execution {
                     execution: id.clone(),
-                    field: field.into(),
-                    expected: expected.clone(),
-                    got: actual,
+                    field,
+                    expected,
+                    got,
                 });
             }
         };
@@ -577,9 +595,10 @@ pub fn compare(expect: &Expectation, trace: &Trace) -> Vec<Divergence> {
     }
     if let Some(output) = &expect.output {
         let got = trace.output.clone().unwrap_or(Value::Null);
-        if *output != got {
+        if let Some((path, expected, got)) = first_difference("output", output, &got) {
             out.push(Divergence::Output {
-                expected: output.clone(),
+                path,
+                expected,
                 got,
             });
         }
@@ -604,6 +623,34 @@ pub fn compare(expect: &Expectation, trace: &Trace) -> Vec<Divergence> {
         }
     }
     out
+}
+
+/// The first place where two values differ, as (path, expected there, got there); objects and
+/// lists are walked (a missing key or item is `null`), anything else compared whole.
+fn first_difference(path: &str, expected: &Value, got: &Value) -> Option<(String, Value, Value)> {
+    match (expected, got) {
+        (Value::Object(e), Value::Object(g)) => {
+            let mut keys: Vec<&String> = e.keys().collect();
+            keys.extend(g.keys().filter(|k| !e.contains_key(*k)));
+            keys.into_iter().find_map(|k| {
+                let (ev, gv) = (e.get(k), g.get(k));
+                match (ev, gv) {
+                    (Some(ev), Some(gv)) => first_difference(&format!("{path}.{k}"), ev, gv),
+                    _ => Some((
+                        format!("{path}.{k}"),
+                        ev.cloned().unwrap_or(Value::Null),
+                        gv.cloned().unwrap_or(Value::Null),
+                    )),
+                }
+            })
+        }
+        (Value::Array(e), Value::Array(g)) if e.len() == g.len() => e
+            .iter()
+            .zip(g)
+            .enumerate()
+            .find_map(|(i, (ev, gv))| first_difference(&format!("{path}[{i}]"), ev, gv)),
+        _ => (expected != got).then(|| (path.to_string(), expected.clone(), got.clone())),
+    }
 }
 
 /// The first step where the executions differ, or an execution listed before its starter.
@@ -923,9 +970,42 @@ known_deviation:
         assert!(!r.verdict.ok());
         let neither = recorded.replace("output: { got: null }", "output: { got: 1 }");
         let r = rehearse_with(BRANCHES, &neither);
+        assert_eq!(divergences(&r), ["output.got: expected 1, got null"]);
+    }
+
+    #[test]
+    fn a_detail_that_differs_is_reported_at_its_first_differing_place() {
+        let spec = "workflow: w.yaml
+mocks:
+  right: { succeeded: 42 }
+expect:
+  executions: [start, right, right_end: { input: { got: 41 } }, left, left_end: { status: failed }]
+  output: { got: 42, extra: [1] }
+";
+        let d = divergences(&rehearse_with(BRANCHES, spec));
         assert_eq!(
-            divergences(&r),
-            ["output: expected {\"got\":1}, got {\"got\":null}"]
+            d,
+            [
+                "right_end#1 input.got: expected 41, got 42",
+                "left_end#1 status: expected \"failed\", got \"succeeded\"",
+                "output.extra: expected [1], got null",
+            ]
+        );
+        assert_eq!(
+            first_difference(
+                "v",
+                &json!({"a": [1, {"b": 2}]}),
+                &json!({"a": [1, {"b": 3}]})
+            ),
+            Some(("v.a[1].b".into(), json!(2), json!(3)))
+        );
+        assert_eq!(
+            first_difference("v", &json!([1]), &json!([1, 2])),
+            Some(("v".into(), json!([1]), json!([1, 2])))
+        );
+        assert_eq!(
+            first_difference("v", &json!({"a": 1}), &json!({"a": 1})),
+            None
         );
     }
 

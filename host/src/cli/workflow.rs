@@ -241,6 +241,8 @@ mod tests {
             expected: vec!["a#1".into(), "b#1".into()],
             got: vec!["a#1".into(), "c#1".into()],
             status: "succeeded".into(),
+            output: None,
+            errors: Vec::new(),
         };
         let mut out = Vec::new();
         print_report(&mut out, &report).expect("prints");

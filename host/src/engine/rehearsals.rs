@@ -153,6 +153,40 @@ impl ActionLookup for Offline<'_> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_example_workflow_has_specs_and_passes_them() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
+        let specs = find(&[examples.join("tests")]).expect("workflows/tests holds specs");
+        let reports: Vec<Report> = specs.iter().map(|p| rehearse(p)).collect();
+        for r in &reports {
+            assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
+        }
+        let rehearsed: std::collections::BTreeSet<String> = specs
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter_map(|t| Spec::parse("spec", &t).ok())
+            .map(|s| s.workflow.trim_start_matches("../").to_string())
+            .collect();
+        let mut examples: Vec<String> = std::fs::read_dir(&examples)
+            .expect("workflows/")
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".yaml"))
+            .collect();
+        examples.sort();
+        assert_eq!(
+            examples.len(),
+            6,
+            "a new example needs specs in workflows/tests"
+        );
+        for name in &examples {
+            assert!(
+                rehearsed.contains(name),
+                "no spec in workflows/tests rehearses {name}"
+            );
+        }
+    }
+
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
