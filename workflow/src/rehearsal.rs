@@ -684,10 +684,10 @@ fn compare_sequence(expect: &Expectation, trace: &Trace) -> Option<Divergence> {
 }
 
 /// The run's executions in the spec's order as far as the spec names them. An execution the
-/// spec does not name takes the place of the first expected one missing from the run after the
-/// execution that started it (the run went there instead), else it goes right after its
-/// starter (or after the execution created before it): so the first difference shows where the
-/// run went its own way.
+/// spec does not name goes after its starter and after the execution created just before it,
+/// into the place of the first expected execution missing from the run there (the run went
+/// there instead), else right behind them: so the first difference shows where the run went its
+/// own way.
 fn aligned(expect: &Expectation, trace: &Trace) -> Vec<String> {
     let position: HashMap<&ExecId, usize> = expect
         .executions
@@ -714,7 +714,7 @@ fn aligned(expect: &Expectation, trace: &Trace) -> Vec<String> {
                     .started_by
                     .as_ref()
                     .and_then(|p| keys.get(p).copied())
-                    .unwrap_or(previous);
+                    .map_or(previous, |p| p.max(previous));
                 match missing.iter().position(|&m| m as f64 > after) {
                     Some(i) => missing.remove(i) as f64,
                     None => after + 0.5,
