@@ -236,6 +236,9 @@ pub struct Report {
     pub got: Vec<String>,
     /// The run's final status (empty when it did not run).
     pub status: String,
+    /// Which run the verdict and the sequences are of: 0 the first, n after the n-th rerun.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rerun: usize,
     /// The run's output, once finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
@@ -254,23 +257,26 @@ impl Report {
             expected: Vec::new(),
             got: Vec::new(),
             status: String::new(),
+            rerun: 0,
             output: None,
             errors: Vec::new(),
         }
     }
 }
 
-/// Runs `spec` against the workflow `text` (read from `source`). Validation uses `actions`;
-/// nothing else is looked up.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Runs `spec` against the workflow `text` (read from `source`): the first run, then each of
+/// its reruns, stopping at the first that differs. Validation uses `actions`; nothing else is
+/// looked up.
 pub fn rehearse(spec: &Spec, source: &str, text: &str, actions: &dyn ActionLookup) -> Report {
-    let expected: Vec<String> = spec
-        .expect
-        .executions
-        .iter()
-        .map(|e| e.id.to_string())
-        .collect();
+    let expected = |e: &Expectation| -> Vec<String> {
+        e.executions.iter().map(|x| x.id.to_string()).collect()
+    };
     let error = |message: String| Report {
-        expected: expected.clone(),
+        expected: expected(&spec.expect),
         description: spec.description.clone(),
         ..Report::unrehearsed(&spec.source, message)
     };
@@ -286,24 +292,75 @@ pub fn rehearse(spec: &Spec, source: &str, text: &str, actions: &dyn ActionLooku
             list.join("; ")
         ));
     }
-    if let Err(e) = check_mocks(spec, &wf) {
+    if let Err(e) = check_spec(spec, &wf) {
         return error(e);
     }
-    let trace = match run(spec, wf) {
-        Ok(t) => t,
+    let mut rehearsal = match Rehearsal::start(spec, wf) {
+        Ok(r) => r,
         Err(e) => return error(e),
     };
-    let status = trace.status.as_str();
-    let divergences = compare(&spec.expect, &trace);
-    let got = aligned(&spec.expect, &trace);
-    let verdict = match (&spec.known_deviation, divergences.is_empty()) {
+    if let Err(e) = rehearsal.drive(&spec.mocks) {
+        return error(e);
+    }
+    let report = |verdict, expect: &Expectation, trace: Trace, rerun| Report {
+        spec: spec.source.clone(),
+        description: spec.description.clone(),
+        verdict,
+        expected: expected(expect),
+        got: aligned(expect, &trace),
+        status: trace.status.as_str().to_string(),
+        rerun,
+        output: trace.output,
+        errors: trace.errors,
+    };
+    let trace = rehearsal.trace();
+    let verdict = judge(&spec.expect, spec.known_deviation.as_ref(), &trace);
+    if !verdict.ok() || spec.reruns.is_empty() {
+        return report(verdict, &spec.expect, trace, 0);
+    }
+    // Reruns go on from the run as it went, a recorded deviation included; the first recorded
+    // deviation met stays the verdict when everything else matches.
+    let mut last = (verdict, &spec.expect, trace);
+    for (i, rerun) in spec.reruns.iter().enumerate() {
+        let n = i + 1;
+        if let Err(e) = rehearsal
+            .rerun(&rerun.tasks)
+            .and_then(|()| rehearsal.drive(&rerun.mocks))
+        {
+            return Report {
+                rerun: n,
+                ..error(format!("rerun {n}: {e}"))
+            };
+        }
+        let trace = rehearsal.trace();
+        let verdict = match judge(&rerun.expect, rerun.known_deviation.as_ref(), &trace) {
+            failed if !failed.ok() => return report(failed, &rerun.expect, trace, n),
+            Verdict::KnownDeviation {
+                reason,
+                divergences,
+            } if !matches!(last.0, Verdict::KnownDeviation { .. }) => Verdict::KnownDeviation {
+                reason: format!("rerun {n}: {reason}"),
+                divergences,
+            },
+            _ => last.0,
+        };
+        last = (verdict, &rerun.expect, trace);
+    }
+    let (verdict, expect, trace) = last;
+    report(verdict, expect, trace, spec.reruns.len())
+}
+
+/// The verdict on one run against what is expected of it and the deviation recorded, if any.
+fn judge(expect: &Expectation, deviation: Option<&Deviation>, trace: &Trace) -> Verdict {
+    let divergences = compare(expect, trace);
+    match (deviation, divergences.is_empty()) {
         (None, true) => Verdict::Passed,
         (None, false) => Verdict::Failed { divergences },
         (Some(d), true) => Verdict::DeviationGone {
             reason: d.reason.clone(),
         },
         (Some(d), false) => {
-            let as_recorded = compare(&d.got, &trace);
+            let as_recorded = compare(&d.got, trace);
             if as_recorded.is_empty() {
                 Verdict::KnownDeviation {
                     reason: d.reason.clone(),
@@ -317,27 +374,23 @@ pub fn rehearse(spec: &Spec, source: &str, text: &str, actions: &dyn ActionLooku
                 }
             }
         }
-    };
-    Report {
-        spec: spec.source.clone(),
-        description: spec.description.clone(),
-        verdict,
-        expected,
-        got,
-        status: status.to_string(),
-        output: trace.output,
-        errors: trace.errors,
     }
 }
 
-/// Every mock names a task that runs an action, and an item only where the task fans out.
-fn check_mocks(spec: &Spec, wf: &Workflow) -> Result<(), String> {
-    for m in &spec.mocks {
+/// Every mock (of the first run and of each rerun) names a task that runs an action, and an
+/// item only where the task fans out; every execution and rerun task names a task.
+fn check_spec(spec: &Spec, wf: &Workflow) -> Result<(), String> {
+    let tasks = || wf.tasks.keys().cloned().collect::<Vec<_>>().join(", ");
+    let mocks = spec
+        .mocks
+        .iter()
+        .chain(spec.reruns.iter().flat_map(|r| &r.mocks));
+    for m in mocks {
         let Some(task) = wf.tasks.get(&m.key.task) else {
             return Err(format!(
                 "mock `{}` names no task of the workflow; tasks are: {}",
                 m.key,
-                wf.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
+                tasks()
             ));
         };
         if task.action.is_none() {
@@ -353,11 +406,20 @@ fn check_mocks(spec: &Spec, wf: &Workflow) -> Result<(), String> {
             ));
         }
     }
-    for e in &spec.expect.executions {
+    let expectations = std::iter::once(&spec.expect).chain(spec.reruns.iter().map(|r| &r.expect));
+    for e in expectations.flat_map(|e| &e.executions) {
         if !wf.tasks.contains_key(&e.id.task) {
             return Err(format!(
-                "expect.executions names `{}`, which is no task of the workflow",
+                "an expected execution names `{}`, which is no task of the workflow",
                 e.id
+            ));
+        }
+    }
+    for t in spec.reruns.iter().flat_map(|r| &r.tasks) {
+        if !wf.tasks.contains_key(t) {
+            return Err(format!(
+                "a rerun names task `{t}`, which is no task of the workflow; tasks are: {}",
+                tasks()
             ));
         }
     }
@@ -365,18 +427,14 @@ fn check_mocks(spec: &Spec, wf: &Workflow) -> Result<(), String> {
 }
 
 /// The mock answering one invocation: the most specific matching key.
-fn pick<'s>(
-    spec: &'s Spec,
+fn pick<'m>(
+    mocks: &'m [Mock],
     exec: &ExecId,
     item: Option<usize>,
     attempt: u32,
-) -> Result<Option<&'s Outcome>, String> {
+) -> Result<Option<&'m Outcome>, String> {
     let mut best: Option<&Mock> = None;
-    for m in spec
-        .mocks
-        .iter()
-        .filter(|m| m.key.matches(exec, item, attempt))
-    {
+    for m in mocks.iter().filter(|m| m.key.matches(exec, item, attempt)) {
         match best {
             Some(b) if b.key.specificity() == m.key.specificity() => {
                 let mut at = format!("{exec}");
@@ -395,106 +453,172 @@ fn pick<'s>(
     Ok(best.map(|m| &m.outcome))
 }
 
-/// Drives the machine to its end (or until only `running` mocks are left).
-fn run(spec: &Spec, wf: Arc<Workflow>) -> Result<Trace, String> {
-    let graph = Graph::new(&wf);
-    let mut m = Machine::new(wf, "rehearsal", spec.input.clone()).map_err(|e| e.to_string())?;
-    let mut parents: Vec<Option<ExecId>> = Vec::new();
-    let mut inputs: HashMap<ExecId, BTreeMap<usize, Value>> = HashMap::new();
-    let mut queue: VecDeque<Command> = m.start().into();
-    attribute(&m, &graph, None, &mut parents);
-    let mut steps = 0;
-    while let Some(command) = queue.pop_front() {
-        steps += 1;
-        if steps > MAX_STEPS {
-            return Err(format!(
-                "the run did not end within {MAX_STEPS} steps; do the mocks keep a cycle going?"
-            ));
-        }
-        let (event, cause) = match command {
-            Command::StartAction {
-                exec,
-                item,
-                attempt,
-                input,
-                ..
-            } => {
-                inputs
-                    .entry(exec.clone())
-                    .or_default()
-                    .insert(item.unwrap_or(0), input);
-                let event = match pick(spec, &exec, item, attempt)? {
-                    None => Event::ActionSucceeded {
-                        exec: exec.clone(),
-                        item,
-                        attempt,
-                        result: Value::Null,
-                    },
-                    Some(Outcome::Succeeded(v)) => Event::ActionSucceeded {
-                        exec: exec.clone(),
-                        item,
-                        attempt,
-                        result: v.clone(),
-                    },
-                    Some(Outcome::Failed(e)) => Event::ActionFailed {
-                        exec: exec.clone(),
-                        item,
-                        attempt,
-                        error: e.clone(),
-                        timed_out: false,
-                    },
-                    Some(Outcome::Running) => continue,
-                };
-                (event, exec)
-            }
-            Command::StartTimer { timer, .. } => {
-                let exec = timer.exec.clone();
-                (Event::TimerFired { timer }, exec)
-            }
-            Command::Finish { .. } => continue,
+/// A machine being driven, with what the rehearsal observed of it.
+struct Rehearsal {
+    machine: Machine,
+    graph: Graph,
+    /// The execution that started each execution, by creation index.
+    parents: Vec<Option<ExecId>>,
+    /// Rendered input of each unit's last attempt.
+    inputs: HashMap<ExecId, BTreeMap<usize, Value>>,
+    /// Commands not carried out yet.
+    queue: VecDeque<Command>,
+    steps: usize,
+}
+
+impl Rehearsal {
+    fn start(spec: &Spec, wf: Arc<Workflow>) -> Result<Rehearsal, String> {
+        let graph = Graph::new(&wf);
+        let mut machine =
+            Machine::new(wf, "rehearsal", spec.input.clone()).map_err(|e| e.to_string())?;
+        let queue = machine.start().into();
+        let mut r = Rehearsal {
+            machine,
+            graph,
+            parents: Vec::new(),
+            inputs: HashMap::new(),
+            queue,
+            steps: 0,
         };
-        let what = format!("{event:?}");
-        let commands = m
-            .handle(event)
-            .map_err(|e| format!("the machine refused {what}: {e}"))?;
-        attribute(&m, &graph, Some(cause), &mut parents);
-        if parents.len() > MAX_EXECUTIONS {
-            return Err(format!(
-                "the run created more than {MAX_EXECUTIONS} task executions; do the mocks keep a cycle going?"
-            ));
-        }
-        queue.extend(commands);
+        r.attribute(None);
+        Ok(r)
     }
-    let executions = m
-        .executions()
-        .into_iter()
-        .zip(parents)
-        .map(|(view, started_by)| {
-            let fan_out = m
-                .workflow()
-                .tasks
-                .get(&view.id.task)
-                .is_some_and(|t| t.with.is_some());
-            TracedExec {
-                inputs: inputs
-                    .remove(&view.id)
-                    .map(|by_unit| by_unit.into_values().collect())
+
+    /// Re-runs the finished run from `tasks` (every failed one when empty).
+    fn rerun(&mut self, tasks: &[String]) -> Result<(), String> {
+        let commands = self
+            .machine
+            .handle(Event::RerunRequested {
+                tasks: tasks.to_vec(),
+                definition: None,
+            })
+            .map_err(|e| format!("the machine refused the rerun: {e}"))?;
+        self.attribute(None);
+        self.queue.extend(commands);
+        Ok(())
+    }
+
+    /// Carries out the queued commands, answering actions from `mocks`, until none is left (or
+    /// only actions mocked `running`).
+    fn drive(&mut self, mocks: &[Mock]) -> Result<(), String> {
+        while let Some(command) = self.queue.pop_front() {
+            self.steps += 1;
+            if self.steps > MAX_STEPS {
+                return Err(format!(
+                    "the run did not end within {MAX_STEPS} steps; do the mocks keep a cycle going?"
+                ));
+            }
+            let (event, cause) = match command {
+                Command::StartAction {
+                    exec,
+                    item,
+                    attempt,
+                    input,
+                    ..
+                } => {
+                    self.inputs
+                        .entry(exec.clone())
+                        .or_default()
+                        .insert(item.unwrap_or(0), input);
+                    let event = match pick(mocks, &exec, item, attempt)? {
+                        None => Event::ActionSucceeded {
+                            exec: exec.clone(),
+                            item,
+                            attempt,
+                            result: Value::Null,
+                        },
+                        Some(Outcome::Succeeded(v)) => Event::ActionSucceeded {
+                            exec: exec.clone(),
+                            item,
+                            attempt,
+                            result: v.clone(),
+                        },
+                        Some(Outcome::Failed(e)) => Event::ActionFailed {
+                            exec: exec.clone(),
+                            item,
+                            attempt,
+                            error: e.clone(),
+                            timed_out: false,
+                        },
+                        Some(Outcome::Running) => continue,
+                    };
+                    (event, exec)
+                }
+                Command::StartTimer { timer, .. } => {
+                    let exec = timer.exec.clone();
+                    (Event::TimerFired { timer }, exec)
+                }
+                Command::Finish { .. } => continue,
+            };
+            let what = format!("{event:?}");
+            let commands = self
+                .machine
+                .handle(event)
+                .map_err(|e| format!("the machine refused {what}: {e}"))?;
+            self.attribute(Some(cause));
+            if self.parents.len() > MAX_EXECUTIONS {
+                return Err(format!(
+                    "the run created more than {MAX_EXECUTIONS} task executions; do the mocks keep a cycle going?"
+                ));
+            }
+            self.queue.extend(commands);
+        }
+        Ok(())
+    }
+
+    /// Records the parent of each execution created since the last call. Within one `handle`,
+    /// the machine completes the event's execution and, in the same call, any routing task it
+    /// starts; a new execution was started by the latest of those (created before it) whose
+    /// `do` names it.
+    fn attribute(&mut self, cause: Option<ExecId>) {
+        let views = self.machine.executions();
+        let mut candidates: Vec<ExecId> = cause.into_iter().collect();
+        for view in &views[self.parents.len().min(views.len())..] {
+            let parent = candidates
+                .iter()
+                .rev()
+                .find(|c| self.graph.starts(&c.task, &view.id.task))
+                .cloned();
+            self.parents.push(parent);
+            // Only an execution that already completed can have started others in this call.
+            if matches!(view.status, "succeeded" | "failed") {
+                candidates.push(view.id.clone());
+            }
+        }
+    }
+
+    /// The run as observed so far.
+    fn trace(&self) -> Trace {
+        let m = &self.machine;
+        let executions = m
+            .executions()
+            .into_iter()
+            .zip(&self.parents)
+            .map(|(view, started_by)| TracedExec {
+                inputs: self
+                    .inputs
+                    .get(&view.id)
+                    .map(|by_unit| by_unit.values().cloned().collect())
                     .unwrap_or_default(),
+                fan_out: m
+                    .workflow()
+                    .tasks
+                    .get(&view.id.task)
+                    .is_some_and(|t| t.with.is_some()),
                 id: view.id,
-                started_by,
+                started_by: started_by.clone(),
                 status: view.status,
                 attempts: view.attempts,
                 result: view.result,
-                fan_out,
-            }
-        })
-        .collect();
-    Ok(Trace {
-        executions,
-        status: m.status(),
-        output: m.output().cloned(),
-        errors: m.errors().to_vec(),
-    })
+            })
+            .collect();
+        Trace {
+            executions,
+            status: m.status(),
+            output: m.output().cloned(),
+            errors: m.errors().to_vec(),
+        }
+    }
 }
 
 /// Which task names which in a `do`: enough to tell what started a new execution.
@@ -519,26 +643,6 @@ impl Graph {
 
     fn starts(&self, from: &str, to: &str) -> bool {
         self.names.contains(&(from.to_string(), to.to_string()))
-    }
-}
-
-/// Records the parent of each execution created since the last call. Within one `handle`, the
-/// machine completes the event's execution and, in the same call, any routing task it starts;
-/// a new execution was started by the latest of those (created before it) whose `do` names it.
-fn attribute(m: &Machine, graph: &Graph, cause: Option<ExecId>, parents: &mut Vec<Option<ExecId>>) {
-    let views = m.executions();
-    let mut candidates: Vec<ExecId> = cause.into_iter().collect();
-    for view in &views[parents.len().min(views.len())..] {
-        let parent = candidates
-            .iter()
-            .rev()
-            .find(|c| graph.starts(&c.task, &view.id.task))
-            .cloned();
-        parents.push(parent);
-        // Only an execution that already completed can have started others in this call.
-        if matches!(view.status, "succeeded" | "failed") {
-            candidates.push(view.id.clone());
-        }
     }
 }
 
@@ -1006,6 +1110,41 @@ expect:
         assert_eq!(
             first_difference("v", &json!({"a": 1}), &json!({"a": 1})),
             None
+        );
+    }
+
+    #[test]
+    fn reruns_go_on_from_the_failed_run_with_their_own_mocks() {
+        let spec = "workflow: w.yaml
+mocks:
+  right: failed
+  recover: failed
+expect:
+  executions: [start, left, right, left_end, recover]
+  status: failed
+reruns:
+  - tasks: [recover]
+    expect:
+      executions: [start, left, right, left_end, recover, recover]
+";
+        let r = rehearse_with(BRANCHES, spec);
+        assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
+        assert_eq!((r.rerun, r.status.as_str()), (1, "succeeded"));
+        let wrong = spec.replace(
+            "executions: [start, left, right, left_end, recover, recover]",
+            "executions: [start, left, right, left_end, recover, right_end]",
+        );
+        let r = rehearse_with(BRANCHES, &wrong);
+        assert_eq!(
+            divergences(&r),
+            ["step 6: expected right_end#1, got recover#2"]
+        );
+        assert_eq!(r.rerun, 1);
+        let refused = spec.replace("tasks: [recover]", "tasks: [left]");
+        let r = rehearse_with(BRANCHES, &refused);
+        assert!(
+            matches!(&r.verdict, Verdict::Error { message } if message.starts_with("rerun 1: the machine refused the rerun")),
+            "{r:#?}"
         );
     }
 

@@ -5,9 +5,8 @@
 //!
 //! A case whose spec records a `known_deviation` passes only while the run differs exactly as
 //! recorded, and is reported as ignored with the reason; when the run matches Orquesta again it
-//! fails, so the record gets removed. `unsupported.yaml` lists what cannot be expressed at all
-//! (ignored trials, with the reason), and one more trial checks that every Orquesta conducting
-//! test (`orquesta-cases.txt`) is mirrored by a spec. A few cases mirror fixtures that only
+//! fails, so the record gets removed. One more trial checks that every Orquesta conducting test
+//! (`orquesta-cases.txt`) is mirrored by a spec; Orquesta's rerun tests are specs with `reruns`. A few cases mirror fixtures that only
 //! Orquesta's composition tests use (the retry command); their specs say how the expected run
 //! follows from Orquesta's code.
 
@@ -17,7 +16,6 @@ use std::path::{Path, PathBuf};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use orch_workflow::rehearsal::{self, Report, Spec, Verdict};
 use orch_workflow::{ActionKnown, ActionLookup};
-use serde::Deserialize;
 
 /// Every spec's first line names the Orquesta test it mirrors.
 const MIRRORS: &str = "# mirrors orquesta tests/unit/";
@@ -36,14 +34,6 @@ impl ActionLookup for Builtins {
             _ => ActionKnown::Unknown,
         }
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Unsupported {
-    mirrors: String,
-    phase: String,
-    reason: String,
 }
 
 fn root() -> PathBuf {
@@ -175,24 +165,5 @@ fn main() {
         }
         coverage(&covered)
     }));
-    let unsupported: Vec<Unsupported> = std::fs::read_to_string(root().join("unsupported.yaml"))
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_saphyr::from_str(&t).map_err(|e| e.to_string()))
-        .unwrap_or_else(|e| panic!("tests/conformance/unsupported.yaml: {e}"));
-    for (i, u) in unsupported.into_iter().enumerate() {
-        let label = u
-            .mirrors
-            .trim_start_matches("test_workflow_")
-            .replace(".py::test_", "/");
-        trials.push(Trial::ignorable_test(
-            format!("unsupported/{label}#{}", i + 1),
-            move || {
-                Ok(Completion::ignored_with(format!(
-                    "unsupported: {} ({}): {}",
-                    u.mirrors, u.phase, u.reason
-                )))
-            },
-        ));
-    }
     libtest_mimic::run(&args, trials).exit();
 }

@@ -176,7 +176,11 @@ fn print_report(out: &mut impl std::io::Write, r: &Report) -> anyhow::Result<()>
     match &r.verdict {
         Verdict::Passed => writeln!(out, "ok      {spec}")?,
         Verdict::Failed { divergences } => {
-            writeln!(out, "FAILED  {spec}")?;
+            if r.rerun > 0 {
+                writeln!(out, "FAILED  {spec} (after rerun {})", r.rerun)?;
+            } else {
+                writeln!(out, "FAILED  {spec}")?;
+            }
             for d in divergences {
                 writeln!(out, "    {}", untrusted::line(&d.to_string()))?;
             }
@@ -241,6 +245,7 @@ mod tests {
             expected: vec!["a#1".into(), "b#1".into()],
             got: vec!["a#1".into(), "c#1".into()],
             status: "succeeded".into(),
+            rerun: 0,
             output: None,
             errors: Vec::new(),
         };

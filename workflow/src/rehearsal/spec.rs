@@ -15,6 +15,12 @@
 //!   status: failed
 //!   output: { changed: true }
 //!   errors: [{ kind: task_failed, task: push }]
+//! reruns:                               # then re-run the failed run (Orquesta's rerun)
+//!   - tasks: [push]                     # default: every task that failed unhandled
+//!     mocks: { push: succeeded }        # this rerun's own mocks
+//!     expect:                           # the whole history so far
+//!       executions: [fetch, compare, push#1, push#2, push#3]
+//!     # known_deviation: as at the top, for this rerun
 //! ```
 //!
 //! Parsing checks the spec's own shape; whether its tasks exist is checked against the workflow
@@ -67,6 +73,24 @@ pub struct Spec {
     /// The run expected.
     pub expect: Expectation,
     /// A known difference from `expect` (a conformance case the machine does not meet yet).
+    pub known_deviation: Option<Deviation>,
+    /// Reruns of the finished run, in order, each with its own mocks and expectation.
+    pub reruns: Vec<Rerun>,
+}
+
+/// One rerun of a failed or canceled run (Orquesta's rerun): which tasks run again, the mocks
+/// answering this rerun's actions (the earlier ones do not carry over), and the run expected
+/// afterwards, its whole history included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rerun {
+    /// Tasks to run again; empty: every task whose last execution failed unhandled or was
+    /// canceled.
+    pub tasks: Vec<String>,
+    /// This rerun's mocks.
+    pub mocks: Vec<Mock>,
+    /// The run expected after it.
+    pub expect: Expectation,
+    /// A known difference from this rerun's `expect`.
     pub known_deviation: Option<Deviation>,
 }
 
@@ -197,6 +221,20 @@ struct RawSpec {
     expect: RawExpect,
     #[serde(default)]
     known_deviation: Option<RawDeviation>,
+    #[serde(default)]
+    reruns: Vec<RawRerun>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRerun {
+    #[serde(default)]
+    tasks: Vec<String>,
+    #[serde(default)]
+    mocks: IndexMap<String, Value>,
+    expect: RawExpect,
+    #[serde(default)]
+    known_deviation: Option<RawDeviation>,
 }
 
 #[derive(Deserialize)]
@@ -245,44 +283,30 @@ impl Spec {
             output: raw.expect.output,
             errors: raw.expect.errors,
         };
-        let known_deviation = match raw.known_deviation {
-            None => None,
-            Some(d) => {
-                if d.reason.trim().is_empty() {
-                    return Err(p.invalid("known_deviation.reason", "say why the run differs"));
-                }
-                let got = Expectation {
-                    executions: match &d.executions {
-                        Some(e) => p.executions(e, "known_deviation.executions")?,
-                        None => expect.executions.clone(),
-                    },
-                    status: match d.status {
-                        Some(s) => p.status(Some(s), "known_deviation.status")?,
-                        None => expect.status.clone(),
-                    },
-                    output: d.output.or_else(|| expect.output.clone()),
-                    errors: d.errors.or_else(|| expect.errors.clone()),
-                };
-                if got == expect {
-                    return Err(p.invalid(
-                        "known_deviation",
-                        "it repeats `expect`; give what the run does instead (executions, status, output or errors)",
-                    ));
-                }
-                Some(Deviation {
-                    reason: d.reason,
-                    got,
-                })
-            }
-        };
-        let mut mocks = Vec::with_capacity(raw.mocks.len());
-        for (key, value) in raw.mocks {
-            let field = format!("mocks.{key}");
-            let parsed = parse_mock_key(&key).map_err(|m| p.invalid(&field, m))?;
-            let outcome = p.outcome(value, &field)?;
-            mocks.push(Mock {
-                key: parsed,
-                outcome,
+        let known_deviation = raw
+            .known_deviation
+            .map(|d| p.deviation(d, &expect, "known_deviation"))
+            .transpose()?;
+        let mocks = p.mocks(raw.mocks, "mocks")?;
+        let mut reruns = Vec::with_capacity(raw.reruns.len());
+        for (i, r) in raw.reruns.into_iter().enumerate() {
+            let field = format!("reruns[{i}]");
+            let expect = Expectation {
+                executions: p
+                    .executions(&r.expect.executions, &format!("{field}.expect.executions"))?,
+                status: p.status(r.expect.status, &format!("{field}.expect.status"))?,
+                output: r.expect.output,
+                errors: r.expect.errors,
+            };
+            let known_deviation = r
+                .known_deviation
+                .map(|d| p.deviation(d, &expect, &format!("{field}.known_deviation")))
+                .transpose()?;
+            reruns.push(Rerun {
+                tasks: r.tasks,
+                mocks: p.mocks(r.mocks, &format!("{field}.mocks"))?,
+                expect,
+                known_deviation,
             });
         }
         Ok(Spec {
@@ -293,6 +317,7 @@ impl Spec {
             mocks,
             expect,
             known_deviation,
+            reruns,
         })
     }
 }
@@ -308,6 +333,54 @@ impl SpecParser<'_> {
             field: field.to_string(),
             message: message.into(),
         }
+    }
+
+    /// A recorded deviation: what it gives, the rest taken from `expect`; it must differ.
+    fn deviation(
+        &self,
+        d: RawDeviation,
+        expect: &Expectation,
+        field: &str,
+    ) -> Result<Deviation, SpecError> {
+        if d.reason.trim().is_empty() {
+            return Err(self.invalid(&format!("{field}.reason"), "say why the run differs"));
+        }
+        let got = Expectation {
+            executions: match &d.executions {
+                Some(e) => self.executions(e, &format!("{field}.executions"))?,
+                None => expect.executions.clone(),
+            },
+            status: match d.status {
+                Some(s) => self.status(Some(s), &format!("{field}.status"))?,
+                None => expect.status.clone(),
+            },
+            output: d.output.or_else(|| expect.output.clone()),
+            errors: d.errors.or_else(|| expect.errors.clone()),
+        };
+        if got == *expect {
+            return Err(self.invalid(
+                field,
+                "it repeats `expect`; give what the run does instead (executions, status, output or errors)",
+            ));
+        }
+        Ok(Deviation {
+            reason: d.reason,
+            got,
+        })
+    }
+
+    fn mocks(&self, raw: IndexMap<String, Value>, field: &str) -> Result<Vec<Mock>, SpecError> {
+        let mut mocks = Vec::with_capacity(raw.len());
+        for (key, value) in raw {
+            let field = format!("{field}.{key}");
+            let parsed = parse_mock_key(&key).map_err(|m| self.invalid(&field, m))?;
+            let outcome = self.outcome(value, &field)?;
+            mocks.push(Mock {
+                key: parsed,
+                outcome,
+            });
+        }
+        Ok(mocks)
     }
 
     fn status(&self, status: Option<String>, field: &str) -> Result<String, SpecError> {
@@ -594,6 +667,29 @@ mod tests {
         assert!(e.contains("expected"), "{e}");
         let e = err("workflow: w.yaml\nexpect:\n  executions: []\n  status: ok\n");
         assert!(e.contains("not a run status"), "{e}");
+    }
+
+    #[test]
+    fn reruns_have_their_own_tasks_mocks_and_expectation() {
+        let s = spec(
+            "workflow: w.yaml\nmocks:\n  a: failed\nexpect:\n  executions: [a]\n  status: failed\nreruns:\n  - tasks: [a]\n    mocks:\n      a#2: succeeded\n    expect:\n      executions: [a, a]\n  - expect:\n      executions: [a, a]\n      status: failed\n",
+        );
+        assert_eq!(s.reruns.len(), 2);
+        assert_eq!(s.reruns[0].tasks, ["a"]);
+        assert_eq!(s.reruns[0].mocks[0].key.occurrence, Some(2));
+        assert_eq!(s.reruns[0].expect.status, "succeeded");
+        let ids: Vec<String> = s.reruns[0]
+            .expect
+            .executions
+            .iter()
+            .map(|e| e.id.to_string())
+            .collect();
+        assert_eq!(ids, ["a#1", "a#2"]);
+        assert!(s.reruns[1].tasks.is_empty() && s.reruns[1].mocks.is_empty());
+        let e = err(
+            "workflow: w.yaml\nexpect:\n  executions: []\nreruns:\n  - mocks: { a: maybe }\n    expect: { executions: [] }\n",
+        );
+        assert!(e.contains("reruns[0].mocks.a"), "{e}");
     }
 
     #[test]
