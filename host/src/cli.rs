@@ -100,6 +100,7 @@ classified!(
         ComponentError,
         action::InputError,
         crate::engine::EngineError,
+        crate::engine::rehearsals::SpecsError,
         crate::vault::VaultError,
         crate::capabilities::grants::BadGrant,
         crate::catalog::CatalogError,
