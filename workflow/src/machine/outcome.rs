@@ -262,6 +262,19 @@ impl Machine {
             };
             taken.push(take);
         }
+        // A true `retry` (within its limit) runs the task again and nothing else: as Orquesta's
+        // conductor, no other transition of this completion is followed, nothing is published;
+        // the transitions are evaluated again when the retried task completes.
+        let retrying = self.execs[idx].engine_retries < ENGINE_RETRY_LIMIT
+            && task.next.iter().enumerate().any(|(i, tr)| {
+                taken.get(i).copied().unwrap_or(false)
+                    && tr.targets.iter().any(|t| matches!(t.kind, Target::Retry))
+            });
+        if retrying {
+            taken.clear();
+            handled = true;
+            retry_requested = true;
+        }
         'transitions: for (i, tr) in task.next.iter().enumerate() {
             if !taken.get(i).copied().unwrap_or(false) {
                 continue;
