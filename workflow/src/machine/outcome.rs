@@ -240,7 +240,7 @@ impl Machine {
         let mut handled = false;
         let mut has_fail = false;
         let mut retry_requested = false;
-        let mut targets: Vec<String> = Vec::new();
+        let mut targets: Vec<(String, usize)> = Vec::new();
         // Every `when` sees the context as it was when the task completed, as in Orquesta:
         // a publish of an earlier transition must not switch on a later one.
         let mut taken = Vec::with_capacity(task.next.len());
@@ -301,7 +301,7 @@ impl Machine {
                 match &t.kind {
                     Target::Task(name) => {
                         handled = true;
-                        targets.push(name.clone());
+                        targets.push((name.clone(), i));
                     }
                     Target::Fail => {
                         handled = true;
@@ -358,10 +358,13 @@ impl Machine {
         }
         self.execs[idx].handled = handled;
         // Tasks named beside `fail` are remediation: they run although the run is failing.
-        for name in targets {
+        let route = self.execs[idx].route;
+        for (name, transition) in targets {
             work.push_back(Work::Arrive {
                 task: name,
                 from: exec_id.clone(),
+                transition,
+                route,
                 run_on_fail: has_fail,
             });
         }
@@ -392,9 +395,10 @@ impl Machine {
                 .barriers
                 .iter()
                 .filter(|(_, b)| !b.fired && !b.arrived.is_empty())
-                .map(|(t, b)| {
+                .map(|(key, b)| {
+                    let task = key.rsplit_once('|').map_or(key.as_str(), |(t, _)| t);
                     let tasks = b.arrived.iter().map(|e| e.task.clone()).collect();
-                    (t.clone(), tasks)
+                    (task.to_owned(), tasks)
                 })
                 .collect();
             for (task, arrived) in partial {
