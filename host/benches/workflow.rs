@@ -28,7 +28,7 @@ use serde_json::Map;
 
 fn fan_out(items: usize, concurrency: usize) -> String {
     format!(
-        "version: 1\ntasks:\n  fan:\n    action: misbehave.noop\n    with: {{ items: <% range({items}) | list %>, concurrency: {concurrency} }}\n"
+        "version: 1\ntasks:\n  fan:\n    action: misbehave.noop\n    with: {{ items: <% range({items}) %>, concurrency: {concurrency} }}\n"
     )
 }
 

@@ -19,6 +19,7 @@ mod runs;
 mod secret;
 mod serve;
 mod session;
+mod token;
 pub mod untrusted;
 mod workflow;
 
@@ -39,6 +40,90 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INTERNAL: u8 = 3;
 /// Exit code: the run is paused, waiting for an answer, or needs a person.
 pub const EXIT_WAITING: u8 = 4;
+
+/// How a command ended, as the process reports it (the module docs give the meanings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0.
+    Success,
+    /// 1: the action or run failed.
+    Failed,
+    /// 2: bad usage or input; the user can fix it.
+    Usage,
+    /// 3: orch or its environment failed.
+    Internal,
+    /// 4: the run stopped unfinished (paused, waiting, needing a person).
+    Waiting,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failed => EXIT_FAILED,
+            ExitStatus::Usage => EXIT_USAGE,
+            ExitStatus::Internal => EXIT_INTERNAL,
+            ExitStatus::Waiting => EXIT_WAITING,
+        })
+    }
+}
+
+/// An error that knows what it means for the exit status. Each error type a user can cause
+/// says so itself; anything else (I/O, the store, a bug) is internal.
+pub trait Classify {
+    /// The exit status this error ends a command with.
+    fn exit_status(&self) -> ExitStatus;
+}
+
+/// Declares, once, the error types a user can cause and the exit status each means: their
+/// [`Classify`] impls and the lookup [`ExitStatus::of`] does over an error chain.
+macro_rules! classified {
+    ($($status:ident: [$($ty:ty),* $(,)?]),* $(,)?) => {
+        $($(impl Classify for $ty {
+            fn exit_status(&self) -> ExitStatus {
+                ExitStatus::$status
+            }
+        })*)*
+
+        /// The exit status `cause` means, if it is one of the classified types.
+        fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitStatus> {
+            $($(if let Some(e) = cause.downcast_ref::<$ty>() {
+                return Some(e.exit_status());
+            })*)*
+            None
+        }
+    };
+}
+
+classified!(
+    Failed: [action::ActionFailed, SandboxError],
+    Usage: [
+        PackError,
+        InputRejected,
+        ComponentError,
+        action::InputError,
+        crate::engine::EngineError,
+        crate::engine::rehearsals::SpecsError,
+        crate::vault::VaultError,
+        crate::capabilities::grants::BadGrant,
+        crate::catalog::CatalogError,
+        crate::auth::AuthError,
+        crate::service::ServeError,
+        crate::rules::RulesRefused,
+        crate::events::NoEvent,
+    ],
+);
+
+impl ExitStatus {
+    /// The status a failed command ends with: that of the first error in its chain that knows
+    /// (the outermost typed error wins), else internal.
+    pub fn of(error: &anyhow::Error) -> Self {
+        error
+            .chain()
+            .find_map(classify)
+            .unwrap_or(ExitStatus::Internal)
+    }
+}
 
 /// orch runs automation packs (WebAssembly components) in a sandbox.
 #[derive(Debug, Parser)]
@@ -93,6 +178,15 @@ pub enum Command {
     /// List and show the events `orch serve` received and what each rule decided.
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// Create, list and revoke tokens of the service's HTTP API (viewer, operator, admin).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Print shell completions: `orch completions bash > /etc/bash_completion.d/orch`, or for
+    /// zsh into a directory of your `fpath` as `_orch`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs the parsed command.
@@ -111,29 +205,106 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&session, *args).await,
         Command::Rule(command) => rule::run(&session, command).await,
         Command::Events(command) => events::run(&session, command).await,
+        Command::Token(command) => token::run(&session, command).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "orch", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-/// The exit code for a failed command, from the kind of error in its chain.
-pub fn exit_code_for(error: &anyhow::Error) -> u8 {
-    for cause in error.chain() {
-        if cause.is::<action::ActionFailed>() || cause.is::<SandboxError>() {
-            return EXIT_FAILED;
+/// The exit code for a failed command (see [`ExitStatus::of`]).
+pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    ExitStatus::of(error).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    fn parses(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("orch").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_the_documented_forms_and_refuses_contradictions() {
+        for ok in [
+            &["pack", "add", "x.wasm", "--yes", "--replace"][..],
+            &[
+                "pack",
+                "grant",
+                "netdev",
+                "ssh:inventory",
+                "catalog:configs",
+            ],
+            &["action", "run", "text.diff", "--input", "{}", "--json"],
+            &["run", "provision", "-i", "n=3", "--answer", "approve={}"],
+            &[
+                "runs",
+                "rerun",
+                "abc",
+                "--task",
+                "send",
+                "--current-workflow",
+            ],
+            &[
+                "runs",
+                "respond",
+                "abc",
+                "approve",
+                "--input",
+                "{}",
+                "--replace",
+            ],
+            &["runs", "resume", "abc", "--fail-interrupted"],
+            &["secret", "scope", "api", "--pack", "text"],
+            &["secret", "scope", "api", "--any-pack"],
+            &["-vv", "runs", "list", "--json"],
+            &["completions", "zsh"],
+            &[
+                "token",
+                "create",
+                "ci",
+                "--role",
+                "operator",
+                "--expires",
+                "30d",
+            ],
+        ] {
+            assert!(parses(ok).is_ok(), "{ok:?}: {:?}", parses(ok).err());
         }
-        if cause.is::<PackError>()
-            || cause.is::<InputRejected>()
-            || cause.is::<ComponentError>()
-            || cause.is::<action::InputError>()
-            || cause.is::<crate::engine::EngineError>()
-            || cause.is::<crate::vault::VaultError>()
-            || cause.is::<crate::capabilities::grants::BadGrant>()
-            || cause.is::<crate::catalog::CatalogError>()
-            || cause.is::<crate::service::ServeError>()
-            || cause.is::<crate::rules::RulesRefused>()
-            || cause.is::<crate::events::NoEvent>()
-        {
-            return EXIT_USAGE;
+        for bad in [
+            &[
+                "runs",
+                "resume",
+                "abc",
+                "--retry-interrupted",
+                "--fail-interrupted",
+            ][..],
+            &["secret", "scope", "api"],
+            &["secret", "scope", "api", "--pack", "a", "--any-pack"],
+            &["pack", "revoke", "netdev"],
+            &["runs", "rerun"],
+            &["token", "create", "ci", "--role", "root"],
+            &["nonsense"],
+        ] {
+            assert!(parses(bad).is_err(), "{bad:?} parsed");
         }
     }
-    EXIT_INTERNAL
+
+    #[test]
+    fn typed_errors_give_their_exit_status_whatever_wraps_them() {
+        let usage = anyhow::Error::new(PackError::NotInstalled("x".into())).context("adding");
+        assert_eq!(ExitStatus::of(&usage), ExitStatus::Usage);
+        let internal = anyhow::anyhow!("disk full").context("writing the journal");
+        assert_eq!(ExitStatus::of(&internal), ExitStatus::Internal);
+    }
 }

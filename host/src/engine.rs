@@ -10,6 +10,7 @@ pub mod builtins;
 mod driver;
 pub mod failure;
 pub mod lease;
+pub mod rehearsals;
 mod report;
 pub mod workflows;
 

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {}", block(&cause.to_string(), "    "));
             }
-            ExitCode::from(orch::cli::exit_code_for(&err))
+            orch::cli::exit_code_for(&err)
         }
     }
 }

@@ -3,6 +3,7 @@
 //! One connection per process, in WAL mode; writers take the lock up front (IMMEDIATE) because a
 //! deferred transaction that reads then writes can fail at once with SQLITE_BUSY under WAL.
 
+mod api_tokens;
 mod catalog;
 mod credentials;
 mod events;
@@ -19,6 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::Context as _;
 use rusqlite::Connection;
 
+pub use api_tokens::ApiTokenRow;
 pub use catalog::{
     CollectionUsage, DeviceRow, ImportChange, NewRecord, PruneReport, PutError, RecordKey,
     RecordRow, Written,

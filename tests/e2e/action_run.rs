@@ -144,3 +144,16 @@ fn pack_logs_go_to_stderr_and_output_to_stdout() {
     assert_eq!(body["output"]["count"], 2);
     assert_eq!(body["logs"][0]["level"], "info");
 }
+
+#[test]
+fn shell_completions_cover_every_verb() {
+    let host = TestHost::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = host.orch(&["completions", shell]);
+        let script = out.ok();
+        for verb in ["pack", "rerun", "respond", "scope", "prune"] {
+            assert!(script.contains(verb), "{shell}: no {verb}");
+        }
+    }
+    assert_eq!(host.orch(&["completions", "tcsh"]).code, 2);
+}

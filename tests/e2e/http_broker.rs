@@ -356,10 +356,12 @@ fn http_without_any_grant_is_denied_naming_the_missing_grant() {
     let host = host();
     let peer = Peer::start();
     let run = request(&host, &json!({ "url": peer.url("/") }));
-    assert_denied(
-        &run,
-        &["holds no http grant", "orch pack grant broker http:"],
+    // The message names the grant that would let this very request through.
+    let wanted = format!(
+        "orch pack grant broker http:http://127.0.0.1:{}",
+        peer.port()
     );
+    assert_denied(&run, &["holds no http grant", &wanted]);
     assert!(peer.hits().is_empty());
 }
 

@@ -39,6 +39,23 @@ fn a_memory_bomb_hits_the_memory_cap() {
 }
 
 #[test]
+fn json_output_reports_an_action_the_sandbox_stopped() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    for (action, extra, code) in [
+        ("misbehave.loop_forever", ["--timeout", "300ms"], "timeout"),
+        ("misbehave.alloc", ["--memory-limit", "32"], "memory_limit"),
+    ] {
+        let mut args = vec!["action", "run", action, "--json"];
+        args.extend(extra);
+        let run = host.orch(&args);
+        assert_eq!(run.code, 1, "{run:#?}");
+        let (got, message) = run.action_error();
+        assert_eq!(got, code, "{message}");
+        assert!(message.contains("misbehave"), "{message}");
+    }
+}
+
+#[test]
 fn unbounded_recursion_overflows_the_stack_cleanly() {
     let host = TestHost::with_packs(&["misbehave"]);
     let err = host

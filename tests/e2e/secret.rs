@@ -283,3 +283,44 @@ fn secret_set_refuses_a_key_file_others_can_read() {
     assert!(err.contains(&key_file.display().to_string()), "{err}");
     assert!(err.contains("chmod 600"), "{err}");
 }
+
+#[test]
+fn api_tokens_are_shown_once_stored_as_hashes_listed_and_revoked() {
+    let host = TestHost::new();
+    let created = host.orch(&[
+        "token",
+        "create",
+        "ci",
+        "--role",
+        "operator",
+        "--expires",
+        "30d",
+    ]);
+    let token = created.ok().trim().to_owned();
+    assert!(token.starts_with("orch_"), "{token}");
+    assert!(
+        created.stderr.contains("shown only now"),
+        "{}",
+        created.stderr
+    );
+    let list = host.orch(&["token", "list", "--json"]).json();
+    assert_eq!(list[0]["name"], "ci");
+    assert_eq!(list[0]["role"], "operator");
+    assert!(list[0]["expires_at"].is_number());
+    assert!(!host.orch(&["token", "list"]).stdout.contains(&token));
+    let again = host.orch(&["token", "create", "ci", "--role", "admin"]);
+    assert!(again.fails_with(2).contains("exists already"), "{again:#?}");
+    let bad = host.orch(&["token", "create", "x", "--role", "root"]);
+    assert!(
+        bad.fails_with(2).contains("viewer, operator and admin"),
+        "{bad:#?}"
+    );
+    host.orch(&["token", "revoke", "ci"]).ok();
+    assert!(
+        host.orch(&["token", "revoke", "ci"])
+            .fails_with(2)
+            .contains("no token named")
+    );
+    // Only the hash is kept: the token is nowhere under ORCH_HOME.
+    assert_no_leak(&host, &token, &[&host.orch(&["token", "list"])]);
+}

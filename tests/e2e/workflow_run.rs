@@ -873,3 +873,53 @@ fn every_example_validates_offline_and_draws_its_graph() {
         .to_owned();
     assert!(err.contains("unknown action `misbehave.echo`"), "{err}");
 }
+
+#[test]
+fn orch_workflow_test_rehearses_the_examples_without_a_pack_or_a_store() {
+    // No pack installed and no run recorded: the rehearsal mocks every action.
+    let host = TestHost::new();
+    let specs = TestHost::examples().join("tests").display().to_string();
+    let out = host.orch(&["workflow", "test", &specs, "--json"]);
+    let body = out.json();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["summary"]["failed"], 0);
+    assert!(
+        body["summary"]["passed"].as_u64().unwrap_or(0) >= 6,
+        "{body:#}"
+    );
+    assert!(
+        !host.home().join("orch.db").exists(),
+        "the store was opened"
+    );
+
+    // A spec that expects another path: exit 1, the first diverging step, both sequences.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workflow = TestHost::examples().join("backup-device.yaml");
+    let spec = dir.path().join("wrong.test.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "workflow: {}\ninput: {{ device: r1 }}\nmocks:\n  fetch: failed\nexpect:\n  executions: [fetch, store]\n",
+            workflow.display()
+        ),
+    )
+    .expect("write spec");
+    let out = host.orch(&["workflow", "test", &dir.path().display().to_string()]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("step 2: expected store#1, got nothing more"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("1 spec: 0 passed, 1 failed"),
+        "{out:#?}"
+    );
+
+    // A spec that is not one: exit 2, saying what is wrong.
+    std::fs::write(&spec, "workflow: x.yaml\nexpectations: {}\n").expect("write spec");
+    let out = host.orch(&["workflow", "test", &spec.display().to_string()]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stdout.contains("expectations"), "{out:#?}");
+}

@@ -72,10 +72,12 @@ use crate::model::{ItemFailure, Join, Target, Task, Template, Workflow};
 mod exec;
 mod outcome;
 mod rerun;
+mod routes;
 mod schedule;
 mod types;
 
 use self::exec::{Exec, ExecStatus, RetryPlan, Unit, UnitState};
+use self::routes::Routes;
 use self::schedule::Barrier;
 pub use self::types::{
     Command, Event, ExecId, ExecView, MachineError, RunError, RunStatus, TimerId,
@@ -89,10 +91,16 @@ enum Work {
     Schedule {
         task: String,
         run_on_fail: bool,
+        /// The route the new execution belongs to (see [`Routes`]).
+        route: usize,
     },
     Arrive {
         task: String,
         from: ExecId,
+        /// Which of `from`'s transitions (its index in `next`).
+        transition: usize,
+        /// `from`'s route.
+        route: usize,
         run_on_fail: bool,
     },
     Complete {
@@ -122,13 +130,17 @@ pub struct Machine {
     by_task: IndexMap<String, Vec<usize>>,
     /// Executions that are delayed or running, by index (ordered, for determinism).
     active: BTreeSet<usize>,
+    /// Join barriers, by join task and route (`task|route`).
     barriers: IndexMap<String, Barrier>,
+    /// The routes executions belong to (Orquesta's): what tells apart the copies of a split
+    /// task and everything downstream of each, so a join pairs up executions of the same route.
+    routes: Routes,
     task_views: IndexMap<String, Value>,
     errors: Vec<Value>,
     output: Option<Value>,
     /// Tasks a transition named while the run was failing or canceling (not started then; a
     /// rerun starts them).
-    suppressed: Vec<String>,
+    suppressed: Vec<(String, usize)>,
     /// How many times the run was re-run.
     reruns: u32,
     #[serde(skip)]
@@ -170,6 +182,7 @@ impl Machine {
             by_task: IndexMap::new(),
             active: BTreeSet::new(),
             barriers: IndexMap::new(),
+            routes: Routes::new(&workflow),
             task_views: IndexMap::new(),
             errors: Vec::new(),
             output: None,
@@ -216,6 +229,7 @@ impl Machine {
             .map(|t| Work::Schedule {
                 task: t.to_string(),
                 run_on_fail: false,
+                route: 0,
             })
             .collect();
         let mut out = Vec::new();
@@ -556,14 +570,18 @@ impl Machine {
     fn run(&mut self, mut work: VecDeque<Work>, out: &mut Vec<Command>) {
         while let Some(w) = work.pop_front() {
             match w {
-                Work::Schedule { task, run_on_fail } => {
-                    self.schedule(&task, run_on_fail, &mut work, out)
-                }
+                Work::Schedule {
+                    task,
+                    run_on_fail,
+                    route,
+                } => self.schedule(&task, run_on_fail, route, &mut work, out),
                 Work::Arrive {
                     task,
                     from,
+                    transition,
+                    route,
                     run_on_fail,
-                } => self.arrive(&task, &from, run_on_fail, &mut work),
+                } => self.arrive(&task, &from, transition, route, run_on_fail, &mut work),
                 Work::Complete { exec } => self.complete(exec, &mut work, out),
                 Work::Pump { exec } => self.pump(exec, &mut work, out),
             }

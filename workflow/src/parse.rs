@@ -2,9 +2,11 @@
 //!
 //! YAML is read with serde-saphyr into a small position-carrying tree, then converted by hand.
 //! Hand conversion (rather than `#[derive(Deserialize)]`) is what lets the language accept
-//! Orquesta's several spellings (`do: a, b` or a list, `publish` as a list or a map, `with: x in
-//! <% … %>`) while still naming the unknown key, the duplicate key or the expected type, with a
-//! position, instead of serde's "did not match any variant".
+//! Orquesta's several spellings (`do: a, b` or a list, `publish` as a list, a map or the
+//! `a=<% … %> b="x"` string, inline action arguments `action: core.echo message="hi"`, `with: x in
+//! <% … %>`, `version: 1.0`) while still naming the unknown key, the duplicate key or the expected
+//! type, with a position, instead of serde's "did not match any variant". The `key=value`
+//! shorthand itself is read in `parse/inline.rs`.
 
 use std::fmt;
 
@@ -17,6 +19,8 @@ use crate::model::{
     Assign, Backoff, Delim, ENGINE_COMMANDS, Expr, InputParam, ItemFailure, Join, Loc, Piece,
     Retry, Target, TargetRef, Task, Template, Transition, WithItems, Workflow,
 };
+
+mod inline;
 
 /// Why a workflow file was rejected. Every variant carries the file and position.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -545,7 +549,7 @@ impl Parser<'_> {
                         return Err(self.invalid(
                             item.loc,
                             field,
-                            format!("`{}` is not `name: value`; Orquesta's `a=b` shorthand is not supported, write `- a: b`", shorten(s, 40)),
+                            format!("`{}` is not `name: value`; write `- name: value` (the `a=b` shorthand is for a whole `publish:` string only)", shorten(s, 40)),
                         ));
                     }
                     let (name, loc, value) = self.single_entry(item, field)?;
@@ -564,12 +568,65 @@ impl Parser<'_> {
                 return Err(self.invalid(
                     v.loc,
                     field,
-                    format!("`{}` is not a list; Orquesta's `a=b` shorthand is not supported, write `- a: b`", shorten(s, 40)),
+                    format!("`{}` is not a list; write `- name: value` entries (as in Orquesta, the `a=b` shorthand is for `publish` only)", shorten(s, 40)),
                 ));
             }
             _ => return Err(self.wrong_type(v, field, "a list of `name: value` entries")),
         }
         Ok(out)
+    }
+
+    /// Inline action arguments (`core.echo message="hi" count=2`): the task's input, as a map.
+    fn inline_arguments(&self, args: &str, loc: Loc, field: &str) -> Result<Template, ParseError> {
+        let pairs = inline::pairs(args).map_err(|m| self.invalid(loc, field, m))?;
+        let mut map = IndexMap::new();
+        for p in pairs {
+            let kf = format!("{field} argument {}", p.key);
+            let value = self.inline_value(p.value, loc, &kf)?;
+            if map.insert(p.key.clone(), value).is_some() {
+                return Err(self.invalid(
+                    loc,
+                    field,
+                    format!("argument `{}` is given twice; keep one", p.key),
+                ));
+            }
+        }
+        Ok(map_template(map))
+    }
+
+    /// `publish:` as a list or mapping of `name: value`, or Orquesta's string shorthand
+    /// `a=<% result() %> b="done"` (published in the order written).
+    fn publish(&self, v: &Node, field: &str) -> Result<Vec<Assign>, ParseError> {
+        let NodeKind::Str(s) = &v.kind else {
+            return self.assigns(v, field);
+        };
+        let pairs = inline::pairs(s).map_err(|m| self.invalid(v.loc, field, m))?;
+        if pairs.is_empty() {
+            return Err(self.invalid(
+                v.loc,
+                field,
+                "`publish` is empty; write `name=<% … %>` pairs or a list of `- name: value`",
+            ));
+        }
+        pairs
+            .into_iter()
+            .map(|p| {
+                let f = format!("{field}.{}", p.key);
+                Ok(Assign {
+                    value: self.inline_value(p.value, v.loc, &f)?,
+                    name: p.key,
+                    loc: v.loc,
+                })
+            })
+            .collect()
+    }
+
+    /// A shorthand value: text may hold expressions; anything else is literal.
+    fn inline_value(&self, value: Value, loc: Loc, field: &str) -> Result<Template, ParseError> {
+        match value {
+            Value::String(s) => self.string_template(&s, loc, field),
+            other => Ok(Template::Literal(other)),
+        }
     }
 
     fn task(&self, name: &str, loc: Loc, node: &Node) -> Result<Task, ParseError> {
@@ -591,7 +648,9 @@ impl Parser<'_> {
             // `task: ~` is a routing task with nothing to do; harmless.
             return Ok(task);
         }
-        for (key, _, v) in self.entries(node, &ctx, Some(TASK_KEYS))? {
+        let mut inline_input = None;
+        let mut input_loc = None;
+        for (key, key_loc, v) in self.entries(node, &ctx, Some(TASK_KEYS))? {
             let field = format!("tasks.{name}.{key}");
             match key.as_str() {
                 "action" => {
@@ -599,17 +658,14 @@ impl Parser<'_> {
                         self.wrong_type(v, &field, "an action name such as `pack.action`")
                     })?;
                     let a = a.trim();
-                    if a.contains(char::is_whitespace) {
-                        return Err(self.invalid(
-                            v.loc,
-                            &field,
-                            format!("`{}` has arguments after the action name; Orquesta's inline `key=value` form is not supported, move them under `input:`", shorten(a, 40)),
-                        ));
-                    }
                     if a.is_empty() {
                         return Err(self.invalid(v.loc, &field, "the action name is empty"));
                     }
-                    task.action = Some(a.to_string());
+                    let (action, args) = a.split_once(char::is_whitespace).unwrap_or((a, ""));
+                    if !args.trim().is_empty() {
+                        inline_input = Some(self.inline_arguments(args, v.loc, &field)?);
+                    }
+                    task.action = Some(action.to_string());
                     task.action_loc = v.loc;
                 }
                 "input" => {
@@ -617,10 +673,12 @@ impl Parser<'_> {
                         return Err(self.wrong_type(
                             v,
                             &field,
-                            "a mapping of input names to values",
+                            "a mapping of input names to values (an expression giving the whole \
+                             input is not supported)",
                         ));
                     }
                     task.input = Some(self.template(v, &field)?);
+                    input_loc = Some(key_loc);
                 }
                 "next" => task.next = self.transitions(v, &field)?,
                 "join" => task.join = Some(self.join(v, &field)?),
@@ -630,6 +688,19 @@ impl Parser<'_> {
                 "timeout" => task.timeout = Some(self.number_or_expr(v, &field)?),
                 _ => unreachable_key(),
             }
+        }
+        if let Some(inline) = inline_input {
+            if let Some(loc) = input_loc {
+                // Orquesta would drop `input:` without a word and run with the inline arguments
+                // only; refusing is kinder than running with half the arguments.
+                return Err(self.invalid(
+                    loc,
+                    &format!("tasks.{name}.input"),
+                    "the task has inline arguments after its action and `input:` too (Orquesta \
+                     would ignore `input:`); move the inline arguments under `input:`",
+                ));
+            }
+            task.input = Some(inline);
         }
         if task.action.is_none() {
             for (present, key) in [
@@ -677,7 +748,7 @@ impl Parser<'_> {
                         }
                         tr.when = Some(t);
                     }
-                    "publish" => tr.publish = self.assigns(value, &kf)?,
+                    "publish" => tr.publish = self.publish(value, &kf)?,
                     "do" => tr.targets = self.targets(value, &kf)?,
                     _ => unreachable_key(),
                 }
@@ -943,18 +1014,7 @@ impl Parser<'_> {
                     let t = self.template(n, &format!("{field}.{k}"))?;
                     m.insert(k, t);
                 }
-                if m.values().all(|t| t.literal().is_some()) {
-                    Template::Literal(Value::Object(
-                        m.into_iter()
-                            .filter_map(|(k, t)| match t {
-                                Template::Literal(v) => Some((k, v)),
-                                _ => None,
-                            })
-                            .collect(),
-                    ))
-                } else {
-                    Template::Map(m)
-                }
+                map_template(m)
             }
         })
     }
@@ -975,6 +1035,22 @@ impl Parser<'_> {
             [Piece::Expr(e)] => Template::Expr(e.clone()),
             _ => Template::Text(pieces),
         })
+    }
+}
+
+/// A map of templates: literal as a whole when nothing inside is an expression.
+fn map_template(m: IndexMap<String, Template>) -> Template {
+    if m.values().all(|t| t.literal().is_some()) {
+        Template::Literal(Value::Object(
+            m.into_iter()
+                .filter_map(|(k, t)| match t {
+                    Template::Literal(v) => Some((k, v)),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    } else {
+        Template::Map(m)
     }
 }
 
@@ -1295,9 +1371,91 @@ output:
     }
 
     #[test]
-    fn inline_action_arguments_are_rejected_with_a_fix() {
-        let e = err("tasks:\n  a:\n    action: core.echo message=hi\n");
-        assert!(e.to_string().contains("move them under `input:`"), "{e}");
+    fn inline_action_arguments_become_the_input() {
+        let wf = parse_workflow(
+            "w",
+            "tasks:\n  a:\n    action: core.echo message=\"<% ctx().who %>, hi\" count=2 loud=true\n",
+        )
+        .expect("parses");
+        let t = &wf.tasks["a"];
+        assert_eq!(t.action.as_deref(), Some("core.echo"));
+        let Some(Template::Map(m)) = &t.input else {
+            panic!("a map template: {:?}", t.input)
+        };
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["message", "count", "loud"]);
+        assert!(matches!(&m["message"], Template::Text(p) if p.len() == 2));
+        assert_eq!(m["count"].literal(), Some(&Value::from(2)));
+        assert_eq!(m["loud"].literal(), Some(&Value::Bool(true)));
+        // All literal: one literal map, as with `input:`.
+        let wf = parse_workflow("w", "tasks:\n  a:\n    action: core.echo message='hi'\n")
+            .expect("parses");
+        assert_eq!(
+            wf.tasks["a"].input.as_ref().and_then(|i| i.literal()),
+            Some(&serde_json::json!({"message": "hi"}))
+        );
+    }
+
+    #[test]
+    fn inline_arguments_and_input_together_are_refused() {
+        let e = err("tasks:\n  a:\n    input: { x: 1 }\n    action: core.echo message='hi'\n");
+        assert!(
+            matches!(&e, ParseError::Invalid { line: 3, message, .. } if message.contains("move the inline arguments under `input:`")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unreadable_inline_arguments_say_what_to_quote() {
+        let e = err("tasks:\n  a:\n    action: core.echo message=hello\n");
+        assert!(
+            e.to_string().contains("`message=hello`") && e.to_string().contains("quoted"),
+            "{e}"
+        );
+        let e = err("tasks:\n  a:\n    action: core.echo a=1 a=2\n");
+        assert!(e.to_string().contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn publish_accepts_orquesta_string_shorthand_in_order() {
+        let wf = parse_workflow(
+            "w",
+            "tasks:\n  a:\n    action: core.noop\n    next:\n      - publish: status=\"ok\" r=<% result() %> n=3\n",
+        )
+        .expect("parses");
+        let p = &wf.tasks["a"].next[0].publish;
+        let names: Vec<_> = p.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["status", "r", "n"]);
+        assert_eq!(p[0].value.literal(), Some(&Value::from("ok")));
+        assert_eq!(
+            p[1].value.as_expr().map(|e| e.code.as_str()),
+            Some("result()")
+        );
+        assert_eq!(p[2].value.literal(), Some(&Value::from(3)));
+        let e = err("tasks:\n  a:\n    next:\n      - publish: x=<% result() %> oops\n");
+        assert!(e.to_string().contains("`oops`"), "{e}");
+    }
+
+    #[test]
+    fn vars_and_output_have_no_string_shorthand() {
+        let e = err("vars: a=1\ntasks:\n  a: {}\n");
+        assert!(e.to_string().contains("for `publish` only"), "{e}");
+    }
+
+    #[test]
+    fn version_is_one_as_a_number_or_a_string() {
+        for v in ["1", "1.0", "'1.0'", "'1'"] {
+            let wf = parse_workflow("w", &format!("version: {v}\ntasks:\n  a: {{}}\n"))
+                .unwrap_or_else(|e| panic!("version {v}: {e}"));
+            assert!(matches!(wf.version.as_str(), "1" | "1.0"), "{v}");
+        }
+        let e = err("version: 2.0\ntasks:\n  a: {}\n");
+        assert!(e.to_string().contains("version 2 is not supported"), "{e}");
+    }
+
+    #[test]
+    fn an_expression_as_the_whole_input_is_refused_clearly() {
+        let e = err("tasks:\n  a:\n    action: core.echo\n    input: <% ctx().params %>\n");
+        assert!(e.to_string().contains("is not supported"), "{e}");
     }
 
     #[test]

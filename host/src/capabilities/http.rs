@@ -144,7 +144,9 @@ async fn exchange(context: &CapabilityContext, request: Request) -> Result<Respo
     let credential_header = request.credential.as_ref().map(|_| "authorization");
     policy::check_headers(&request.headers, credential_header).map_err(invalid)?;
     if !context.grants.has(Capability::Http) {
-        return Err(no_grant(pack, Capability::Http, "https://api.example.com"));
+        // Name the grant that would let this very request through.
+        let wanted = Origin::of(&url).map_or_else(|_| "https://HOST".to_owned(), |o| o.to_string());
+        return Err(no_grant(pack, Capability::Http, &wanted));
     }
     let max_redirects = request
         .max_redirects

@@ -121,7 +121,23 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
             &limits,
             &capabilities,
         )
-        .await?;
+        .await;
+    let invocation = match invocation {
+        Ok(invocation) => invocation,
+        Err(stopped) => {
+            // The sandbox stopped the action (a limit, a trap, a panic): `--json` still answers
+            // with the error on stdout, as promised, and the exit status stays "failed".
+            if args.json {
+                let body = json!({ "error": {
+                    "code": stopped.code(),
+                    "message": stopped.to_string(),
+                    "retryable": matches!(stopped, crate::runtime::SandboxError::Deadline { .. }),
+                }});
+                untrusted::write_json(&mut std::io::stdout().lock(), &body)?;
+            }
+            return Err(stopped.into());
+        }
+    };
 
     let mut out = std::io::stdout().lock();
     if args.json {

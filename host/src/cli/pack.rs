@@ -444,25 +444,36 @@ fn print_grants(out: &mut impl std::io::Write, held: &[String]) -> anyhow::Resul
     Ok(())
 }
 
-/// Warns about capabilities the pack imports but holds no grant for: its calls will be denied.
+/// Says, in one line, which capabilities the pack asks to use (destinations of that kind) but
+/// holds no grant for: those calls will be denied. Imports alone are not mentioned: packs built
+/// with componentize-py or componentize-js import every interface of the world, used or not.
 fn warn_ungranted(pack: &InstalledPack, held: &[String]) {
     let name = &pack.manifest.name;
-    for (capability, interface, example) in [
-        ("http", "orch:pack/http@", "HOST"),
-        ("ssh", "orch:pack/ssh@", "HOST"),
-        ("catalog", "orch:pack/catalog@", "COLLECTION"),
-    ] {
-        let imports = pack.imports.iter().any(|i| i.starts_with(interface));
-        let granted = held
-            .iter()
-            .any(|g| g.starts_with(&format!("{capability}:")));
-        if imports && !granted {
-            eprintln!(
-                "note: pack {name} imports {capability} but holds no {capability} grant, so its \
-                 {capability} calls will be denied; grant with: orch pack grant {name} \
-                 {capability}:{example} (or add it again with --yes for what it asks for)"
-            );
-        }
+    let missing: Vec<&str> = ["http", "ssh", "catalog"]
+        .into_iter()
+        .filter(|capability| {
+            let asked = pack
+                .manifest
+                .destinations
+                .iter()
+                .any(|d| d.kind == *capability);
+            let imported = pack
+                .imports
+                .iter()
+                .any(|i| i.starts_with(&format!("orch:pack/{capability}@")));
+            let granted = held
+                .iter()
+                .any(|g| g.starts_with(&format!("{capability}:")));
+            asked && imported && !granted
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "note: pack {name} asks to use {} but holds no grant for it yet; until then those \
+             calls are denied (grant what it asks for with: orch pack add FILE --yes, or name \
+             grants with: orch pack grant {name} GRANT)",
+            missing.join(" and ")
+        );
     }
 }
 

@@ -232,7 +232,7 @@ fn store(session: &Session) -> anyhow::Result<&Store> {
     Ok(session.home_and_store()?.1)
 }
 
-fn time(ms: i64) -> String {
+pub(super) fn time(ms: i64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()

@@ -232,6 +232,17 @@ pub fn migrations() -> Migrations<'static> {
         ) STRICT;
         ALTER TABLE credentials ADD COLUMN suspended_packs TEXT NOT NULL DEFAULT '[]';",
         ),
+        // Tokens of the service's HTTP API: only the SHA-256 of each token (hex) is kept.
+        M::up(
+            "CREATE TABLE api_tokens (
+            name         TEXT PRIMARY KEY,
+            role         TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+            hash         TEXT NOT NULL UNIQUE,
+            created_at   INTEGER NOT NULL,
+            expires_at   INTEGER,
+            last_used_at INTEGER
+        ) STRICT;",
+        ),
         // `orch serve`: events from the triggers (webhooks, syslog, schedules, finished runs),
         // stored before any rule sees them, and what each rule decided. Times are Unix ms.
         // `dedup_key` makes an event's arrival idempotent: a webhook delivery (its signature),

@@ -92,6 +92,9 @@ pub(super) struct Exec {
     /// pick it by default).
     #[serde(default)]
     pub(super) handled: bool,
+    /// The route it belongs to (see `routes.rs`).
+    #[serde(default)]
+    pub(super) route: usize,
 }
 
 impl Exec {

@@ -240,7 +240,7 @@ impl Machine {
         let mut handled = false;
         let mut has_fail = false;
         let mut retry_requested = false;
-        let mut targets: Vec<String> = Vec::new();
+        let mut targets: Vec<(String, usize)> = Vec::new();
         // Every `when` sees the context as it was when the task completed, as in Orquesta:
         // a publish of an earlier transition must not switch on a later one.
         let mut taken = Vec::with_capacity(task.next.len());
@@ -261,6 +261,19 @@ impl Machine {
                 }
             };
             taken.push(take);
+        }
+        // A true `retry` (within its limit) runs the task again and nothing else: as Orquesta's
+        // conductor, no other transition of this completion is followed, nothing is published;
+        // the transitions are evaluated again when the retried task completes.
+        let retrying = self.execs[idx].engine_retries < ENGINE_RETRY_LIMIT
+            && task.next.iter().enumerate().any(|(i, tr)| {
+                taken.get(i).copied().unwrap_or(false)
+                    && tr.targets.iter().any(|t| matches!(t.kind, Target::Retry))
+            });
+        if retrying {
+            taken.clear();
+            handled = true;
+            retry_requested = true;
         }
         'transitions: for (i, tr) in task.next.iter().enumerate() {
             if !taken.get(i).copied().unwrap_or(false) {
@@ -288,7 +301,7 @@ impl Machine {
                 match &t.kind {
                     Target::Task(name) => {
                         handled = true;
-                        targets.push(name.clone());
+                        targets.push((name.clone(), i));
                     }
                     Target::Fail => {
                         handled = true;
@@ -345,10 +358,13 @@ impl Machine {
         }
         self.execs[idx].handled = handled;
         // Tasks named beside `fail` are remediation: they run although the run is failing.
-        for name in targets {
+        let route = self.execs[idx].route;
+        for (name, transition) in targets {
             work.push_back(Work::Arrive {
                 task: name,
                 from: exec_id.clone(),
+                transition,
+                route,
                 run_on_fail: has_fail,
             });
         }
@@ -379,9 +395,10 @@ impl Machine {
                 .barriers
                 .iter()
                 .filter(|(_, b)| !b.fired && !b.arrived.is_empty())
-                .map(|(t, b)| {
+                .map(|(key, b)| {
+                    let task = key.rsplit_once('|').map_or(key.as_str(), |(t, _)| t);
                     let tasks = b.arrived.iter().map(|e| e.task.clone()).collect();
-                    (t.clone(), tasks)
+                    (task.to_owned(), tasks)
                 })
                 .collect();
             for (task, arrived) in partial {

@@ -43,29 +43,48 @@ impl Machine {
             ExecStatus::Canceled => true,
             _ => false,
         };
-        let targets: Vec<String> = if tasks.is_empty() {
-            self.by_task
-                .iter()
-                .filter(|(_, list)| list.last().is_some_and(|&idx| rerunnable(&self.execs[idx])))
-                .map(|(task, _)| task.clone())
+        // The last execution of each task on each route (Orquesta reruns per route: the two
+        // copies of a split task are two routes).
+        let mut last: IndexMap<(String, usize), usize> = IndexMap::new();
+        for (idx, exec) in self.execs.iter().enumerate() {
+            last.insert((exec.id.task.clone(), exec.route), idx);
+        }
+        let targets: Vec<(String, usize)> = if tasks.is_empty() {
+            last.iter()
+                .filter(|(_, idx)| rerunnable(&self.execs[**idx]))
+                .map(|(key, _)| key.clone())
                 .collect()
         } else {
+            let mut chosen = Vec::new();
             for task in tasks {
-                let Some(&last) = self.by_task.get(task).and_then(|list| list.last()) else {
+                let mine: Vec<(&(String, usize), &usize)> =
+                    last.iter().filter(|((t, _), _)| t == task).collect();
+                if mine.is_empty() {
                     return Err(MachineError::Rerun(format!(
                         "task `{task}` never ran in this run; name a task that failed"
                     )));
-                };
-                let exec = &self.execs[last];
-                if !matches!(exec.status, ExecStatus::Failed | ExecStatus::Canceled) {
+                }
+                let failed: Vec<(String, usize)> = mine
+                    .iter()
+                    .filter(|(_, idx)| {
+                        matches!(
+                            self.execs[**idx].status,
+                            ExecStatus::Failed | ExecStatus::Canceled
+                        )
+                    })
+                    .map(|(key, _)| (*key).clone())
+                    .collect();
+                if failed.is_empty() {
+                    let latest = mine.iter().map(|(_, idx)| **idx).max().unwrap_or(0);
                     return Err(MachineError::Rerun(format!(
                         "task `{task}` did not fail (its last execution, {}, succeeded); name a \
                          task that failed or was canceled",
-                        exec.id
+                        self.execs[latest].id
                     )));
                 }
+                chosen.extend(failed);
             }
-            tasks.to_vec()
+            chosen
         };
         if targets.is_empty() && self.suppressed.is_empty() {
             return Err(MachineError::Rerun(
@@ -80,16 +99,17 @@ impl Machine {
         self.errors.clear();
         self.output = None;
         self.reruns += 1;
-        let mut scheduled: Vec<String> = Vec::new();
-        for task in targets
+        let mut scheduled: Vec<(String, usize)> = Vec::new();
+        for (task, route) in targets
             .into_iter()
             .chain(std::mem::take(&mut self.suppressed))
         {
-            if !scheduled.contains(&task) {
-                scheduled.push(task.clone());
+            if !scheduled.contains(&(task.clone(), route)) {
+                scheduled.push((task.clone(), route));
                 work.push_back(Work::Schedule {
                     task,
                     run_on_fail: false,
+                    route,
                 });
             }
         }

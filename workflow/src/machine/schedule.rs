@@ -17,6 +17,11 @@ pub(super) struct Barrier {
     pub(super) closed: Vec<ExecId>,
 }
 
+/// The key of the barrier of join task `task` on `route`.
+pub(super) fn barrier_key(task: &str, route: usize) -> String {
+    format!("{task}|{route}")
+}
+
 impl Barrier {
     /// How many distinct inbound tasks arrived this round.
     fn tasks(&self) -> usize {
@@ -41,6 +46,8 @@ impl Machine {
         &mut self,
         target: &str,
         from: &ExecId,
+        transition: usize,
+        route: usize,
         run_on_fail: bool,
         work: &mut VecDeque<Work>,
     ) {
@@ -59,9 +66,11 @@ impl Machine {
             return;
         };
         let Some(join) = task.join else {
+            let route = self.routes.next(target, &from.task, transition, route);
             work.push_back(Work::Schedule {
                 task: target.to_string(),
                 run_on_fail,
+                route,
             });
             return;
         };
@@ -70,7 +79,9 @@ impl Machine {
             Join::All => inbound,
             Join::Count(n) => usize::try_from(n).unwrap_or(usize::MAX),
         };
-        let b = self.barriers.entry(target.to_string()).or_default();
+        // One barrier per join task and route: the copies of a split upstream pair up with
+        // their own branches.
+        let b = self.barriers.entry(barrier_key(target, route)).or_default();
         if b.arrived.contains(from) || b.closed.contains(from) {
             // Another true transition of an execution that arrived already.
             return;
@@ -99,11 +110,12 @@ impl Machine {
             work.push_back(Work::Schedule {
                 task: target.to_string(),
                 run_on_fail,
+                route,
             });
         }
     }
 
-    pub(super) fn new_exec(&mut self, task: &str, run_on_fail: bool) -> usize {
+    pub(super) fn new_exec(&mut self, task: &str, run_on_fail: bool, route: usize) -> usize {
         let list = self.by_task.entry(task.to_string()).or_default();
         let occurrence = u32::try_from(list.len() + 1).unwrap_or(u32::MAX);
         let idx = self.execs.len();
@@ -128,6 +140,7 @@ impl Machine {
             engine_retries: 0,
             result: None,
             handled: false,
+            route,
         });
         idx
     }
@@ -136,14 +149,16 @@ impl Machine {
         &mut self,
         name: &str,
         run_on_fail: bool,
+        route: usize,
         work: &mut VecDeque<Work>,
         out: &mut Vec<Command>,
     ) {
         if !self.may_start(run_on_fail) {
             // The run is failing or canceling: nothing new starts, but a rerun picks this up
             // where the failure cut it short.
-            if !self.suppressed.iter().any(|t| t == name) {
-                self.suppressed.push(name.to_string());
+            let cut = (name.to_string(), route);
+            if !self.suppressed.contains(&cut) {
+                self.suppressed.push(cut);
             }
             return;
         }
@@ -151,7 +166,7 @@ impl Machine {
         let Some(task) = wf.tasks.get(name) else {
             return;
         };
-        let idx = self.new_exec(name, run_on_fail);
+        let idx = self.new_exec(name, run_on_fail, route);
         let id = self.execs[idx].id.clone();
         match self.prepare(idx, task) {
             Ok(()) => {}
