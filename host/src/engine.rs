@@ -439,6 +439,11 @@ impl<'a> Engine<'a> {
     }
 
     fn dir(&self) -> PathBuf {
+        self.workflows_dir()
+    }
+
+    /// The directory workflows are looked up in.
+    pub fn workflows_dir(&self) -> PathBuf {
         workflows::resolve_dir(self.settings.workflows_dir.as_deref())
     }
 
@@ -616,6 +621,26 @@ impl<'a> Engine<'a> {
         answer: Value,
         replace: bool,
     ) -> anyhow::Result<Outcome> {
+        let root = self.record_answer(id, task, answer, replace)?;
+        self.drive_held(root).await
+    }
+
+    /// Drives run `run` from its journal; this process holds its lease (taken by
+    /// [`Engine::record_answer`] or [`Engine::journal_rerun`]).
+    pub async fn drive_held(&self, run: RunRow) -> anyhow::Result<Outcome> {
+        self.drive_row(run, driver::Mode::Resume, 0).await
+    }
+
+    /// What [`Engine::respond`] does before driving: every check, then the answer recorded; the
+    /// root run to drive, its lease held by this process (so a second answer given meanwhile is
+    /// refused as a run driven elsewhere).
+    pub fn record_answer(
+        &self,
+        id: &str,
+        task: &str,
+        answer: Value,
+        replace: bool,
+    ) -> anyhow::Result<RunRow> {
         let run = find_run(self.store, id)?;
         let status = RunState::parse(&run.status);
         if status.is_finished() {
@@ -673,7 +698,7 @@ impl<'a> Engine<'a> {
             .into());
         }
         self.store.put_answer(&q.run, step, &answer.to_string())?;
-        self.drive_row(root, driver::Mode::Resume, 0).await
+        Ok(root)
     }
 
     /// Re-runs the failed or canceled run `id` from `tasks` (none: every task that failed
@@ -687,6 +712,18 @@ impl<'a> Engine<'a> {
         tasks: Vec<String>,
         current_workflow: bool,
     ) -> anyhow::Result<(Outcome, Revision)> {
+        let (run, revision) = self.journal_rerun(id, tasks, current_workflow)?;
+        Ok((self.drive_held(run).await?, revision))
+    }
+
+    /// What [`Engine::rerun`] does before driving: every check, then the rerun journaled; the
+    /// run to drive, its lease held by this process.
+    pub fn journal_rerun(
+        &self,
+        id: &str,
+        tasks: Vec<String>,
+        current_workflow: bool,
+    ) -> anyhow::Result<(RunRow, Revision)> {
         let run = find_run(self.store, id)?;
         if let Some(parent) = &run.parent_run {
             return Err(EngineError::Rerun {
@@ -740,8 +777,7 @@ impl<'a> Engine<'a> {
             ..crate::store::JournalBatch::default()
         };
         self.store.commit_batch(&run.id, &mut seq, &batch)?;
-        let outcome = self.drive_row(run, driver::Mode::Resume, 0).await?;
-        Ok((outcome, revision))
+        Ok((run, revision))
     }
 
     /// Cancels run `id`: at once when no process drives it, else by asking the one that does.

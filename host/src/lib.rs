@@ -4,6 +4,7 @@
 //! [`capabilities`], and [`engine`], [`packs`], [`capabilities`] → [`store`]. See
 //! `ARCHITECTURE.md`.
 
+pub mod api;
 pub mod auth;
 pub mod capabilities;
 pub mod catalog;

@@ -222,6 +222,11 @@ impl Core {
         )
     }
 
+    /// The installed packs.
+    pub fn packs(&self) -> Packs<'_> {
+        Packs::new(&self.home, &self.store, &self.runtime)
+    }
+
     /// Whether the server takes requests and events (false while starting and stopping).
     pub fn accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
@@ -270,8 +275,48 @@ impl Core {
         });
     }
 
+    /// Starts run `id` of `prepared` (asked for through the API) in its own task.
+    pub(crate) fn start_run(self: &Arc<Self>, prepared: Prepared, id: String) {
+        let core = Arc::clone(self);
+        self.counters.count("runs.started");
+        self.spawn_run(async move {
+            match core.engine().start_prepared(prepared, &id).await {
+                Ok(outcome) => {
+                    tracing::info!(run = %id, status = %outcome.status, "run stopped being driven");
+                }
+                Err(err) => tracing::warn!(run = %id, "run failed to start or drive: {err:#}"),
+            }
+        });
+    }
+
+    /// Drives `run`, whose lease this process holds (an answer or a rerun was just recorded),
+    /// in its own task.
+    pub(crate) fn drive_held(self: &Arc<Self>, run: crate::store::RunRow) {
+        let core = Arc::clone(self);
+        self.spawn_run(async move {
+            let id = run.id.clone();
+            match core.engine().drive_held(run).await {
+                Ok(outcome) => {
+                    tracing::info!(run = %id, status = %outcome.status, "run stopped being driven");
+                }
+                Err(err) => tracing::warn!(run = %id, "cannot drive run: {err:#}"),
+            }
+        });
+    }
+
+    /// Cancels run `id`, which no process drives, in its own task.
+    pub(crate) fn cancel_run(self: &Arc<Self>, id: String) {
+        let core = Arc::clone(self);
+        self.spawn_run(async move {
+            match core.engine().cancel(&id).await {
+                Ok(_) => tracing::info!(run = %id, "run canceled"),
+                Err(err) => tracing::warn!(run = %id, "cannot cancel run: {err:#}"),
+            }
+        });
+    }
+
     /// Continues run `id` (orphaned, or paused by this server's last stop) in its own task.
-    fn resume(self: &Arc<Self>, id: String) {
+    pub(crate) fn resume(self: &Arc<Self>, id: String) {
         let core = Arc::clone(self);
         self.spawn_run(async move {
             if let Err(err) = blocking(|| core.store.adopt_run(&id)) {

@@ -34,7 +34,7 @@ pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};
 pub use runs::{
     AttemptId, AttemptRow, FINISHED_RUN_STATUSES, FinishedAttempt, JournalBatch, LeaseHeld, LogRow,
-    NO_ITEM, NewAttempt, NewLog, RunRow, StatusChange, now_ms,
+    NO_ITEM, NewAttempt, NewLog, RunFilter, RunRow, RunSummary, StatusChange, now_ms,
 };
 
 /// The store.

@@ -7,6 +7,7 @@ mod peers;
 mod server;
 
 mod action_run;
+mod api;
 mod catalog;
 mod closed_loop;
 mod crash;

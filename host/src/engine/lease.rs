@@ -52,11 +52,26 @@ pub enum Driver {
 
 /// Who drives `run` at `now` (Unix ms).
 pub fn driver_of(run: &crate::store::RunRow, now: i64) -> Driver {
-    let Some(pid) = run.owner_pid else {
+    driver_from(
+        run.owner_host.as_deref(),
+        run.owner_pid,
+        run.lease_until,
+        now,
+    )
+}
+
+/// Who drives a run whose row records `host`, `pid` and `lease_until`, at `now` (Unix ms).
+pub fn driver_from(
+    host: Option<&str>,
+    pid: Option<i64>,
+    lease_until: Option<i64>,
+    now: i64,
+) -> Driver {
+    let Some(pid) = pid else {
         return Driver::None;
     };
-    let expired = run.lease_until.is_none_or(|until| until <= now);
-    if expired || owner_is_dead(run.owner_host.as_deref().unwrap_or(""), pid) {
+    let expired = lease_until.is_none_or(|until| until <= now);
+    if expired || owner_is_dead(host.unwrap_or(""), pid) {
         Driver::Gone { pid }
     } else {
         Driver::Live { pid }

@@ -96,7 +96,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/hooks/{name}", post(webhook::handle))
-        // The HTTP API mounts here: .nest("/api/v1", api::router())
+        .nest("/api/v1", crate::api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(core)
@@ -128,7 +128,7 @@ async fn not_found() -> HttpError {
     HttpError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such path; orch serve has /hooks/NAME, /healthz and /readyz",
+        "no such path; orch serve has /api/v1 (see /api/v1/openapi.json), /hooks/NAME, /healthz and /readyz",
     )
 }
 

@@ -57,6 +57,45 @@ pub struct RunRow {
     pub errors: Option<String>,
 }
 
+/// Which root runs a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs in this status.
+    pub status: Option<String>,
+    /// Only runs of this workflow.
+    pub workflow: Option<String>,
+    /// Only runs older than this one (its creation time and id): the cursor of the next page.
+    pub before: Option<(i64, String)>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// One run in a listing: no definition, input, output or journal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunSummary {
+    /// Run id.
+    pub id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// Status.
+    pub status: String,
+    /// Why it stopped without finishing.
+    pub reason: Option<String>,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last changed (Unix ms).
+    pub updated_at: i64,
+    /// Host of the process driving it.
+    #[serde(skip)]
+    pub owner_host: Option<String>,
+    /// Pid of the process driving it.
+    #[serde(skip)]
+    pub owner_pid: Option<i64>,
+    /// Lease expiry (Unix ms).
+    #[serde(skip)]
+    pub lease_until: Option<i64>,
+}
+
 /// One attempt of one action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRow {
@@ -353,6 +392,50 @@ impl Store {
             "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id LIMIT ?1"
         ))?;
         let rows = stmt.query_map([limit], run_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A page of root runs, newest first, matching `filter`: the listing of the API and the
+    /// console (one indexed range scan, whatever the store holds).
+    pub fn run_page(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunSummary>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, workflow, status, reason, created_at, updated_at, owner_host, owner_pid,
+                    lease_until
+             FROM runs
+             WHERE parent_run IS NULL
+               AND (?1 IS NULL OR status = ?1)
+               AND (?2 IS NULL OR workflow = ?2)
+               AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?4))
+             ORDER BY created_at DESC, id DESC
+             LIMIT ?5",
+        )?;
+        let (before_at, before_id) = match &filter.before {
+            Some((at, id)) => (Some(*at), Some(id.as_str())),
+            None => (None, None),
+        };
+        let rows = stmt.query_map(
+            params![
+                filter.status,
+                filter.workflow,
+                before_at,
+                before_id,
+                filter.limit
+            ],
+            |r| {
+                Ok(RunSummary {
+                    id: r.get(0)?,
+                    workflow: r.get(1)?,
+                    status: r.get(2)?,
+                    reason: r.get(3)?,
+                    created_at: r.get(4)?,
+                    updated_at: r.get(5)?,
+                    owner_host: r.get(6)?,
+                    owner_pid: r.get(7)?,
+                    lease_until: r.get(8)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -315,6 +315,11 @@ pub fn migrations() -> Migrations<'static> {
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX inventory_by_address ON inventory (address);",
         ),
+        // The API's and the console's run listing: root runs, newest first, page by page.
+        M::up(
+            "CREATE INDEX runs_listing ON runs (created_at DESC, id DESC)
+            WHERE parent_run IS NULL;",
+        ),
     ])
 }
 
