@@ -770,7 +770,11 @@ fn rule_test_says_what_the_example_rules_would_decide() {
         ])
         .json();
     assert_eq!(t["verdict"]["decision"], "fired", "{t:#}");
-    assert_eq!(t["verdict"]["input"], json!({"device": "R1"}), "{t:#}");
+    assert_eq!(
+        t["verdict"]["input"],
+        json!({"device": "R1", "servicenow_instance": null, "config_user": "netops"}),
+        "{t:#}"
+    );
     assert_eq!(t["device"]["tags"]["site"], "lab");
     let other = r#"{"source_address": "192.0.2.99", "message": "%SYS-5-CONFIG_I: x"}"#;
     let t = host
