@@ -122,8 +122,21 @@ mod tests {
     #[test]
     fn the_service_verbs_parse_and_refuse_bad_addresses() {
         let cli = parses(&[
-            "serve", "--listen", "127.0.0.1:0", "--syslog-udp", "0.0.0.0:5514", "--syslog-tcp",
-            "[::1]:5514", "--rules", "r", "--grace", "2", "--queue", "16", "--max-body", "1024",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--syslog-udp",
+            "0.0.0.0:5514",
+            "--syslog-tcp",
+            "[::1]:5514",
+            "--rules",
+            "r",
+            "--grace",
+            "2",
+            "--queue",
+            "16",
+            "--max-body",
+            "1024",
         ])
         .expect("parses");
         let Command::Serve(args) = cli.command else {
@@ -139,10 +152,26 @@ mod tests {
             &["rule", "validate", "a.yaml", "dir"],
             &["rule", "list", "--json"],
             &["rule", "test", "config-changed", "{}", "--json"],
-            &["events", "list", "--type", "syslog", "--rule", "r", "--limit", "5"],
+            &[
+                "events", "list", "--type", "syslog", "--rule", "r", "--limit", "5",
+            ],
             &["events", "show", "3", "--json"],
-            &["secret", "set", "hook", "--kind", "webhook-hmac", "--from-stdin"],
-            &["secret", "set", "tok", "--kind", "webhook-token", "--from-stdin"],
+            &[
+                "secret",
+                "set",
+                "hook",
+                "--kind",
+                "webhook-hmac",
+                "--from-stdin",
+            ],
+            &[
+                "secret",
+                "set",
+                "tok",
+                "--kind",
+                "webhook-token",
+                "--from-stdin",
+            ],
         ] {
             parses(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
         }

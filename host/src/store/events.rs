@@ -656,8 +656,10 @@ mod tests {
         let store = Store::in_memory().unwrap();
         let mut old = event(None, None);
         old.received_at = 10;
+        let mut new = event(None, None);
+        new.received_at = 1000;
         let ids: Vec<i64> = store
-            .store_events(&[old.clone(), old.clone(), old, event(None, None)])
+            .store_events(&[old.clone(), old.clone(), old, new])
             .unwrap()
             .into_iter()
             .map(|s| match s {
@@ -680,7 +682,10 @@ mod tests {
         store
             .record_decisions(
                 &[ids[0], ids[1], ids[3]],
-                &[decided(ids[0], "throttled", None), decided(ids[1], "fired", Some("owed"))],
+                &[
+                    decided(ids[0], "throttled", None),
+                    decided(ids[1], "fired", Some("owed")),
+                ],
             )
             .unwrap();
         assert_eq!(store.prune_events(5, 100).unwrap(), 0, "nothing that old");
