@@ -363,7 +363,7 @@ fn syslog_over_udp_and_tcp_becomes_events_and_a_flood_is_dropped_counted_and_sur
         let tcp: Vec<Value> = list
             .as_array()?
             .iter()
-            .filter(|e| e["name"] == "tcp")
+            .filter(|e| e["name"] == "tcp" && e["decided"] == true)
             .cloned()
             .collect();
         (tcp.len() == 2).then_some(tcp)
