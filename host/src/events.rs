@@ -117,3 +117,17 @@ pub fn show(store: &Store, id: &str) -> anyhow::Result<Event> {
         .ok_or_else(|| NoEvent(id.to_owned()))?;
     event(store, row)
 }
+
+/// Removes the decided events older than `older_than` (and their decisions); how many.
+pub fn prune(store: &Store, older_than: std::time::Duration) -> anyhow::Result<usize> {
+    let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+    let before = crate::store::now_ms().saturating_sub(age);
+    let mut total = 0;
+    loop {
+        let n = store.prune_events(before, 10_000)?;
+        total += n;
+        if n < 10_000 {
+            return Ok(total);
+        }
+    }
+}

@@ -40,7 +40,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::capabilities::{Broker, BrokerSettings};
-use crate::engine::{self, Engine, Note, Observer, Prepared, RunState};
+use crate::engine::{self, Engine, Note, Observer, Prepared};
 use crate::home::Home;
 use crate::packs::Packs;
 use crate::rules::{self, Rule, RulesRefused, Trigger};
@@ -653,15 +653,6 @@ fn lock_home(home: &Home) -> anyhow::Result<std::fs::File> {
             Err(anyhow::Error::new(e).context(format!("locking {}", path.display())))
         }
     }
-}
-
-/// A run state for the summary of `orch events show`.
-pub fn run_status(store: &Store, run: &str) -> Option<RunState> {
-    store
-        .run(run)
-        .ok()
-        .flatten()
-        .map(|r| RunState::parse(&r.status))
 }
 
 /// JSON object from a stored payload (an empty one if unreadable).

@@ -363,7 +363,7 @@ fn syslog_over_udp_and_tcp_becomes_events_and_a_flood_is_dropped_counted_and_sur
         let tcp: Vec<Value> = list
             .as_array()?
             .iter()
-            .filter(|e| e["name"] == "tcp")
+            .filter(|e| e["name"] == "tcp" && e["decided"] == true)
             .cloned()
             .collect();
         (tcp.len() == 2).then_some(tcp)
@@ -770,7 +770,11 @@ fn rule_test_says_what_the_example_rules_would_decide() {
         ])
         .json();
     assert_eq!(t["verdict"]["decision"], "fired", "{t:#}");
-    assert_eq!(t["verdict"]["input"], json!({"device": "R1"}), "{t:#}");
+    assert_eq!(
+        t["verdict"]["input"],
+        json!({"device": "R1", "servicenow_instance": null, "config_user": "netops"}),
+        "{t:#}"
+    );
     assert_eq!(t["device"]["tags"]["site"], "lab");
     let other = r#"{"source_address": "192.0.2.99", "message": "%SYS-5-CONFIG_I: x"}"#;
     let t = host

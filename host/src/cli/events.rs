@@ -25,6 +25,14 @@ pub enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove events (and their decisions) received longer ago than --older-than; events not
+    /// yet decided, or whose firing has not started its run, stay. Run it from cron: the server
+    /// keeps every event until then.
+    Prune {
+        /// Age, e.g. 30d, 12h.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+    },
 }
 
 /// `orch events list`
@@ -109,6 +117,15 @@ pub async fn run(session: &Session, command: EventsCommand) -> anyhow::Result<Ex
                     )?;
                 }
             }
+        }
+        EventsCommand::Prune { older_than } => {
+            let n = events::prune(store, older_than)?;
+            writeln!(
+                out,
+                "removed {n} event{} older than {}",
+                if n == 1 { "" } else { "s" },
+                humantime::format_duration(older_than)
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

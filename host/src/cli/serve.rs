@@ -108,3 +108,74 @@ fn print_ready(root: &std::path::Path, rules: &std::path::Path, l: &Listening) {
     let _ = writeln!(out, "ready");
     let _ = out.flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+
+    fn parses(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("orch").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_service_verbs_parse_and_refuse_bad_addresses() {
+        let cli = parses(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--syslog-udp",
+            "0.0.0.0:5514",
+            "--syslog-tcp",
+            "[::1]:5514",
+            "--rules",
+            "r",
+            "--grace",
+            "2",
+            "--queue",
+            "16",
+            "--max-body",
+            "1024",
+        ])
+        .expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.listen.port(), 0);
+        assert_eq!(args.queue, 16);
+        assert!(!args.insecure_http);
+        assert!(parses(&["serve", "--listen", "localhost"]).is_err());
+        assert!(parses(&["serve", "--syslog-udp", "514"]).is_err());
+        for ok in [
+            &["rule", "validate"][..],
+            &["rule", "validate", "a.yaml", "dir"],
+            &["rule", "list", "--json"],
+            &["rule", "test", "config-changed", "{}", "--json"],
+            &[
+                "events", "list", "--type", "syslog", "--rule", "r", "--limit", "5",
+            ],
+            &["events", "show", "3", "--json"],
+            &[
+                "secret",
+                "set",
+                "hook",
+                "--kind",
+                "webhook-hmac",
+                "--from-stdin",
+            ],
+            &[
+                "secret",
+                "set",
+                "tok",
+                "--kind",
+                "webhook-token",
+                "--from-stdin",
+            ],
+        ] {
+            parses(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
+        assert!(parses(&["rule", "test", "only-a-rule"]).is_err());
+        assert!(parses(&["events", "show"]).is_err());
+    }
+}

@@ -212,39 +212,56 @@ pub struct Frame {
 }
 
 /// Reads one frame: `LEN SP MSG` (octet counting, RFC 6587) when the stream starts with
-/// digits and a space, else one line. `None` at the end of the stream.
+/// digits and a space, else one line. `None` at the end of the stream. Bytes may arrive in any
+/// pieces (a sender's `LEN` and its space can come in separate segments).
 pub async fn read_frame<R: tokio::io::AsyncBufRead + Unpin>(
     reader: &mut R,
 ) -> std::io::Result<Option<Frame>> {
-    let buffered = reader.fill_buf().await?;
-    if buffered.is_empty() {
-        return Ok(None);
-    }
-    let digits = buffered.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits > 0 && digits <= 9 && buffered.get(digits) == Some(&b' ') {
-        let len: usize = std::str::from_utf8(&buffered[..digits])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        reader.consume(digits + 1);
-        let keep = len.min(MAX_MESSAGE);
-        let mut bytes = vec![0u8; keep];
-        reader.read_exact(&mut bytes).await?;
-        let mut rest = (len - keep) as u64;
-        while rest > 0 {
-            let skipped =
-                tokio::io::copy(&mut (&mut *reader).take(rest), &mut tokio::io::sink()).await?;
-            if skipped == 0 {
-                break;
+    // Up to 9 leading digits decide the framing once the byte after them is seen.
+    let mut head = Vec::new();
+    loop {
+        let buffered = reader.fill_buf().await?;
+        let Some(&b) = buffered.first() else {
+            if head.is_empty() {
+                return Ok(None);
             }
-            rest -= skipped;
+            return Ok(Some(Frame {
+                bytes: head,
+                cut: false,
+            }));
+        };
+        if b.is_ascii_digit() && head.len() < 9 {
+            head.push(b);
+            reader.consume(1);
+            continue;
         }
-        return Ok(Some(Frame {
-            bytes,
-            cut: len > MAX_MESSAGE,
-        }));
+        if b == b' ' && !head.is_empty() {
+            reader.consume(1);
+            let len: usize = std::str::from_utf8(&head)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let keep = len.min(MAX_MESSAGE);
+            let mut bytes = vec![0u8; keep];
+            reader.read_exact(&mut bytes).await?;
+            let mut rest = (len - keep) as u64;
+            while rest > 0 {
+                let skipped =
+                    tokio::io::copy(&mut (&mut *reader).take(rest), &mut tokio::io::sink()).await?;
+                if skipped == 0 {
+                    break;
+                }
+                rest -= skipped;
+            }
+            return Ok(Some(Frame {
+                bytes,
+                cut: len > MAX_MESSAGE,
+            }));
+        }
+        break;
     }
-    let mut bytes = Vec::new();
+    // A line; the digits read so far are its start.
+    let mut bytes = head;
     let mut cut = false;
     loop {
         let buffered = reader.fill_buf().await?;
@@ -331,6 +348,36 @@ mod tests {
                 .contains("not syslog")
         );
         assert_eq!(p["severity"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn an_octet_count_split_across_segments_still_frames() {
+        // The sender's "11", " " and message arrive as three reads.
+        let stream = tokio_test_stream(&[b"11", b" ", b"<13>hello a", b"42\n"]);
+        let mut reader = BufReader::new(stream);
+        let f = read_frame(&mut reader).await.unwrap().unwrap();
+        assert_eq!(f.bytes, b"<13>hello a");
+        let f = read_frame(&mut reader).await.unwrap().unwrap();
+        assert_eq!(f.bytes, b"42", "digits then a newline are a line");
+        assert_eq!(read_frame(&mut reader).await.unwrap(), None);
+    }
+
+    /// A reader that returns `pieces` one read at a time.
+    fn tokio_test_stream(pieces: &[&[u8]]) -> impl tokio::io::AsyncRead + Unpin {
+        struct Pieces(std::collections::VecDeque<Vec<u8>>);
+        impl tokio::io::AsyncRead for Pieces {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                if let Some(p) = self.0.pop_front() {
+                    buf.put_slice(&p);
+                }
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+        Pieces(pieces.iter().map(|p| p.to_vec()).collect())
     }
 
     #[tokio::test]

@@ -469,6 +469,32 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Removes the decided events received before `before` (Unix ms) with their decisions, at
+    /// most `limit` of them (oldest first); how many. An undecided event stays: the server has
+    /// not looked at it yet. A fired decision whose run has not started keeps its event too.
+    pub fn prune_events(&self, before: i64, limit: i64) -> anyhow::Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare(
+                "SELECT id FROM trigger_events e
+                 WHERE received_at < ?1 AND decided_at IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM rule_decisions d
+                                   WHERE d.event_id = e.id AND d.decision = 'fired'
+                                     AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = d.run_id))
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![before, limit], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            tx.execute("DELETE FROM rule_decisions WHERE event_id = ?1", [id])?;
+            tx.execute("DELETE FROM trigger_events WHERE id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(ids.len())
+    }
+
     /// Records that the server drives `run` (so it resumes it after a restart).
     pub fn adopt_run(&self, run: &str) -> anyhow::Result<()> {
         let mut conn = self.conn();
@@ -623,5 +649,51 @@ mod tests {
         });
         store.store_events(&[e]).unwrap();
         assert!(store.run_endings(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pruning_removes_old_decided_events_and_keeps_what_is_still_owed() {
+        let store = Store::in_memory().unwrap();
+        let mut old = event(None, None);
+        old.received_at = 10;
+        let mut new = event(None, None);
+        new.received_at = 1000;
+        let ids: Vec<i64> = store
+            .store_events(&[old.clone(), old.clone(), old, new])
+            .unwrap()
+            .into_iter()
+            .map(|s| match s {
+                Stored::New(id) => id,
+                Stored::Duplicate => panic!("stored"),
+            })
+            .collect();
+        // The first is decided; the second fired a run that has not started; the third is
+        // undecided; the fourth is new.
+        let decided = |id: i64, decision: &str, run: Option<&str>| NewDecision {
+            event_id: id,
+            rule: "r".into(),
+            decision: decision.into(),
+            detail: String::new(),
+            run_id: run.map(str::to_owned),
+            workflow: None,
+            input: None,
+            group_key: None,
+        };
+        store
+            .record_decisions(
+                &[ids[0], ids[1], ids[3]],
+                &[
+                    decided(ids[0], "throttled", None),
+                    decided(ids[1], "fired", Some("owed")),
+                ],
+            )
+            .unwrap();
+        assert_eq!(store.prune_events(5, 100).unwrap(), 0, "nothing that old");
+        assert_eq!(store.prune_events(100, 100).unwrap(), 1);
+        assert!(store.trigger_event(ids[0]).unwrap().is_none());
+        assert!(store.decisions(ids[0]).unwrap().is_empty());
+        for kept in &ids[1..] {
+            assert!(store.trigger_event(*kept).unwrap().is_some());
+        }
     }
 }
