@@ -21,9 +21,11 @@
 
 mod http;
 mod intake;
+mod metrics;
 mod run_events;
 mod schedule;
 mod syslog;
+pub mod tls;
 pub mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
@@ -62,6 +65,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Serve plain HTTP on a non-loopback address.
     pub insecure_http: bool,
+    /// TLS certificate chain and private key (PEM files): HTTPS instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// The rules directory.
     pub rules_dir: PathBuf,
     /// Syslog over UDP.
@@ -84,11 +89,14 @@ pub enum ServeError {
     /// Plain HTTP beyond loopback without `--insecure-http`.
     #[error(
         "refusing to serve plain HTTP on {0}, which is not a loopback address: webhook bodies and \
-         tokens would cross the network in clear. TLS (--tls-cert/--tls-key) comes with the HTTP \
-         API and is not available yet; listen on 127.0.0.1 or ::1, or accept plain HTTP with \
+         tokens would cross the network in clear. Serve HTTPS with --tls-cert FILE --tls-key FILE, \
+         listen on 127.0.0.1 or ::1 (behind a TLS-terminating proxy), or accept plain HTTP with \
          --insecure-http"
     )]
     NotLoopback(SocketAddr),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// Bad rule files.
     #[error(transparent)]
     Rules(#[from] RulesRefused),
@@ -130,6 +138,8 @@ pub enum ServeError {
 pub struct Listening {
     /// HTTP.
     pub http: SocketAddr,
+    /// Whether `http` speaks HTTPS.
+    pub https: bool,
     /// Syslog over UDP.
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog over TCP.
@@ -150,7 +160,7 @@ pub struct Stopped {
 }
 
 /// Named counters (events, refusals, drops, decisions): read by `/healthz`, and by `/metrics`
-/// when it comes.
+/// where `metrics.rs` names each as a Prometheus family.
 #[derive(Debug, Default)]
 pub struct Counters {
     values: Mutex<BTreeMap<String, u64>>,
@@ -207,6 +217,19 @@ impl Core {
     /// The counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The text of `/metrics`: the figures counted so far and those read now.
+    pub(crate) fn metrics_text(&self) -> anyhow::Result<String> {
+        let runs_by_status = blocking(|| self.store.runs_by_status())?;
+        let snapshot = metrics::Snapshot {
+            runs_by_status,
+            queue_depth: self.queue.max_capacity() - self.queue.capacity(),
+            queue_capacity: self.queue.max_capacity(),
+            active_runs: self.active_runs(),
+            counters: self.counters.snapshot(),
+        };
+        Ok(self.observer.metrics.render(&snapshot))
     }
 
     /// An engine for one run (cheap: it borrows the server's store, packs and runtime).
@@ -360,10 +383,12 @@ impl Core {
 /// Notes from the engine: logged with run ids; a run's end wakes the run-events watcher.
 struct ServiceObserver {
     ended: Arc<Notify>,
+    metrics: metrics::Metrics,
 }
 
 impl Observer for ServiceObserver {
     fn note(&self, note: Note<'_>) {
+        self.metrics.note(&note);
         match note {
             Note::RunStarted {
                 run,
@@ -415,6 +440,28 @@ impl Observer for ServiceObserver {
     }
 }
 
+/// Serves `app` on `listener` until `stop` turns true (then in-flight requests finish).
+fn spawn_http<L>(
+    listener: L,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    SocketAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        })
+        .await
+    })
+}
+
 /// Runs store work on a multi-threaded runtime without stalling other tasks.
 pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
@@ -445,9 +492,14 @@ pub async fn serve(
     on_ready: impl FnOnce(&Listening),
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Stopped> {
-    if !config.listen.ip().is_loopback() && !config.insecure_http {
+    if !config.listen.ip().is_loopback() && !config.insecure_http && config.tls.is_none() {
         return Err(ServeError::NotLoopback(config.listen).into());
     }
+    // A bad certificate is refused before anything else happens.
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls::load(cert, key).map_err(ServeError::from)?),
+        None => None,
+    };
     let home = Home::open(&home_root)
         .with_context(|| format!("opening ORCH_HOME {}", home_root.display()))?;
     let lock = lock_home(&home)?;
@@ -478,6 +530,7 @@ pub async fn serve(
         master_key,
         observer: ServiceObserver {
             ended: Arc::clone(&ended),
+            metrics: metrics::Metrics::default(),
         },
         stop_runs,
         counters: Counters::default(),
@@ -511,6 +564,7 @@ pub async fn serve(
     let resumed = intake::recover(&core).await?;
     let listening = Listening {
         http: http_addr,
+        https: tls.is_some(),
         syslog_udp: udp.as_ref().and_then(|s| s.local_addr().ok()),
         syslog_tcp: tcp.as_ref().and_then(|s| s.local_addr().ok()),
         rules: core.rules.len(),
@@ -549,17 +603,21 @@ pub async fn serve(
     }
     tasks.spawn(run_events::run(Arc::clone(&core), ended, stop_rx.clone()));
     let app = http::router(Arc::clone(&core));
-    let mut http_stop = stop_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(
-            http_listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = http_stop.wait_for(|stop| *stop).await;
-        })
-        .await
-    });
+    let http = match tls {
+        Some(config) => {
+            // TCP_NODELAY: small API answers and SSE events go out at once.
+            let listener = tls::TlsListener::new(http_listener, config)?.tap_io(|tls| {
+                let _ = tls.get_ref().0.set_nodelay(true);
+            });
+            spawn_http(listener, app, stop_rx.clone())
+        }
+        None => {
+            let listener = http_listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            spawn_http(listener, app, stop_rx.clone())
+        }
+    };
     core.accepting.store(true, Ordering::SeqCst);
     core.ready.store(true, Ordering::SeqCst);
     tracing::info!(%http_addr, rules = core.rules.len(), "serving");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::TestHost;
-use crate::server::{Server, wait_for, workflows_dir};
+use crate::server::{Server, http_text, wait_for, workflows_dir};
 
 const ASKS: &str = "input: [name]\ntasks:\n  hello:\n    action: core.echo\n    input: { text: <% ctx().name %> }\n    next: [{ do: approve }]\n  approve:\n    action: core.ask\n    input: { prompt: Go on?, schema: { type: object, required: [ok], properties: { ok: { type: boolean } } } }\n    next: [{ publish: [{ ok: <% result().ok %> }] }]\noutput:\n  - ok: <% ctx().ok %>\n";
 const QUICK: &str = "tasks:\n  only:\n    action: core.noop\n";
@@ -259,6 +259,61 @@ fn runs_are_listed_newest_first_filtered_and_paged() {
     api.wait_status(&failed, "failed");
     let bad_cursor = api.call(&api.viewer, "GET", "/runs?before=yesterday", None);
     assert_error(&bad_cursor, 400, "bad_request", "next");
+    metrics_count_what_happened(&api);
+}
+
+/// `/metrics` (after five quick runs and a failed one run twice): a token is needed, and the
+/// figures are those of the runs above, in the OpenMetrics text Prometheus scrapes.
+fn metrics_count_what_happened(api: &Api) {
+    let (status, _, body) = http_text(api.server.http, "GET", "/metrics", &[], b"");
+    assert_eq!(status, 401, "{body}");
+    let auth = format!("Bearer {}", api.viewer);
+    let (status, head, text) = http_text(
+        api.server.http,
+        "GET",
+        "/metrics",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    for line in [
+        r#"orch_runs{status="succeeded"} 5"#,
+        r#"orch_runs{status="failed"} 1"#,
+        r#"orch_action_attempts_total{pack="core",action="core.noop",outcome="succeeded"} 5"#,
+        r#"orch_action_attempts_total{pack="core",action="core.fail",outcome="failed"} 2"#,
+        r#"orch_action_duration_seconds_count{pack="core",action="core.noop"} 5"#,
+        r#"orch_run_drives_ended_total{status="succeeded"} 5"#,
+        "orch_runs_started_total 6",
+        "orch_event_queue_depth 0",
+        "orch_event_queue_capacity 10000",
+        "orch_active_runs 0",
+        "# EOF",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
+    // A request without a token is refused before any lookup and not counted; a wrong token
+    // is counted (a probe for tokens shows in the metrics).
+    let (status, _, _) = http_text(
+        api.server.http,
+        "GET",
+        "/metrics",
+        &[("authorization", "Bearer orch_wrong")],
+        b"",
+    );
+    assert_eq!(status, 401);
+    let (_, _, text) = http_text(
+        api.server.http,
+        "GET",
+        "/metrics",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert!(text.contains("orch_api_refusals_total 1"), "{text}");
 }
 
 #[test]

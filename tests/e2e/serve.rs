@@ -102,6 +102,113 @@ fn serve_refuses_plain_http_beyond_loopback_and_bad_rule_files_with_their_line()
     );
 }
 
+/// A self-signed certificate for `localhost` and 127.0.0.1, its key mode 600, in `dir`.
+fn certificate(dir: &std::path::Path) -> (String, String, String) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("a certificate");
+    let cert = dir.join("server.crt");
+    let key = dir.join("server.key");
+    std::fs::write(&cert, certified.cert.pem()).expect("writing the certificate");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("writing the key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    (path_str(&cert), path_str(&key), certified.cert.pem())
+}
+
+#[test]
+fn serve_speaks_https_with_a_certificate_beyond_loopback_and_refuses_a_bad_one() {
+    let host = TestHost::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key, pem) = certificate(dir.path());
+    let rules = rules_dir(&[]);
+    let token = host
+        .orch(&["token", "create", "ops", "--role", "viewer"])
+        .ok()
+        .trim()
+        .to_owned();
+
+    // The certificate and key swapped: refused at start, naming the file.
+    let swapped = host.orch(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--tls-cert",
+        &key,
+        "--tls-key",
+        &cert,
+        "--rules",
+        &path_str(rules.path()),
+    ]);
+    let err = swapped.fails_with(2);
+    assert!(
+        err.contains("server.key holds no certificate") && err.contains("BEGIN CERTIFICATE"),
+        "{err}"
+    );
+
+    // With TLS, a non-loopback address needs no --insecure-http.
+    let server = Server::start(
+        &host,
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--rules",
+            &path_str(rules.path()),
+        ],
+    );
+    assert!(
+        server.stdout().contains("http: https://0.0.0.0:"),
+        "{}",
+        server.stdout()
+    );
+    let port = server.http.port();
+    let url = format!("https://127.0.0.1:{port}/api/v1/runs");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (trusted, untrusted) = runtime.block_on(async {
+        let root = reqwest::Certificate::from_pem(pem.as_bytes()).expect("pem");
+        let client = reqwest::Client::builder()
+            .tls_certs_only([root])
+            .build()
+            .expect("client");
+        let trusted = client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("an HTTPS request");
+        let status = trusted.status().as_u16();
+        let body: Value =
+            serde_json::from_str(&trusted.text().await.expect("a body")).unwrap_or(Value::Null);
+        // A client that does not trust the certificate gets no answer: it is real TLS.
+        let untrusted = reqwest::Client::new().get(&url).send().await;
+        ((status, body), untrusted)
+    });
+    assert_eq!(trusted.0, 200, "{}", trusted.1);
+    assert!(trusted.1["runs"].is_array(), "{}", trusted.1);
+    let err = format!("{:?}", untrusted.expect_err("an untrusted certificate"));
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+
+    // Plain HTTP to the TLS port gets no HTTP answer (nothing is served in clear).
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+    plain
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .expect("writing");
+    let mut reply = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut plain, &mut reply);
+    assert!(
+        !String::from_utf8_lossy(&reply).contains("HTTP/1.1 200"),
+        "plain HTTP was answered: {}",
+        String::from_utf8_lossy(&reply)
+    );
+}
+
 #[test]
 fn a_signed_webhook_fires_its_rule_and_every_bad_request_is_refused_counted_and_harmless() {
     let host = TestHost::new();

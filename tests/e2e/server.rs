@@ -68,9 +68,14 @@ impl Server {
 
     /// [`start`](Self::start) with extra environment variables.
     pub fn start_env(host: &TestHost, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_orch"))
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(listen)
             .args(args)
             .env("ORCH_HOME", host.home())
             .env("ORCH_LOG", "orch=info")
@@ -100,7 +105,10 @@ impl Server {
             let out = server.stdout();
             if out.lines().any(|l| l == "ready") {
                 for line in out.lines() {
-                    if let Some(a) = line.strip_prefix("http: http://") {
+                    let http = line
+                        .strip_prefix("http: http://")
+                        .or_else(|| line.strip_prefix("http: https://"));
+                    if let Some(a) = http {
                         server.http = a.parse().expect("http address");
                     } else if let Some(a) = line.strip_prefix("syslog udp: ") {
                         server.udp = Some(a.parse().expect("udp address"));
@@ -265,6 +273,18 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Value) {
+    let (status, _, body) = http_text(addr, method, path, headers, body);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// [`http`] with the response's head and body as text.
+pub fn http_text(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connecting");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -288,8 +308,8 @@ pub fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// Polls `check` every 50 ms until it gives `Some`, for at most `secs` seconds.

@@ -18,11 +18,19 @@ use crate::service::{self, Config, Listening};
 /// `orch serve` arguments.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// HTTP address (webhooks at /hooks/NAME, /healthz, /readyz). Port 0 picks a free port.
+    /// HTTP address (the API at /api/v1, webhooks at /hooks/NAME, /metrics, /healthz, /readyz).
+    /// Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Serve plain HTTP on an address that is not loopback (TLS is not available yet).
-    #[arg(long)]
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1; keep it mode 600).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback (tokens and webhook bodies then
+    /// cross the network in clear: prefer --tls-cert/--tls-key).
+    #[arg(long, conflicts_with = "tls_cert")]
     pub insecure_http: bool,
     /// Directory of rules, one YAML file per rule [default: ./rules].
     #[arg(long, env = "ORCH_RULES", value_name = "DIR")]
@@ -48,6 +56,7 @@ pub async fn run(session: &Session, args: ServeArgs) -> anyhow::Result<ExitCode>
     let config = Config {
         listen: args.listen,
         insecure_http: args.insecure_http,
+        tls: args.tls_cert.zip(args.tls_key),
         rules_dir: crate::rules::resolve_dir(args.rules.as_deref()),
         syslog_udp: args.syslog_udp,
         syslog_tcp: args.syslog_tcp,
@@ -82,7 +91,8 @@ pub async fn run(session: &Session, args: ServeArgs) -> anyhow::Result<ExitCode>
 fn print_ready(root: &std::path::Path, rules: &std::path::Path, l: &Listening) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "serving ORCH_HOME {}", root.display());
-    let _ = writeln!(out, "http: http://{}", l.http);
+    let scheme = if l.https { "https" } else { "http" };
+    let _ = writeln!(out, "http: {scheme}://{}", l.http);
     if let Some(a) = l.syslog_udp {
         let _ = writeln!(out, "syslog udp: {a}");
     }
@@ -146,6 +156,27 @@ mod tests {
         assert_eq!(args.queue, 16);
         assert!(!args.insecure_http);
         assert!(parses(&["serve", "--listen", "localhost"]).is_err());
+        assert!(
+            parses(&["serve", "--tls-cert", "c.pem"]).is_err(),
+            "a certificate needs its key"
+        );
+        assert!(
+            parses(&[
+                "serve",
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem",
+                "--insecure-http"
+            ])
+            .is_err(),
+            "TLS and plain HTTP at once"
+        );
+        let cli = parses(&["serve", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("parses");
+        let Command::Serve(tls) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(tls.tls_key.as_deref(), Some(std::path::Path::new("k.pem")));
         assert!(parses(&["serve", "--syslog-udp", "514"]).is_err());
         for ok in [
             &["rule", "validate"][..],

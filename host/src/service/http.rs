@@ -1,6 +1,7 @@
 //! The HTTP side of `orch serve`: the one [`Router`] (assembled here, and only here), its shared
 //! state (`Arc<Core>`), and the JSON error every refusal uses. Today: `/hooks/NAME` (webhooks),
-//! `/healthz` (alive, with the counters), `/readyz` (started and taking events). The HTTP API
+//! `/healthz` (alive, with the counters), `/readyz` (started and taking events), `/metrics`
+//! (Prometheus, see `metrics.rs`). The HTTP API
 //! (`/api/v1`) mounts its own router beside these in [`router`].
 
 use std::sync::Arc;
@@ -95,6 +96,7 @@ pub fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/hooks/{name}", post(webhook::handle))
         .nest("/api/v1", crate::api::router())
         .fallback(not_found)
@@ -110,6 +112,25 @@ async fn healthz(axum::extract::State(core): axum::extract::State<Arc<Core>>) ->
         "counters": core.counters().snapshot(),
     }))
     .into_response()
+}
+
+/// `/metrics` needs a token like the API (any role): names of workflows, packs and rules are
+/// the operator's business. Prometheus sends one with `authorization: {credentials_file: …}`.
+async fn metrics(
+    axum::extract::State(core): axum::extract::State<Arc<Core>>,
+    _caller: crate::api::Caller,
+) -> Result<Response, HttpError> {
+    let text = core
+        .metrics_text()
+        .map_err(|e| HttpError::internal(&format!("reading the store for /metrics: {e:#}")))?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            super::metrics::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response())
 }
 
 async fn readyz(axum::extract::State(core): axum::extract::State<Arc<Core>>) -> Response {
@@ -128,7 +149,7 @@ async fn not_found() -> HttpError {
     HttpError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such path; orch serve has /api/v1 (see /api/v1/openapi.json), /hooks/NAME, /healthz and /readyz",
+        "no such path; orch serve has /api/v1 (see /api/v1/openapi.json), /hooks/NAME, /metrics, /healthz and /readyz",
     )
 }
 

@@ -439,6 +439,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many runs (sub-workflow runs included) are in each status.
+    pub fn runs_by_status(&self) -> anyhow::Result<Vec<(String, u64)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Sub-workflow runs of `parent`, oldest first.
     pub fn child_runs(&self, parent: &str) -> anyhow::Result<Vec<RunRow>> {
         let conn = self.conn();

@@ -315,10 +315,12 @@ pub fn migrations() -> Migrations<'static> {
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX inventory_by_address ON inventory (address);",
         ),
-        // The API's and the console's run listing: root runs, newest first, page by page.
+        // The API's and the console's run listing: root runs, newest first, page by page; and
+        // the runs by status of `/metrics` (a scan of this small index, not of the table).
         M::up(
             "CREATE INDEX runs_listing ON runs (created_at DESC, id DESC)
-            WHERE parent_run IS NULL;",
+            WHERE parent_run IS NULL;
+            CREATE INDEX runs_by_status ON runs (status);",
         ),
     ])
 }
