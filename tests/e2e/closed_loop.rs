@@ -1,7 +1,7 @@
 //! The closed loop of the product, end to end: `orch serve` with the example rules
 //! (`rules/config-changed.yaml`) and workflows, a fakenos device whose configuration is changed out
 //! of band, the syslog line the device sends about it (over UDP, as a device would), the drift run
-//! the rule starts, its question answered (`orch runs respond` on the same home), the ServiceNow
+//! the rule starts, its question answered through the HTTP API (an operator's token), the ServiceNow
 //! stand-in's ticket and the new golden version; then the same message again within the throttle
 //! window starts nothing and its event says "throttled".
 
@@ -75,20 +75,35 @@ fn a_config_change_logged_by_a_device_runs_drift_which_asks_tickets_and_stores_t
             _ => None,
         }
     });
-    let answered = lab.orch(&[
-        "runs",
-        "respond",
-        &run,
-        "decide",
-        "--input",
-        r#"{"keep": true}"#,
-        "--host-key-policy",
-        "accept-new",
-        "--workflows",
-        &path_str(&TestHost::examples()),
-        "--json",
-    ]);
-    let out = lab.succeeded(&answered);
+    // A person answers through the API, as the web console would, with an operator's token.
+    let token = lab
+        .orch(&["token", "create", "noc", "--role", "operator"])
+        .ok()
+        .trim()
+        .to_owned();
+    let (status, body) = server.request(
+        "POST",
+        &format!("/api/v1/runs/{run}/respond"),
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/json"),
+        ],
+        json!({"task": "decide", "answer": {"keep": true}})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 202, "{body}");
+    let shown = wait_for(120, "the drift run to finish", || {
+        let show = lab.orch(&["runs", "show", &run, "--json"]).json();
+        matches!(show["status"].as_str(), Some("failed" | "succeeded" | "canceled")).then_some(show)
+    });
+    assert_eq!(
+        shown["status"], "succeeded",
+        "{shown:#}\nfakenos log:\n{}\nserver:\n{}",
+        lab.fleet.log(),
+        server.stderr()
+    );
+    let out = shown["output"].clone();
     assert_eq!(out["action"], "keep", "{out:#}");
     let incidents = lab.incidents();
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
