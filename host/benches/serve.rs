@@ -12,8 +12,14 @@
 //!    (stored → decided, from the store), the runs fired (one per device), and the server's RSS
 //!    sampled every second (idle before the load is the baseline).
 //!
+//! 3. **Listing runs**: `GET /api/v1/runs` (50 a page, a viewer's token checked on each
+//!    request, a new connection each time) over a store holding 100,000 root runs (and 20,000
+//!    sub-workflow runs): the first page, pages deep in the history by cursor, and filtered by
+//!    status and by workflow. Baselines in the same run: the same requests over a store of 1,000
+//!    runs (the listing must not grow with the store), and `GET /healthz` (HTTP alone).
+//!
 //! `cargo bench -p orch --bench serve` measures; under `cargo test` it runs a short smoke version.
-//! `BENCH_SECONDS` changes the sustained run's length.
+//! `BENCH_SECONDS` changes the sustained run's length; `BENCH_ONLY=hook|syslog|list` runs one part.
 
 #[path = "support/sampling.rs"]
 #[expect(
@@ -417,11 +423,181 @@ fn sustained(dir: &Path) {
     server.stop();
 }
 
+/// A home whose store holds `roots` root runs (a tenth of them with two sub-workflow runs),
+/// of three workflows, 1 % failed, newest last; and a viewer's token for it.
+fn home_with_runs(dir: &Path, roots: usize) -> (std::path::PathBuf, String) {
+    let home = dir.join(format!("home-list-{roots}"));
+    std::fs::create_dir_all(&home).expect("dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_orch"))
+        .args(["token", "create", "bench", "--role", "viewer"])
+        .env("ORCH_HOME", &home)
+        .output()
+        .expect("orch token create");
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let mut db = rusqlite::Connection::open(home.join("orch.db")).expect("the store");
+    let tx = db.transaction().expect("transaction");
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO runs (id, workflow, source, definition, workflows_dir, input, status,
+                                   parent_run, parent_step, created_at, updated_at)
+                 VALUES (?1, ?2, 'bench', 'tasks: {}', '.', '{}', ?3, ?4, ?5, ?6, ?6)",
+            )
+            .expect("insert");
+        let start: i64 = 1_700_000_000_000;
+        for i in 0..roots {
+            let id = format!("{i:012x}");
+            let workflow = ["config-backup", "config-drift", "provision"][i % 3];
+            let status = if i % 100 == 7 { "failed" } else { "succeeded" };
+            let at = start + i as i64 * 1000;
+            insert
+                .execute(rusqlite::params![
+                    id,
+                    workflow,
+                    status,
+                    None::<String>,
+                    None::<String>,
+                    at
+                ])
+                .expect("a run");
+            if i % 10 == 0 {
+                for step in ["a", "b"] {
+                    let child = format!("{id}{step}");
+                    insert
+                        .execute(rusqlite::params![
+                            child,
+                            "backup-device",
+                            "succeeded",
+                            &id,
+                            step,
+                            at
+                        ])
+                        .expect("a child run");
+                }
+            }
+        }
+    }
+    tx.commit().expect("commit");
+    (home, token)
+}
+
+/// `GET path` over a new connection with `token`: the time to the whole answer, and its body.
+fn get(addr: SocketAddr, path: &str, token: &str) -> (Duration, serde_json::Value) {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {token}\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let took = started.elapsed();
+    assert!(raw.starts_with("HTTP/1.1 200"), "GET {path}: {raw}");
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (
+        took,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// p50/p90/p99 of `n` requests made by `request` (given the round), as text.
+fn latencies(n: usize, mut request: impl FnMut(usize) -> Duration) -> (Duration, String) {
+    let mut times: Vec<Duration> = (0..n).map(&mut request).collect();
+    times.sort();
+    let p50 = percentile(&times, 50);
+    (
+        p50,
+        format!(
+            "p50 {} / p90 {} / p99 {}",
+            ms(p50),
+            ms(percentile(&times, 90)),
+            ms(percentile(&times, 99))
+        ),
+    )
+}
+
+fn listing(dir: &Path) {
+    let rules = dir.join("rules-list");
+    std::fs::create_dir_all(&rules).expect("dir");
+    let workflows = dir.join("workflows");
+    let quick = !sampling::measuring();
+    let sizes: &[usize] = if quick {
+        &[1_000, 5_000]
+    } else {
+        &[1_000, 100_000]
+    };
+    let rounds = if quick { 20 } else { 300 };
+    let mut first_pages = Vec::new();
+    for &roots in sizes {
+        let (home, token) = home_with_runs(dir, roots);
+        let server = Server::start(&home, &rules, &workflows, false);
+        let addr = server.http;
+        // Warm up (page cache, prepared statements).
+        for _ in 0..20 {
+            get(addr, "/api/v1/runs?limit=50", &token);
+        }
+        let (p50, first) = latencies(rounds, |_| get(addr, "/api/v1/runs?limit=50", &token).0);
+        first_pages.push(p50);
+        // Deep pages: follow the cursor from the start, 50 at a time, as far as `rounds` pages.
+        let mut cursor: Option<String> = None;
+        let (_, deep) = latencies(rounds.min(roots / 50), |_| {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/runs?limit=50&before={c}"),
+                None => "/api/v1/runs?limit=50".to_owned(),
+            };
+            let (took, body) = get(addr, &path, &token);
+            cursor = body["next"].as_str().map(str::to_owned);
+            took
+        });
+        let (_, failed) = latencies(rounds, |_| {
+            get(addr, "/api/v1/runs?limit=50&status=failed", &token).0
+        });
+        let (_, by_workflow) = latencies(rounds, |_| {
+            get(addr, "/api/v1/runs?limit=50&workflow=config-drift", &token).0
+        });
+        let (_, health) = latencies(rounds, |_| get(addr, "/healthz", &token).0);
+        println!(
+            "GET /api/v1/runs over {roots} root runs ({} sub-workflow runs):",
+            roots / 10 * 2
+        );
+        println!("  first page of 50           {first}");
+        println!("  pages by cursor, 50 each   {deep}");
+        println!("  status=failed (1 %)        {failed}");
+        println!("  workflow=config-drift      {by_workflow}");
+        println!("  /healthz (HTTP alone)      {health}");
+        server.stop();
+    }
+    if let [small, large] = first_pages[..] {
+        println!(
+            "first page, p50: {} over {} runs vs {} over {} runs: {:.2}x",
+            ms(large),
+            sizes[1],
+            ms(small),
+            sizes[0],
+            large.as_secs_f64() / small.as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let workflows = dir.path().join("workflows");
     std::fs::create_dir_all(&workflows).expect("dir");
     std::fs::write(workflows.join("echo.yaml"), ECHO).expect("workflow");
-    webhook_to_run(dir.path());
-    sustained(dir.path());
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "hook" {
+        webhook_to_run(dir.path());
+    }
+    if only.is_empty() || only == "syslog" {
+        sustained(dir.path());
+    }
+    if only.is_empty() || only == "list" {
+        listing(dir.path());
+    }
 }

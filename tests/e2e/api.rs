@@ -14,6 +14,7 @@ use crate::server::{Server, http_text, wait_for, workflows_dir};
 
 const ASKS: &str = "input: [name]\ntasks:\n  hello:\n    action: core.echo\n    input: { text: <% ctx().name %> }\n    next: [{ do: approve }]\n  approve:\n    action: core.ask\n    input: { prompt: Go on?, schema: { type: object, required: [ok], properties: { ok: { type: boolean } } } }\n    next: [{ publish: [{ ok: <% result().ok %> }] }]\noutput:\n  - ok: <% ctx().ok %>\n";
 const QUICK: &str = "tasks:\n  only:\n    action: core.noop\n";
+const MANY: &str = "tasks:\n  each:\n    action: core.echo\n    with: { items: <% range(300) %>, concurrency: 8 }\n    input: { text: <% str(item()) %> }\n";
 const FAILS: &str =
     "tasks:\n  boom:\n    action: core.fail\n    input: { code: nope, message: broken }\n";
 
@@ -30,7 +31,12 @@ struct Api {
 impl Api {
     fn start() -> Self {
         let host = TestHost::new();
-        let workflows = workflows_dir(&[("asks", ASKS), ("quick", QUICK), ("fails", FAILS)]);
+        let workflows = workflows_dir(&[
+            ("asks", ASKS),
+            ("quick", QUICK),
+            ("fails", FAILS),
+            ("many", MANY),
+        ]);
         let rules = tempfile::tempdir().expect("rules dir");
         let token = |name: &str, role: &str| {
             host.orch(&["token", "create", name, "--role", role])
@@ -157,7 +163,8 @@ fn every_call_needs_a_token_and_the_role_decides() {
 fn a_run_is_started_followed_live_answered_and_shown() {
     let api = Api::start();
     let run = api.start_run("asks", json!({ "name": "ops" }));
-    // The event stream: `run` reports as it goes, then `end` when it waits for the answer.
+    // The event stream: `run` reports as it goes, through the wait for an answer, until `end`
+    // when the run is finished. The answer is given while the stream is open.
     let mut stream = TcpStream::connect(api.server.http).expect("connecting");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -169,35 +176,51 @@ fn a_run_is_started_followed_live_answered_and_shown() {
     )
     .expect("writing");
     let mut seen = Vec::new();
+    let mut statuses = Vec::new();
     for line in BufReader::new(stream).lines() {
         let line = line.expect("reading the stream");
         if let Some(event) = line.strip_prefix("event: ") {
             seen.push(event.to_owned());
         }
-        if line.starts_with("data: ") && seen.last().map(String::as_str) == Some("end") {
-            assert!(line.contains("waiting"), "{line}");
-            break;
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+        match seen.last().map(String::as_str) {
+            Some("run") => {
+                let status = body["status"].as_str().unwrap_or("").to_owned();
+                if status == "waiting" && !statuses.contains(&status) {
+                    // A wrong answer is refused with the schema's words; then one answer wins.
+                    let wrong = api.call(
+                        &api.operator,
+                        "POST",
+                        &format!("/runs/{run}/respond"),
+                        Some(json!({ "task": "approve", "answer": { "ok": "yes" } })),
+                    );
+                    assert_error(&wrong, 400, "bad_request", "does not match");
+                    assert_eq!(body["questions"][0]["task"], "approve", "{body}");
+                    let answer = api.call(
+                        &api.operator,
+                        "POST",
+                        &format!("/runs/{run}/respond"),
+                        Some(json!({ "task": "approve", "answer": { "ok": true } })),
+                    );
+                    assert_eq!(answer.0, 202, "{}", answer.1);
+                }
+                statuses.push(status);
+            }
+            Some("end") => {
+                assert_eq!(body["status"], "succeeded", "{line}");
+                break;
+            }
+            _ => {}
         }
     }
-    assert!(seen.iter().any(|e| e == "run"), "{seen:?}");
-    let report = api.wait_status(&run, "waiting");
-    assert_eq!(report["questions"][0]["task"], "approve", "{report}");
-
-    // A wrong answer is refused with the schema's words; then one answer wins.
-    let wrong = api.call(
-        &api.operator,
-        "POST",
-        &format!("/runs/{run}/respond"),
-        Some(json!({ "task": "approve", "answer": { "ok": "yes" } })),
+    assert!(
+        statuses.iter().any(|s| s == "waiting")
+            && statuses.last().map(String::as_str) == Some("succeeded"),
+        "the stream followed the run through its wait: {statuses:?}"
     );
-    assert_error(&wrong, 400, "bad_request", "does not match");
-    let answer = api.call(
-        &api.operator,
-        "POST",
-        &format!("/runs/{run}/respond"),
-        Some(json!({ "task": "approve", "answer": { "ok": true } })),
-    );
-    assert_eq!(answer.0, 202, "{}", answer.1);
     let done = api.wait_status(&run, "succeeded");
     assert_eq!(done["output"], json!({ "ok": true }));
     let again = api.call(
@@ -262,6 +285,33 @@ fn runs_are_listed_newest_first_filtered_and_paged() {
     metrics_count_what_happened(&api);
 }
 
+/// Clients that open a run's event stream and never read it (a stalled browser tab, a hung
+/// script): the run is not held up, other requests are answered, and the streams close when
+/// their clients go.
+fn slow_event_stream_readers_hold_up_nothing(api: &Api) {
+    let run = api.start_run("many", json!({}));
+    let stalled: Vec<TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = TcpStream::connect(api.server.http).expect("connecting");
+            write!(
+                s,
+                "GET /api/v1/runs/{run}/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+                api.viewer
+            )
+            .expect("writing");
+            s
+        })
+        .collect();
+    // 300 items, each a change of the run that every stream would carry as a whole report.
+    let done = api.wait_status(&run, "succeeded");
+    assert_eq!(done["status"], "succeeded");
+    let listed = api.get("/runs?limit=1");
+    assert_eq!(listed["runs"][0]["id"], run.as_str());
+    drop(stalled);
+    let quick = api.start_run("quick", json!({}));
+    api.wait_status(&quick, "succeeded");
+}
+
 /// `/metrics` (after five quick runs and a failed one run twice): a token is needed, and the
 /// figures are those of the runs above, in the OpenMetrics text Prometheus scrapes.
 fn metrics_count_what_happened(api: &Api) {
@@ -319,6 +369,7 @@ fn metrics_count_what_happened(api: &Api) {
 #[test]
 fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
     let api = Api::start();
+    slow_event_stream_readers_hold_up_nothing(&api);
     let auth = format!("Bearer {}", api.operator);
     let headers = [
         ("authorization", auth.as_str()),

@@ -95,10 +95,15 @@ fn a_config_change_logged_by_a_device_runs_drift_which_asks_tickets_and_stores_t
     assert_eq!(status, 202, "{body}");
     let shown = wait_for(120, "the drift run to finish", || {
         let show = lab.orch(&["runs", "show", &run, "--json"]).json();
-        matches!(show["status"].as_str(), Some("failed" | "succeeded" | "canceled")).then_some(show)
+        matches!(
+            show["status"].as_str(),
+            Some("failed" | "succeeded" | "canceled")
+        )
+        .then_some(show)
     });
     assert_eq!(
-        shown["status"], "succeeded",
+        shown["status"],
+        "succeeded",
         "{shown:#}\nfakenos log:\n{}\nserver:\n{}",
         lab.fleet.log(),
         server.stderr()

@@ -151,7 +151,7 @@ pub async fn show(
 struct Follow {
     core: Arc<Core>,
     id: String,
-    seen: Option<(String, i64, usize)>,
+    seen: Option<(String, i64, i64)>,
     logs_after: i64,
     done: bool,
 }
@@ -202,7 +202,7 @@ fn poll_run(f: &mut Follow) -> (Vec<SseEvent>, bool) {
     let mut out = Vec::new();
     let looked = blocking(|| -> anyhow::Result<_> {
         let run = engine::find_run(store, &f.id)?;
-        let events = store.events(&run.id)?.len();
+        let events = store.next_seq(&run.id)?;
         let logs = store.logs(&run.id, f.logs_after)?;
         Ok((run, events, logs))
     });
@@ -230,8 +230,10 @@ fn poll_run(f: &mut Follow) -> (Vec<SseEvent>, bool) {
             out.push(SseEvent::default().event("run").data(body));
         }
     }
+    // A run that waits for an answer, or is paused, goes on later (perhaps driven by another
+    // process): the stream stays open until the run is finished.
     let state = RunState::parse(&run.status);
-    let stopped = state != RunState::Running;
+    let stopped = state.is_finished();
     if stopped {
         out.push(
             SseEvent::default()

@@ -306,6 +306,34 @@ fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
     })
 }
 
+/// The query of [`Store::run_page`] for `filter`'s shape (parameters: status, workflow,
+/// cursor time, cursor id, limit).
+fn run_page_sql(filter: &RunFilter) -> String {
+    // The filter that picks the index is written as an equality the index can seek to
+    // (`(?1 IS NULL OR status = ?1)` cannot be used to seek).
+    let (index, filters) = match (&filter.status, &filter.workflow) {
+        (Some(_), _) => (
+            "runs_listing_status",
+            "status = ?1 AND (?2 IS NULL OR workflow = ?2)",
+        ),
+        (None, Some(_)) => ("runs_listing_workflow", "workflow = ?2 AND ?1 IS NULL"),
+        (None, None) => ("runs_listing", "?1 IS NULL AND ?2 IS NULL"),
+    };
+    let cursor = if filter.before.is_some() {
+        "AND (created_at, id) < (?3, ?4)"
+    } else {
+        "AND ?3 IS NULL AND ?4 IS NULL"
+    };
+    format!(
+        "SELECT id, workflow, status, reason, created_at, updated_at, owner_host, owner_pid,
+                lease_until
+         FROM runs INDEXED BY {index}
+         WHERE parent_run IS NULL AND {filters} {cursor}
+         ORDER BY created_at DESC, id DESC
+         LIMIT ?5"
+    )
+}
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     let now = time::OffsetDateTime::now_utc();
@@ -396,20 +424,13 @@ impl Store {
     }
 
     /// A page of root runs, newest first, matching `filter`: the listing of the API and the
-    /// console (one indexed range scan, whatever the store holds).
+    /// console. One range scan of the index in listing order that fits the filter (all, by
+    /// status, by workflow), starting at the cursor: a page costs the same whatever the store
+    /// holds. The index is named: SQLite would otherwise take `runs_by_parent` and sort every
+    /// root run (36 ms over 100,000 runs, against 0.03 ms).
     pub fn run_page(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunSummary>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, workflow, status, reason, created_at, updated_at, owner_host, owner_pid,
-                    lease_until
-             FROM runs
-             WHERE parent_run IS NULL
-               AND (?1 IS NULL OR status = ?1)
-               AND (?2 IS NULL OR workflow = ?2)
-               AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?4))
-             ORDER BY created_at DESC, id DESC
-             LIMIT ?5",
-        )?;
+        let mut stmt = conn.prepare_cached(&run_page_sql(filter))?;
         let (before_at, before_id) = match &filter.before {
             Some((at, id)) => (Some(*at), Some(id.as_str())),
             None => (None, None),
@@ -807,6 +828,39 @@ mod tests {
             updated_at: now_ms(),
             output: None,
             errors: None,
+        }
+    }
+
+    #[test]
+    fn every_shape_of_run_listing_seeks_its_index_and_never_sorts() {
+        let store = Store::in_memory().unwrap();
+        let conn = store.conn();
+        for status in [None, Some("failed".to_owned())] {
+            for workflow in [None, Some("wf".to_owned())] {
+                for before in [None, Some((1, "r".to_owned()))] {
+                    let filter = RunFilter {
+                        status: status.clone(),
+                        workflow: workflow.clone(),
+                        before,
+                        limit: 50,
+                    };
+                    let sql = format!("EXPLAIN QUERY PLAN {}", run_page_sql(&filter));
+                    let mut stmt = conn.prepare(&sql).unwrap();
+                    let plan: Vec<String> = stmt
+                        .query_map(params![status, workflow, 1, "r", 50], |r| r.get(3))
+                        .unwrap()
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    let plan = plan.join("; ");
+                    assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
+                    if filter.status.is_some()
+                        || filter.workflow.is_some()
+                        || filter.before.is_some()
+                    {
+                        assert!(plan.starts_with("SEARCH"), "{filter:?}: {plan}");
+                    }
+                }
+            }
         }
     }
 

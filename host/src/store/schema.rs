@@ -315,10 +315,16 @@ pub fn migrations() -> Migrations<'static> {
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX inventory_by_address ON inventory (address);",
         ),
-        // The API's and the console's run listing: root runs, newest first, page by page; and
-        // the runs by status of `/metrics` (a scan of this small index, not of the table).
+        // The API's and the console's run listing: root runs, newest first, page by page, all
+        // of them or of one status or one workflow (each an index in listing order, so a page
+        // costs the same whatever the store holds); and the runs by status of `/metrics` (a
+        // scan of a small index, not of the table).
         M::up(
             "CREATE INDEX runs_listing ON runs (created_at DESC, id DESC)
+            WHERE parent_run IS NULL;
+            CREATE INDEX runs_listing_status ON runs (status, created_at DESC, id DESC)
+            WHERE parent_run IS NULL;
+            CREATE INDEX runs_listing_workflow ON runs (workflow, created_at DESC, id DESC)
             WHERE parent_run IS NULL;
             CREATE INDEX runs_by_status ON runs (status);",
         ),
