@@ -391,9 +391,16 @@ pub struct Prepared {
     file: workflows::WorkflowFile,
     dir: PathBuf,
     input: Map<String, Value>,
+    started_by: Option<String>,
 }
 
 impl Prepared {
+    /// Records who or what starts the run (`api:TOKEN`, `rule:RULE event:ID (TYPE)`, …).
+    pub fn started_by(mut self, who: impl Into<String>) -> Self {
+        self.started_by = Some(who.into());
+        self
+    }
+
     /// The workflow's name.
     pub fn workflow(&self) -> &str {
         &self.file.name
@@ -463,6 +470,7 @@ impl<'a> Engine<'a> {
             None,
             None,
             None,
+            Some("cli".to_owned()),
         )?;
         for (task, answer) in answers {
             self.store
@@ -482,7 +490,12 @@ impl<'a> Engine<'a> {
             workflow: file.name.clone(),
             error,
         })?;
-        Ok(Prepared { file, dir, input })
+        Ok(Prepared {
+            file,
+            dir,
+            input,
+            started_by: None,
+        })
     }
 
     /// Starts a prepared run as run `id` and drives it. The id is the caller's, recorded before
@@ -496,6 +509,7 @@ impl<'a> Engine<'a> {
             None,
             None,
             Some(id.to_owned()),
+            prepared.started_by,
         )?;
         self.drive_row(run, driver::Mode::Start, 0).await
     }
@@ -560,6 +574,7 @@ impl<'a> Engine<'a> {
         parent: Option<&str>,
         step: Option<String>,
         id: Option<String>,
+        started_by: Option<String>,
     ) -> anyhow::Result<RunRow> {
         let now = now_ms();
         let run = RunRow {
@@ -581,6 +596,7 @@ impl<'a> Engine<'a> {
             updated_at: now,
             output: None,
             errors: None,
+            started_by,
         };
         self.store.insert_run(&run)?;
         Ok(run)
@@ -990,6 +1006,7 @@ mod tests {
             updated_at: 0,
             output: None,
             errors: None,
+            started_by: None,
         };
         store.insert_run(&run).expect("insert");
         assert!(super::replay(&store, &run).is_ok());

@@ -252,6 +252,10 @@ fn runs_are_listed_newest_first_filtered_and_paged() {
         .map(|r| r["id"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(page.len(), 2, "{first}");
+    assert_eq!(
+        first["runs"][0]["started_by"], "api:o",
+        "who started it: {first}"
+    );
     let next = first["next"].as_str().expect("a next page");
     let second = api.get(&format!("/runs?limit=2&workflow=quick&before={next}"));
     let third = api.get(&format!(
@@ -279,7 +283,12 @@ fn runs_are_listed_newest_first_filtered_and_paged() {
     );
     assert_eq!(rerun.0, 202, "{}", rerun.1);
     assert_eq!(rerun.1["revision"]["revision"], "recorded");
-    api.wait_status(&failed, "failed");
+    // The run was failed before the rerun: wait for the rerun's own execution to fail.
+    wait_for(30, "the rerun's execution", || {
+        let report = api.get(&format!("/runs/{failed}"));
+        (report["status"] == "failed" && report["tasks"].as_array().map(Vec::len) == Some(2))
+            .then_some(())
+    });
     let bad_cursor = api.call(&api.viewer, "GET", "/runs?before=yesterday", None);
     assert_error(&bad_cursor, 400, "bad_request", "next");
     metrics_count_what_happened(&api);

@@ -61,6 +61,12 @@ fn a_config_change_logged_by_a_device_runs_drift_which_asks_tickets_and_stores_t
     assert_eq!(d["decision"], "fired", "{e:#}\n{}", server.stderr());
     assert_eq!(d["input"]["device"], "R1");
     let run = d["run"].as_str().expect("run").to_owned();
+    let shown = lab.orch(&["runs", "show", &run, "--json"]).json();
+    assert_eq!(
+        shown["started_by"],
+        format!("rule:config-changed event:{}", first["id"]),
+        "{shown:#}"
+    );
     // The drift is found: the run waits for a person.
     wait_for(120, "the drift run to ask", || {
         let show = lab.orch(&["runs", "show", &run, "--json"]).json();

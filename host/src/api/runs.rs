@@ -119,6 +119,7 @@ pub async fn start(
     let engine = core.engine();
     let prepared =
         blocking(|| engine.prepare(&body.workflow, body.input)).map_err(|e| failed(&e))?;
+    let prepared = prepared.started_by(format!("api:{}", caller.0.name));
     drop(engine);
     let id = engine::new_run_id();
     core.start_run(prepared, id.clone());

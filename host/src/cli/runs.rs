@@ -334,6 +334,9 @@ fn print_report(out: &mut impl std::io::Write, r: &RunReport) -> anyhow::Result<
     if let Some(p) = &r.parent {
         writeln!(out, "parent    {p}")?;
     }
+    if let Some(who) = &r.started_by {
+        writeln!(out, "started   by {}", untrusted::line(who))?;
+    }
     if let Some(pid) = r.driven_by {
         writeln!(out, "driven by pid {pid}")?;
     }

@@ -26,6 +26,9 @@ pub struct RunReport {
     /// Parent run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// Who or what started it: `cli`, `api:TOKEN`, `console:TOKEN`, `rule:RULE event:ID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
     /// Input.
     pub input: Value,
     /// Output.
@@ -177,6 +180,7 @@ pub fn report(store: &Store, run: &RunRow) -> anyhow::Result<RunReport> {
         status: RunState::parse(&run.status),
         reason: run.reason.clone(),
         parent: run.parent_run.clone(),
+        started_by: run.started_by.clone(),
         input: serde_json::from_str(&run.input).unwrap_or(Value::Null),
         output: run
             .output

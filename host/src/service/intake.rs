@@ -160,6 +160,8 @@ fn decide(core: &Arc<Core>, events: &[EventRow]) -> anyhow::Result<()> {
                     group,
                 } => match blocking(|| engine.prepare(&workflow, input.clone())) {
                     Ok(prepared) => {
+                        let prepared =
+                            prepared.started_by(format!("rule:{} event:{}", rule.name, event.id));
                         let id = crate::engine::new_run_id();
                         decision.detail = format!("fired run {id} of {workflow}");
                         decision.run_id = Some(id.clone());
@@ -215,6 +217,7 @@ pub async fn recover(core: &Arc<Core>) -> anyhow::Result<Vec<String>> {
         let input = object(d.input.as_deref().unwrap_or("{}"));
         match blocking(|| engine.prepare(&workflow, input)) {
             Ok(prepared) => {
+                let prepared = prepared.started_by(format!("rule:{} event:{}", d.rule, d.event_id));
                 tracing::info!(event = d.event_id, rule = %d.rule, run = %id, "starting a run fired before the last stop");
                 core.start_fired(prepared, id, d.event_id, d.rule.clone());
             }

@@ -953,6 +953,7 @@ mod tests {
             updated_at: now_ms(),
             output: None,
             errors: None,
+            started_by: None,
         };
         store.insert_run(&run).unwrap();
         let mut seq = store.next_seq("run1").unwrap();

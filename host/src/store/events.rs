@@ -620,6 +620,7 @@ mod tests {
             updated_at: 0,
             output: None,
             errors: None,
+            started_by: None,
         };
         let finish = |id: &str| {
             let batch = crate::store::JournalBatch {

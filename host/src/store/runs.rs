@@ -55,6 +55,9 @@ pub struct RunRow {
     pub output: Option<String>,
     /// Errors (JSON array), once finished.
     pub errors: Option<String>,
+    /// Who or what started it: `cli`, `api:TOKEN`, `console:TOKEN`, `rule:RULE event:ID (TYPE)`;
+    /// none for a sub-workflow's run (its parent says) and runs from before it was recorded.
+    pub started_by: Option<String>,
 }
 
 /// Which root runs a listing shows.
@@ -94,6 +97,8 @@ pub struct RunSummary {
     /// Lease expiry (Unix ms).
     #[serde(skip)]
     pub lease_until: Option<i64>,
+    /// Who or what started it ([`RunRow::started_by`]).
+    pub started_by: Option<String>,
 }
 
 /// One attempt of one action.
@@ -256,7 +261,7 @@ pub struct LeaseHeld {
 
 pub(super) const RUN_COLUMNS: &str = "id, workflow, source, definition, workflows_dir, input, status, reason, \
      parent_run, parent_step, owner_host, owner_pid, lease_until, cancel_requested, created_at, \
-     updated_at, output, errors";
+     updated_at, output, errors, started_by";
 
 pub(super) fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
     run_row_at(row, 0)
@@ -284,6 +289,7 @@ pub(super) fn run_row_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<RunRo
         updated_at: row.get(at(15))?,
         output: row.get(at(16))?,
         errors: row.get(at(17))?,
+        started_by: row.get(at(18))?,
     })
 }
 
@@ -326,7 +332,7 @@ fn run_page_sql(filter: &RunFilter) -> String {
     };
     format!(
         "SELECT id, workflow, status, reason, created_at, updated_at, owner_host, owner_pid,
-                lease_until
+                lease_until, started_by
          FROM runs INDEXED BY {index}
          WHERE parent_run IS NULL AND {filters} {cursor}
          ORDER BY created_at DESC, id DESC
@@ -348,7 +354,7 @@ impl Store {
         tx.execute(
             &format!(
                 "INSERT INTO runs ({RUN_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
             ),
             params![
                 run.id,
@@ -368,7 +374,8 @@ impl Store {
                 run.created_at,
                 run.updated_at,
                 run.output,
-                run.errors
+                run.errors,
+                run.started_by
             ],
         )?;
         tx.commit()?;
@@ -454,6 +461,7 @@ impl Store {
                     owner_host: r.get(6)?,
                     owner_pid: r.get(7)?,
                     lease_until: r.get(8)?,
+                    started_by: r.get(9)?,
                 })
             },
         )?;
@@ -828,6 +836,7 @@ mod tests {
             updated_at: now_ms(),
             output: None,
             errors: None,
+            started_by: None,
         }
     }
 

@@ -328,6 +328,8 @@ pub fn migrations() -> Migrations<'static> {
             WHERE parent_run IS NULL;
             CREATE INDEX runs_by_status ON runs (status);",
         ),
+        // Who or what started a run (the console's and the API's listings show it).
+        M::up("ALTER TABLE runs ADD COLUMN started_by TEXT;"),
     ])
 }
 

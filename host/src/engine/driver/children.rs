@@ -135,6 +135,7 @@ impl Engine<'_> {
             Some(&parent.id),
             Some(child.step.clone()),
             None,
+            None,
         )?;
         let (outcome, timed_out) = self
             .drive_bounded(row, Mode::Start, depth, child.deadline)
