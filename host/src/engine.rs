@@ -469,7 +469,6 @@ impl<'a> Engine<'a> {
             prepared.input,
             None,
             None,
-            None,
             Some("cli".to_owned()),
         )?;
         for (task, answer) in answers {
@@ -506,7 +505,6 @@ impl<'a> Engine<'a> {
             &prepared.file,
             &prepared.dir,
             prepared.input,
-            None,
             None,
             Some(id.to_owned()),
             prepared.started_by,
@@ -566,13 +564,14 @@ impl<'a> Engine<'a> {
         Ok(Arc::new(wf))
     }
 
+    /// Records a new run, leased to this process. `parent` is the parent run and the step
+    /// this run carries out, for a sub-workflow's run.
     fn new_run(
         &self,
         file: &workflows::WorkflowFile,
         dir: &Path,
         input: Map<String, Value>,
-        parent: Option<&str>,
-        step: Option<String>,
+        parent: Option<(&str, String)>,
         id: Option<String>,
         started_by: Option<String>,
     ) -> anyhow::Result<RunRow> {
@@ -586,8 +585,8 @@ impl<'a> Engine<'a> {
             input: Value::Object(input).to_string(),
             status: RunState::Running.as_str().to_owned(),
             reason: None,
-            parent_run: parent.map(str::to_owned),
-            parent_step: step,
+            parent_run: parent.as_ref().map(|(run, _)| (*run).to_owned()),
+            parent_step: parent.map(|(_, step)| step),
             owner_host: Some(self.owner.host.clone()),
             owner_pid: Some(self.owner.pid),
             lease_until: Some(lease::expiry()),

@@ -132,8 +132,7 @@ impl Engine<'_> {
             &file,
             &dir,
             input,
-            Some(&parent.id),
-            Some(child.step.clone()),
+            Some((&parent.id, child.step.clone())),
             None,
             None,
         )?;
