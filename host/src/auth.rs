@@ -164,9 +164,15 @@ pub fn create(
 
 /// The caller presenting `token`.
 pub fn verify(store: &Store, token: &str) -> Result<Principal, AuthError> {
+    verify_hash(store, &hash(token))
+}
+
+/// The caller whose token hashes to `token_hash` (a console session keeps the hash, not the
+/// token): refused once the token is revoked or expired.
+pub fn verify_hash(store: &Store, token_hash: &str) -> Result<Principal, AuthError> {
     let now = now_ms();
     let row: ApiTokenRow = store
-        .use_api_token(&hash(token), now)
+        .use_api_token(token_hash, now)
         .ok()
         .flatten()
         .ok_or(AuthError::Unknown)?;

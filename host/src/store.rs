@@ -5,6 +5,7 @@
 
 mod api_tokens;
 mod catalog;
+mod console_sessions;
 mod credentials;
 mod events;
 mod grants;
@@ -21,6 +22,7 @@ use anyhow::Context as _;
 use rusqlite::Connection;
 
 pub use api_tokens::ApiTokenRow;
+pub use console_sessions::ConsoleSessionRow;
 pub use catalog::{
     CollectionUsage, DeviceRow, ImportChange, NewRecord, PruneReport, PutError, RecordKey,
     RecordRow, Written,

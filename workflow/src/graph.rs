@@ -1,4 +1,5 @@
-//! The task graph as text for people: Mermaid (`flowchart TD`) and Graphviz DOT.
+//! The task graph as text for people: Mermaid (`flowchart TD`) and Graphviz DOT; and as data
+//! ([`edges`], [`task_label`]) for the web console, which lays it out and draws it as SVG.
 //!
 //! Nodes are tasks (labelled with their action, join and fan-out); edges are transitions,
 //! labelled with their `when` shortened to fit. Engine commands (`fail`, `noop`, `retry`,
@@ -12,13 +13,24 @@ use crate::model::{Join, Target, Task, Template, Workflow};
 /// Longest edge label before it is shortened with `…`.
 const LABEL_MAX: usize = 40;
 
-struct Edge {
-    from: usize,
-    to: To,
-    label: Option<String>,
+/// One arrow of the graph: a transition's target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// The task it leaves (its index in `tasks`).
+    pub from: usize,
+    /// Where it goes.
+    pub to: To,
+    /// The `when`, shortened to fit a label.
+    pub label: Option<String>,
+    /// The `when` in full (for a tooltip).
+    pub condition: Option<String>,
+    /// Its transition's position in the task's `next` (from 0).
+    pub transition: usize,
 }
 
-enum To {
+/// The end of an [`Edge`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum To {
     Task(usize),
     /// A command node: its word and a unique number.
     Command(&'static str, usize),
@@ -26,12 +38,14 @@ enum To {
     Missing(String, usize),
 }
 
-fn edges(wf: &Workflow) -> Vec<Edge> {
+/// Every arrow, task by task, transition by transition, in the order written.
+pub fn edges(wf: &Workflow) -> Vec<Edge> {
     let mut out = Vec::new();
     let mut n = 0;
     for (from, task) in wf.tasks.values().enumerate() {
-        for tr in &task.next {
+        for (transition, tr) in task.next.iter().enumerate() {
             let label = tr.when.as_ref().map(condition_label);
+            let condition = tr.when.as_ref().map(condition_text);
             for t in &tr.targets {
                 let to = match &t.kind {
                     Target::Task(name) => match wf.tasks.get_index_of(name) {
@@ -50,6 +64,8 @@ fn edges(wf: &Workflow) -> Vec<Edge> {
                     from,
                     to,
                     label: label.clone(),
+                    condition: condition.clone(),
+                    transition,
                 });
             }
         }
@@ -57,13 +73,18 @@ fn edges(wf: &Workflow) -> Vec<Edge> {
     out
 }
 
-fn condition_label(t: &Template) -> String {
+/// A `when` as written (whitespace runs folded to one space).
+fn condition_text(t: &Template) -> String {
     let text = match t {
         Template::Expr(e) => e.code.clone(),
         Template::Literal(v) => v.to_string(),
         _ => "…".into(),
     };
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn condition_label(t: &Template) -> String {
+    let text = condition_text(t);
     if text.chars().count() > LABEL_MAX {
         let mut s: String = text.chars().take(LABEL_MAX - 1).collect();
         s.push('…');
@@ -73,7 +94,8 @@ fn condition_label(t: &Template) -> String {
     }
 }
 
-fn task_label(task: &Task) -> Vec<String> {
+/// The lines a task's box shows: name, action (or `(routing)`), join, fan-out, retry.
+pub fn task_label(task: &Task) -> Vec<String> {
     let mut lines = vec![task.name.clone()];
     match &task.action {
         Some(a) => lines.push(a.clone()),

@@ -330,6 +330,17 @@ pub fn migrations() -> Migrations<'static> {
         ),
         // Who or what started a run (the console's and the API's listings show it).
         M::up("ALTER TABLE runs ADD COLUMN started_by TEXT;"),
+        // Web console sessions: the SHA-256 of the cookie's secret, the hash of the API token
+        // signed in with (revoking it ends the session), the session's CSRF token.
+        M::up(
+            "CREATE TABLE console_sessions (
+                hash       TEXT PRIMARY KEY,
+                token_hash TEXT NOT NULL,
+                csrf       TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;",
+        ),
     ])
 }
 
