@@ -15,7 +15,8 @@ mod admin;
 mod catalog;
 pub mod doc;
 mod library;
-mod runs;
+pub use library::workflow_names;
+pub(crate) mod runs;
 
 use std::sync::Arc;
 
@@ -94,6 +95,12 @@ impl FromRequestParts<Arc<Core>> for Caller {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
+        if header.is_none()
+            && let Some((principal, csrf)) =
+                crate::console::session::of_request(core, &parts.headers)
+        {
+            return console_caller(parts, principal, &csrf);
+        }
         let token = auth::bearer(header).map_err(refused)?;
         let verified = blocking(|| auth::verify(core.store(), token));
         match verified {
@@ -104,6 +111,34 @@ impl FromRequestParts<Arc<Core>> for Caller {
             }
         }
     }
+}
+
+/// A call from the console's own pages, with its session cookie: reads need nothing more; a
+/// state-changing call must carry the session's CSRF token in `X-CSRF-Token` and come from this
+/// site (a cookie alone proves nothing: another site's page could have made the browser send
+/// it, were SameSite ever relaxed).
+fn console_caller(parts: &Parts, principal: Principal, csrf: &str) -> Result<Caller, HttpError> {
+    let reads = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if !reads {
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !crate::console::same_origin(&parts.headers)
+            || !crate::console::session::csrf_matches(csrf, sent)
+        {
+            return Err(HttpError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "a call with the console's session cookie must carry its CSRF token in X-CSRF-Token (the page's <meta name=\"csrf\">); scripts use a bearer token instead",
+            ));
+        }
+    }
+    Ok(Caller(principal))
 }
 
 /// An authentication or authorization refusal.

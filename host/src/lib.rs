@@ -9,6 +9,7 @@ pub mod auth;
 pub mod capabilities;
 pub mod catalog;
 pub mod cli;
+pub mod console;
 pub mod engine;
 pub mod events;
 pub mod home;

@@ -206,9 +206,15 @@ pub struct Core {
     ready: AtomicBool,
     max_body: usize,
     runs: Mutex<JoinSet<()>>,
+    https: bool,
 }
 
 impl Core {
+    /// Whether the server speaks HTTPS (console cookies are then `Secure`).
+    pub fn https(&self) -> bool {
+        self.https
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
@@ -539,6 +545,7 @@ pub async fn serve(
         ready: AtomicBool::new(false),
         max_body: config.max_body,
         runs: Mutex::new(JoinSet::new()),
+        https: tls.is_some(),
     });
 
     // Listen first: a taken port is refused before anything is resumed.

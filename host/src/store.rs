@@ -22,11 +22,11 @@ use anyhow::Context as _;
 use rusqlite::Connection;
 
 pub use api_tokens::ApiTokenRow;
-pub use console_sessions::ConsoleSessionRow;
 pub use catalog::{
     CollectionUsage, DeviceRow, ImportChange, NewRecord, PruneReport, PutError, RecordKey,
     RecordRow, Written,
 };
+pub use console_sessions::ConsoleSessionRow;
 pub use credentials::{CredentialRow, SealedField, StoredToken, TOKEN_FIELD};
 pub use events::{
     DecisionRow, EventRow, EventsFilter, Mark, NewDecision, NewEvent, RunEnding, Stored,

@@ -10,6 +10,7 @@ mod action_run;
 mod api;
 mod catalog;
 mod closed_loop;
+mod console;
 mod crash;
 mod drift;
 mod grants;

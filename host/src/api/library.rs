@@ -26,24 +26,7 @@ pub async fn workflows(
     caller.require(Role::Viewer)?;
     let engine = core.engine();
     let list = blocking(|| -> anyhow::Result<Vec<Value>> {
-        let dir = engine.workflows_dir();
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter_map(|e| {
-                        let path = e.path();
-                        let yaml = matches!(
-                            path.extension().and_then(|x| x.to_str()),
-                            Some("yaml" | "yml")
-                        );
-                        yaml.then(|| path.file_stem()?.to_str().map(str::to_owned))
-                            .flatten()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
+        let names = workflow_names(&engine.workflows_dir());
         Ok(names
             .into_iter()
             .map(|name| match engine.check(&name) {
@@ -60,6 +43,28 @@ pub async fn workflows(
     })
     .map_err(|e| failed(&e))?;
     Ok(axum::Json(list).into_response())
+}
+
+/// The names of the workflows in `dir` (its `.yaml`/`.yml` files), sorted.
+pub fn workflow_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let path = e.path();
+                    let yaml = matches!(
+                        path.extension().and_then(|x| x.to_str()),
+                        Some("yaml" | "yml")
+                    );
+                    yaml.then(|| path.file_stem()?.to_str().map(str::to_owned))
+                        .flatten()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// `GET /workflows/{name}`: one workflow: its text, declared inputs, problems, and its graph

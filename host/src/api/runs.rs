@@ -306,13 +306,26 @@ pub async fn respond(
     Body(body): Body<Respond>,
 ) -> Result<Response, HttpError> {
     caller.require(Role::Operator)?;
+    let run = answer_run(&core, &id, &body.task, body.answer, body.replace)?;
+    Ok(accepted(json!({ "run": run, "answered": body.task })))
+}
+
+/// Records `answer` to `task` of run `id` (checked against the question's schema), then drives
+/// the run on; the root run's id.
+pub(crate) fn answer_run(
+    core: &Arc<Core>,
+    id: &str,
+    task: &str,
+    answer: Value,
+    replace: bool,
+) -> Result<String, HttpError> {
     let engine = core.engine();
-    let root = blocking(|| engine.record_answer(&id, &body.task, body.answer, body.replace))
-        .map_err(|e| failed(&e))?;
+    let root =
+        blocking(|| engine.record_answer(id, task, answer, replace)).map_err(|e| failed(&e))?;
     drop(engine);
     let run = root.id.clone();
     core.drive_held(root);
-    Ok(accepted(json!({ "run": run, "answered": body.task })))
+    Ok(run)
 }
 
 /// `POST /runs/{id}/cancel`: asks the process driving the run to cancel it, or cancels it
@@ -326,7 +339,13 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Response, HttpError> {
     caller.require(Role::Operator)?;
-    let run = blocking(|| engine::find_run(core.store(), &id)).map_err(|e| failed(&e))?;
+    let run = cancel_run(&core, &id)?;
+    Ok(accepted(json!({ "run": run, "cancel_requested": true })))
+}
+
+/// Cancels run `id` (asks the process driving it, or cancels it here); its full id.
+pub(crate) fn cancel_run(core: &Arc<Core>, id: &str) -> Result<String, HttpError> {
+    let run = blocking(|| engine::find_run(core.store(), id)).map_err(|e| failed(&e))?;
     let state = RunState::parse(&run.status);
     if state.is_finished() {
         return Err(over(&run.id, state));
@@ -336,7 +355,7 @@ pub async fn cancel(
     } else {
         core.cancel_run(run.id.clone());
     }
-    Ok(accepted(json!({ "run": run.id, "cancel_requested": true })))
+    Ok(run.id)
 }
 
 fn over(run: &str, state: RunState) -> HttpError {
@@ -360,7 +379,13 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Response, HttpError> {
     caller.require(Role::Operator)?;
-    let run = blocking(|| engine::find_run(core.store(), &id)).map_err(|e| failed(&e))?;
+    let run = resume_run(&core, &id)?;
+    Ok(accepted(json!({ "run": run })))
+}
+
+/// Resumes run `id` here unless it is over or a live process drives it; its full id.
+pub(crate) fn resume_run(core: &Arc<Core>, id: &str) -> Result<String, HttpError> {
+    let run = blocking(|| engine::find_run(core.store(), id)).map_err(|e| failed(&e))?;
     let state = RunState::parse(&run.status);
     if state.is_finished() {
         return Err(over(&run.id, state));
@@ -373,7 +398,7 @@ pub async fn resume(
         ));
     }
     core.resume(run.id.clone());
-    Ok(accepted(json!({ "run": run.id })))
+    Ok(run.id)
 }
 
 /// The body of `POST /runs/{id}/rerun`.
@@ -400,11 +425,23 @@ pub async fn rerun(
     Body(body): Body<Rerun>,
 ) -> Result<Response, HttpError> {
     caller.require(Role::Operator)?;
+    let (id, revision) = rerun_run(&core, &id, body.tasks, body.current_workflow)?;
+    Ok(accepted(json!({ "run": id, "revision": revision })))
+}
+
+/// Re-runs run `id` from `tasks` (none: its failed ones), then drives it; its id and the
+/// revision recorded.
+pub(crate) fn rerun_run(
+    core: &Arc<Core>,
+    id: &str,
+    tasks: Vec<String>,
+    current_workflow: bool,
+) -> Result<(String, Value), HttpError> {
     let engine = core.engine();
-    let (run, revision) = blocking(|| engine.journal_rerun(&id, body.tasks, body.current_workflow))
-        .map_err(|e| failed(&e))?;
+    let (run, revision) =
+        blocking(|| engine.journal_rerun(id, tasks, current_workflow)).map_err(|e| failed(&e))?;
     drop(engine);
     let id = run.id.clone();
     core.drive_held(run);
-    Ok(accepted(json!({ "run": id, "revision": revision })))
+    Ok((id, serde_json::to_value(revision).unwrap_or(Value::Null)))
 }

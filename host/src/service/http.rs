@@ -99,6 +99,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/metrics", get(metrics))
         .route("/hooks/{name}", post(webhook::handle))
         .nest("/api/v1", crate::api::router())
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(core)
@@ -149,7 +150,7 @@ async fn not_found() -> HttpError {
     HttpError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such path; orch serve has /api/v1 (see /api/v1/openapi.json), /hooks/NAME, /metrics, /healthz and /readyz",
+        "no such path; orch serve has the console at /, /api/v1 (see /api/v1/openapi.json), /hooks/NAME, /metrics, /healthz and /readyz",
     )
 }
 

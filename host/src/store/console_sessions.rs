@@ -19,11 +19,7 @@ pub struct ConsoleSessionRow {
 
 impl Store {
     /// Records a session; expired sessions are removed on the way.
-    pub fn put_console_session(
-        &self,
-        hash: &str,
-        row: &ConsoleSessionRow,
-    ) -> anyhow::Result<()> {
+    pub fn put_console_session(&self, hash: &str, row: &ConsoleSessionRow) -> anyhow::Result<()> {
         let conn = self.conn();
         let now = now_ms();
         conn.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [now])?;
