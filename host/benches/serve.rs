@@ -18,8 +18,13 @@
 //!    status and by workflow. Baselines in the same run: the same requests over a store of 1,000
 //!    runs (the listing must not grow with the store), and `GET /healthz` (HTTP alone).
 //!
+//! 4. **Console pages**: the run page (and its live part) of a run with a 1,000-item fan-out
+//!    (1,000 task executions), and the workflow page, signed in with a session cookie: server
+//!    time (request to last byte) and the HTML's size. Baseline in the same run: the same
+//!    pages for a run of 10 items.
+//!
 //! `cargo bench -p orch --bench serve` measures; under `cargo test` it runs a short smoke version.
-//! `BENCH_SECONDS` changes the sustained run's length; `BENCH_ONLY=hook|syslog|list` runs one part.
+//! `BENCH_SECONDS` changes the sustained run's length; `BENCH_ONLY=hook|syslog|list|console` runs one part.
 
 #[path = "support/sampling.rs"]
 #[expect(
@@ -585,6 +590,106 @@ fn listing(dir: &Path) {
     }
 }
 
+/// `GET path` with a cookie; the time to the last byte and the body's size.
+fn get_page(addr: SocketAddr, path: &str, cookie: &str) -> (Duration, usize) {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncookie: {cookie}\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "GET {path}: {}",
+        &text[..text.len().min(400)]
+    );
+    let body = text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
+    (took, body)
+}
+
+fn console(dir: &Path) {
+    let home = dir.join("home-console");
+    let workflows = dir.join("workflows-console");
+    let rules = dir.join("rules-console");
+    for d in [&home, &workflows, &rules] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    std::fs::write(
+        workflows.join("fan.yaml"),
+        "version: 1\ninput:\n  - n: 10\ntasks:\n  each:\n    action: core.echo\n    with: { items: <% range(ctx().n) %>, concurrency: 50 }\n    input: { text: <% str(item()) %> }\n    next: [{ do: done }]\n  done:\n    action: core.noop\n",
+    )
+    .expect("workflow");
+    let out = Command::new(env!("CARGO_BIN_EXE_orch"))
+        .args(["token", "create", "bench", "--role", "operator"])
+        .env("ORCH_HOME", &home)
+        .output()
+        .expect("orch token create");
+    let token = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let mut runs = Vec::new();
+    for n in [10, 1000] {
+        let out = Command::new(env!("CARGO_BIN_EXE_orch"))
+            .args(["run", "fan", "--workflows"])
+            .arg(&workflows)
+            .args(["-i", &format!("n={n}"), "--json"])
+            .env("ORCH_HOME", &home)
+            .env_remove("ORCH_LOG")
+            .output()
+            .expect("orch run");
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("run json");
+        assert_eq!(body["status"], "succeeded", "{body}");
+        runs.push((n, body["run"].as_str().expect("run id").to_owned()));
+    }
+    let server = Server::start(&home, &rules, &workflows, false);
+    // Sign in as a browser would: the session cookie from the redirect.
+    let mut s = TcpStream::connect(server.http).expect("connect");
+    let form = format!("token={token}&next=/runs");
+    write!(
+        s,
+        "POST /login HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{form}",
+        form.len()
+    )
+    .expect("write");
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let cookie = raw
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let rounds = if sampling::measuring() { 100 } else { 3 };
+    for (n, run) in &runs {
+        for path in [format!("/runs/{run}"), format!("/runs/{run}/live")] {
+            let mut size = 0;
+            let (_, figures) = latencies(rounds, |_| {
+                let (took, bytes) = get_page(server.http, &path, &cookie);
+                size = bytes;
+                took
+            });
+            println!(
+                "{path:<32} run of {n:>4} items: {figures}, {} KiB",
+                size / 1024
+            );
+            // The budget for a page: checked in the smoke run of `cargo test` too.
+            assert!(size <= 200 * 1024, "{path} is {size} bytes, above 200 KB");
+        }
+    }
+    let (_, figures) = latencies(rounds, |_| {
+        get_page(server.http, "/workflows/fan", &cookie).0
+    });
+    println!("/workflows/fan: {figures}");
+    server.stop();
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let workflows = dir.path().join("workflows");
@@ -599,5 +704,8 @@ fn main() {
     }
     if only.is_empty() || only == "list" {
         listing(dir.path());
+    }
+    if only.is_empty() || only == "console" {
+        console(dir.path());
     }
 }

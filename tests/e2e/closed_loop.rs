@@ -127,6 +127,32 @@ fn a_config_change_logged_by_a_device_runs_drift_which_asks_tickets_and_stores_t
         "{incidents:#?}"
     );
     assert_eq!(lab.history("R1/golden").len(), 2, "a new golden version");
+
+    // The console's events page shows the event, the rule's decision and the run it fired.
+    let form = format!("token={token}&next=/events");
+    let (status, head, _) = crate::server::http_text(
+        server.http,
+        "POST",
+        "/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    );
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let (status, _, page) =
+        crate::server::http_text(server.http, "GET", "/events", &[("cookie", &cookie)], b"");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("config-changed")
+            && page.contains("d-fired")
+            && page.contains(&format!("href=\"/runs/{run}\"")),
+        "{page}"
+    );
     assert!(lab.record("R1/golden").contains(DRIFT_LINE));
 
     // The same line again within the window: nothing starts, and the event says why.

@@ -80,7 +80,16 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).expect("writing the screenshot");
 }
 
+/// The text of `css`, found again if the live run page replaced it meanwhile.
 async fn text(c: &Client, css: &str) -> String {
+    for _ in 0..20 {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     match c.find(Locator::Css(css)).await {
         Ok(el) => el.text().await.expect("text"),
         Err(e) => {

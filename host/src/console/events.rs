@@ -1,4 +1,4 @@
-//! The events page: recent events (webhooks, syslog, schedules, finished runs), newest first,
+//! The events page: the rules the server loaded, and recent events (webhooks, syslog, schedules, finished runs), newest first,
 //! each with what every rule decided (fired which run, throttled, criteria false, error) and a
 //! link to the runs they started.
 
@@ -33,7 +33,22 @@ struct EventsPage {
     kind: String,
     rule: String,
     rules: Vec<String>,
+    loaded: Vec<RuleItem>,
     next: Option<i64>,
+}
+
+/// A rule the server loaded.
+pub struct RuleItem {
+    /// Name.
+    pub name: String,
+    /// Its trigger in words.
+    pub trigger: String,
+    /// The workflow it runs.
+    pub workflow: String,
+    /// Whether it decides anything.
+    pub enabled: bool,
+    /// Its description.
+    pub description: String,
 }
 
 /// `GET /events`.
@@ -67,6 +82,17 @@ pub async fn list(
         kind: kind.unwrap_or_default(),
         rule: rule.unwrap_or_default(),
         rules: core.rules().iter().map(|r| r.name.clone()).collect(),
+        loaded: core
+            .rules()
+            .iter()
+            .map(|r| RuleItem {
+                name: r.name.clone(),
+                trigger: r.trigger.to_string(),
+                workflow: r.run.workflow.clone(),
+                enabled: r.enabled,
+                description: r.description.clone().unwrap_or_default(),
+            })
+            .collect(),
         next,
     })
 }

@@ -307,14 +307,42 @@ fn live_view(user: &User, report: &RunReport, logs: Vec<LogRow>, definition: &st
     }
 }
 
-/// A Gantt chart of the attempts: one row per attempt (fan-out items and retries included),
-/// from its start to its end (or now), coloured by status and labelled with it in words.
+/// Above this many attempts, an execution's items are drawn as thin unlabelled bars under one
+/// labelled summary row: a 1,000-item fan-out stays readable and the page small.
+const DETAILED_ATTEMPTS: usize = 20;
+
+/// A Gantt chart of the attempts: a row per attempt (fan-out items and retries included), from
+/// its start to its end (or now), coloured by status and labelled with it in words; a large
+/// fan-out as a summary row (its span, its items counted by status) over thin bars, one per
+/// item.
 fn timeline(report: &RunReport, now: i64) -> String {
-    let rows: Vec<(String, i64, i64, String)> = report
+    let attempts: Vec<(i64, i64)> = report
         .tasks
         .iter()
         .flat_map(|t| {
-            t.attempts.iter().map(move |a| {
+            t.attempts
+                .iter()
+                .map(|a| (a.started_at, a.finished_at.unwrap_or(now)))
+        })
+        .collect();
+    if attempts.is_empty() {
+        return String::new();
+    }
+    let start = attempts.iter().map(|r| r.0).min().unwrap_or(now);
+    let end = attempts
+        .iter()
+        .map(|r| r.1)
+        .max()
+        .unwrap_or(now)
+        .max(start + 1);
+    let (label_w, bar_w, row_h, thin) = (220.0, 560.0, 18.0, 2.0);
+    let scale = bar_w / (end - start) as f64;
+    let x_of = |t: i64| label_w + (t - start) as f64 * scale;
+    let mut body = String::new();
+    let mut y = 4.0;
+    for t in &report.tasks {
+        if t.attempts.len() <= DETAILED_ATTEMPTS {
+            for a in &t.attempts {
                 let mut label = t.exec.clone();
                 if let Some(item) = a.item {
                     let _ = write!(label, "[{item}]");
@@ -322,53 +350,86 @@ fn timeline(report: &RunReport, now: i64) -> String {
                 if a.attempt > 1 {
                     let _ = write!(label, " try {}", a.attempt);
                 }
-                (
-                    label,
-                    a.started_at,
-                    a.finished_at.unwrap_or(now),
-                    a.status.clone(),
-                )
-            })
-        })
-        .collect();
-    if rows.is_empty() {
-        return String::new();
+                let to = a.finished_at.unwrap_or(now);
+                bar(
+                    &mut body,
+                    &label,
+                    &a.status,
+                    x_of(a.started_at),
+                    x_of(to),
+                    y,
+                    took(to - a.started_at),
+                );
+                y += row_h;
+            }
+            continue;
+        }
+        // A large fan-out: one summary row, then one thin bar per attempt, grouped by status.
+        let from = t.attempts.iter().map(|a| a.started_at).min().unwrap_or(now);
+        let to = t
+            .attempts
+            .iter()
+            .map(|a| a.finished_at.unwrap_or(now))
+            .max()
+            .unwrap_or(now);
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in &t.attempts {
+            *counts.entry(a.status.as_str()).or_default() += 1;
+        }
+        let words = counts
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let label = format!("{} ({} attempts)", t.exec, t.attempts.len());
+        bar(&mut body, &label, &t.status, x_of(from), x_of(to), y, words);
+        y += row_h;
+        for (status, _) in &counts {
+            let _ = write!(body, r#"<g class="bar thin st-{}">"#, esc(status));
+            for (i, a) in t
+                .attempts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.status == *status)
+            {
+                let x = x_of(a.started_at);
+                let w = (x_of(a.finished_at.unwrap_or(now)) - x).max(1.0);
+                let _ = write!(
+                    body,
+                    r#"<rect x="{x:.1}" y="{:.0}" width="{w:.1}" height="{thin}"/>"#,
+                    y + i as f64 * thin
+                );
+            }
+            body.push_str("</g>");
+        }
+        y += t.attempts.len() as f64 * thin + 6.0;
     }
-    let start = rows.iter().map(|r| r.1).min().unwrap_or(now);
-    let end = rows.iter().map(|r| r.2).max().unwrap_or(now).max(start + 1);
-    let (label_w, bar_w, row_h) = (220.0, 560.0, 18.0);
-    let height = rows.len() as f64 * row_h + 24.0;
-    let scale = bar_w / (end - start) as f64;
+    let height = y + 20.0;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {height}" width="{w}" height="{height}" role="img" aria-label="timeline of task executions">"#,
-        w = label_w + bar_w + 90.0
-    );
-    for (i, (label, from, to, status)) in rows.iter().enumerate() {
-        let y = i as f64 * row_h + 4.0;
-        let x = label_w + (from - start) as f64 * scale;
-        let w = ((to - from) as f64 * scale).max(2.0);
-        let _ = write!(
-            s,
-            r#"<g class="bar st-{st}"><title>{l}: {st}, {d}</title><text class="label" x="{lx}" y="{ty}" text-anchor="end">{l}</text><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h}" rx="2"/><text class="word" x="{wx:.1}" y="{ty}">{st}</text></g>"#,
-            st = esc(status),
-            l = esc(label),
-            d = took(to - from),
-            lx = label_w - 6.0,
-            ty = y + row_h * 0.7,
-            h = row_h - 5.0,
-            wx = x + w + 4.0,
-        );
-    }
-    let _ = write!(
-        s,
-        r#"<text class="axis" x="{label_w}" y="{y}">0</text><text class="axis" x="{x}" y="{y}" text-anchor="end">{total}</text></svg>"#,
-        y = height - 4.0,
-        x = label_w + bar_w,
+        r#"<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {height}" width="{w}" height="{height}" role="img" aria-label="timeline of task executions">{body}<text class="axis" x="{label_w}" y="{ay}">0</text><text class="axis" x="{ax}" y="{ay}" text-anchor="end">{total}</text></svg>"#,
+        w = label_w + bar_w + 160.0,
+        ay = height - 4.0,
+        ax = label_w + bar_w,
         total = took(end - start)
     );
     s
+}
+
+/// One labelled row of the timeline: a bar from `x1` to `x2` with the status in words.
+fn bar(s: &mut String, label: &str, status: &str, x1: f64, x2: f64, y: f64, detail: String) {
+    let w = (x2 - x1).max(2.0);
+    let row_h = 18.0;
+    let _ = write!(
+        s,
+        r#"<g class="bar st-{st}"><title>{l}: {st}, {d}</title><text class="label" x="214" y="{ty:.1}" text-anchor="end">{l}</text><rect x="{x1:.1}" y="{y:.1}" width="{w:.1}" height="13" rx="2"/><text class="word" x="{wx:.1}" y="{ty:.1}">{st}</text></g>"#,
+        st = esc(status),
+        l = esc(label),
+        d = esc(&detail),
+        ty = y + row_h * 0.7,
+        wx = x1 + w + 4.0,
+    );
 }
 
 /// `GET /runs/{id}`.
