@@ -384,7 +384,7 @@ fn timeline(report: &RunReport, now: i64) -> String {
         let label = format!("{} ({} attempts)", t.exec, t.attempts.len());
         bar(&mut body, &label, &t.status, x_of(from), x_of(to), y, words);
         y += row_h;
-        for (status, _) in &counts {
+        for status in counts.keys() {
             let _ = write!(body, r#"<g class="bar thin st-{}">"#, esc(status));
             for (i, a) in t
                 .attempts
