@@ -379,6 +379,22 @@ fn a_person_runs_watches_and_answers_config_drift_in_the_browser() {
             text(&c, "#runs").await.contains("console:ops"),
             "who started it"
         );
+        // On a narrow screen the page still fits its width (no sideways scrolling of the page).
+        c.set_window_size(390, 844).await.expect("narrow window");
+        c.goto(&format!("{base}/runs/{run}")).await.expect("goto");
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .expect("widths");
+        assert!(
+            overflow.as_i64().unwrap_or(0) <= 0,
+            "the page is wider than the screen by {overflow}px"
+        );
+        screenshot(&c, "run-narrow").await;
+        c.set_window_size(1280, 800).await.expect("window");
 
         // Sign out; a viewer sees the run without a button that would fail.
         c.find(Locator::Css(".who button"))
