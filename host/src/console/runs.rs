@@ -29,6 +29,10 @@ use crate::service::{Core, blocking};
 use crate::store::{LogRow, RunFilter, RunSummary, now_ms};
 
 const PAGE: i64 = 50;
+/// Executions listed on a run page at most (failed ones always are).
+const EXEC_ROWS: usize = 200;
+/// Log lines shown at most (the latest).
+const LOG_LINES: usize = 500;
 
 /// A status as a symbol, so it reads without colour.
 pub fn icon(status: &str) -> &'static str {
@@ -179,6 +183,7 @@ pub struct RunLive {
     asks: Vec<Ask>,
     timeline: String,
     execs: Vec<ExecRow>,
+    hidden_execs: usize,
     logs: Vec<LogRow>,
     output: String,
     errors: String,
@@ -207,7 +212,11 @@ fn load(core: &Core, id: &str) -> Result<(RunReport, Vec<LogRow>, String), PageE
     blocking(|| -> anyhow::Result<_> {
         let run = engine::find_run(core.store(), id)?;
         let report = engine::report(core.store(), &run)?;
-        let logs = core.store().logs(&run.id, 0)?;
+        let mut logs = core.store().logs(&run.id, 0)?;
+        // The latest lines: a chatty run keeps its page small (the API has them all).
+        if logs.len() > LOG_LINES {
+            logs.drain(..logs.len() - LOG_LINES);
+        }
         Ok((report, logs, run.definition))
     })
     .map_err(|e| PageError::from(crate::api::failed(&e)))
@@ -229,9 +238,30 @@ fn live_view(user: &User, report: &RunReport, logs: Vec<LogRow>, definition: &st
     let state = report.status;
     let gone = report.driver_gone.is_some();
     let now = now_ms();
+    // A long run (a loop of 1,000 executions) shows its failed executions and the latest ones,
+    // up to EXEC_ROWS, and says how many it left out: the page stays small and fast.
+    let keep: Vec<bool> = {
+        let n = report.tasks.len();
+        let mut room =
+            EXEC_ROWS.saturating_sub(report.tasks.iter().filter(|t| t.status == "failed").count());
+        let mut keep = vec![false; n];
+        for (i, t) in report.tasks.iter().enumerate().rev() {
+            if t.status == "failed" {
+                keep[i] = true;
+            } else if room > 0 {
+                keep[i] = true;
+                room -= 1;
+            }
+        }
+        keep
+    };
+    let hidden_execs = keep.iter().filter(|k| !**k).count();
     let execs = report
         .tasks
         .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(t, _)| t)
         .map(|t| {
             let started = t.attempts.iter().map(|a| a.started_at).min();
             let ended = t.attempts.iter().filter_map(|a| a.finished_at).max();
@@ -284,6 +314,7 @@ fn live_view(user: &User, report: &RunReport, logs: Vec<LogRow>, definition: &st
             .collect(),
         timeline: timeline(report, now),
         execs,
+        hidden_execs,
         logs,
         output: report.output.as_ref().map(pretty).unwrap_or_default(),
         errors: if report.errors.is_empty() {
@@ -307,43 +338,58 @@ fn live_view(user: &User, report: &RunReport, logs: Vec<LogRow>, definition: &st
     }
 }
 
-/// Above this many attempts, an execution's items are drawn as thin unlabelled bars under one
+/// Above this many attempts, a task's attempts (its fan-out items, its executions in a loop) are drawn as thin unlabelled bars under one
 /// labelled summary row: a 1,000-item fan-out stays readable and the page small.
 const DETAILED_ATTEMPTS: usize = 20;
+/// Labelled rows in a timeline at most; tasks beyond are drawn thin.
+const MAX_DETAILED_ROWS: usize = 200;
 
 /// A Gantt chart of the attempts: a row per attempt (fan-out items and retries included), from
 /// its start to its end (or now), coloured by status and labelled with it in words; a large
 /// fan-out as a summary row (its span, its items counted by status) over thin bars, one per
 /// item.
 fn timeline(report: &RunReport, now: i64) -> String {
-    let attempts: Vec<(i64, i64)> = report
-        .tasks
-        .iter()
-        .flat_map(|t| {
-            t.attempts
-                .iter()
-                .map(|a| (a.started_at, a.finished_at.unwrap_or(now)))
-        })
-        .collect();
-    if attempts.is_empty() {
+    // Attempts grouped by task (a loop's executions and a fan-out's items together), in the
+    // order tasks first ran.
+    let mut groups: Vec<(&str, Vec<(&str, &crate::engine::AttemptReport)>)> = Vec::new();
+    for t in &report.tasks {
+        let at = match groups.iter().position(|(task, _)| *task == t.task) {
+            Some(i) => i,
+            None => {
+                groups.push((&t.task, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        groups[at]
+            .1
+            .extend(t.attempts.iter().map(|a| (t.exec.as_str(), a)));
+    }
+    let all = groups.iter().flat_map(|(_, a)| {
+        a.iter()
+            .map(|(_, a)| (a.started_at, a.finished_at.unwrap_or(now)))
+    });
+    let (mut start, mut end) = (i64::MAX, i64::MIN);
+    for (from, to) in all {
+        start = start.min(from);
+        end = end.max(to);
+    }
+    if start == i64::MAX {
         return String::new();
     }
-    let start = attempts.iter().map(|r| r.0).min().unwrap_or(now);
-    let end = attempts
-        .iter()
-        .map(|r| r.1)
-        .max()
-        .unwrap_or(now)
-        .max(start + 1);
+    let end = end.max(start + 1);
     let (label_w, bar_w, row_h, thin) = (220.0, 560.0, 18.0, 2.0);
     let scale = bar_w / (end - start) as f64;
     let x_of = |t: i64| label_w + (t - start) as f64 * scale;
     let mut body = String::new();
     let mut y = 4.0;
-    for t in &report.tasks {
-        if t.attempts.len() <= DETAILED_ATTEMPTS {
-            for a in &t.attempts {
-                let mut label = t.exec.clone();
+    let mut detailed_rows = 0;
+    for (task, attempts) in &groups {
+        if attempts.len() <= DETAILED_ATTEMPTS
+            && detailed_rows + attempts.len() <= MAX_DETAILED_ROWS
+        {
+            detailed_rows += attempts.len();
+            for (exec, a) in attempts {
+                let mut label = (*exec).to_owned();
                 if let Some(item) = a.item {
                     let _ = write!(label, "[{item}]");
                 }
@@ -364,16 +410,19 @@ fn timeline(report: &RunReport, now: i64) -> String {
             }
             continue;
         }
-        // A large fan-out: one summary row, then one thin bar per attempt, grouped by status.
-        let from = t.attempts.iter().map(|a| a.started_at).min().unwrap_or(now);
-        let to = t
-            .attempts
+        // Many attempts: one summary row, then one thin bar per attempt, grouped by status.
+        let from = attempts
             .iter()
-            .map(|a| a.finished_at.unwrap_or(now))
+            .map(|(_, a)| a.started_at)
+            .min()
+            .unwrap_or(now);
+        let to = attempts
+            .iter()
+            .map(|(_, a)| a.finished_at.unwrap_or(now))
             .max()
             .unwrap_or(now);
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for a in &t.attempts {
+        for (_, a) in attempts {
             *counts.entry(a.status.as_str()).or_default() += 1;
         }
         let words = counts
@@ -381,16 +430,19 @@ fn timeline(report: &RunReport, now: i64) -> String {
             .map(|(s, n)| format!("{n} {s}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let label = format!("{} ({} attempts)", t.exec, t.attempts.len());
-        bar(&mut body, &label, &t.status, x_of(from), x_of(to), y, words);
+        let worst = ["failed", "running", "canceled", "succeeded"]
+            .into_iter()
+            .find(|s| counts.contains_key(s))
+            .unwrap_or("none");
+        let label = format!("{task} ({} attempts)", attempts.len());
+        bar(&mut body, &label, worst, x_of(from), x_of(to), y, words);
         y += row_h;
         for status in counts.keys() {
             let _ = write!(body, r#"<g class="bar thin st-{}">"#, esc(status));
-            for (i, a) in t
-                .attempts
+            for (i, (_, a)) in attempts
                 .iter()
                 .enumerate()
-                .filter(|(_, a)| a.status == *status)
+                .filter(|(_, (_, a))| a.status == *status)
             {
                 let x = x_of(a.started_at);
                 let w = (x_of(a.finished_at.unwrap_or(now)) - x).max(1.0);
@@ -402,7 +454,7 @@ fn timeline(report: &RunReport, now: i64) -> String {
             }
             body.push_str("</g>");
         }
-        y += t.attempts.len() as f64 * thin + 6.0;
+        y += attempts.len() as f64 * thin + 6.0;
     }
     let height = y + 20.0;
     let mut s = String::new();
