@@ -475,7 +475,7 @@ fn workflows_packs_catalog_grants_tokens_and_the_openapi_document() {
         .iter()
         .map(|w| w["name"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(names, vec!["asks", "fails", "quick"]);
+    assert_eq!(names, vec!["asks", "fails", "many", "quick"]);
     let asks = api.get("/workflows/asks");
     assert!(
         asks["graph"]["mermaid"]
