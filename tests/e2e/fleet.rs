@@ -33,6 +33,9 @@ pub struct DeviceSpec {
     pub config: String,
     /// Whether `enable` asks for a password (a random one, see [`Device::enable_password`]).
     pub enable_password: bool,
+    /// Served by fakenos's own platform `platform` (canned answers, a bare `Unknown command`
+    /// for anything else) instead of our NOS plugin; `config` is unused.
+    pub stock: bool,
 }
 
 impl DeviceSpec {
@@ -43,6 +46,16 @@ impl DeviceSpec {
             platform: platform.to_owned(),
             config: config.to_owned(),
             enable_password: false,
+            stock: false,
+        }
+    }
+
+    /// A device `name` served by fakenos's stock platform `fakenos_platform`, which answers
+    /// commands it does not know with a bare `Unknown command`.
+    pub fn stock(name: &str, fakenos_platform: &str) -> Self {
+        Self {
+            stock: true,
+            ..Self::new(name, fakenos_platform, "")
         }
     }
 
@@ -109,16 +122,22 @@ impl Fleet {
             });
             let settings_path = dir.join(format!("{}.yaml", spec.name));
             std::fs::write(&settings_path, settings.to_string()).expect("writing device settings");
-            hosts.insert(
-                spec.name.clone(),
+            let host = if spec.stock {
+                serde_json::json!({
+                    "port": port,
+                    "platform": spec.platform,
+                    "nos": { "plugin": spec.platform },
+                })
+            } else {
                 serde_json::json!({
                     "port": port,
                     // fakenos checks the platform name; our plugin reads its own from settings.
                     "platform": spec.platform,
                     "nos": { "plugin": plugin },
                     "configuration_file": settings_path,
-                }),
-            );
+                })
+            };
+            hosts.insert(spec.name.clone(), host);
             devices.push(Device {
                 name: spec.name.clone(),
                 platform: spec.platform.clone(),

@@ -471,3 +471,34 @@ fn netdev_enable_fails_clearly_without_a_credential_or_with_a_wrong_one() {
         assert_no_leak(&host, secret, &[&unnamed, &refused, &ok]);
     }
 }
+
+/// Issue 13's defect: a device that answers `show running-config` with a bare `Unknown command`
+/// (here fakenos's stock IOS XR, which knows no such command, mislabelled `cisco_ios` in the
+/// inventory) must fail the read, never hand the reply back as a configuration.
+#[test]
+fn netdev_reports_a_bare_unknown_command_reply_as_an_error_not_a_config() {
+    let fleet = Fleet::start(&[DeviceSpec::stock("BARE1", "cisco_xr")]);
+    let host = TestHost::new();
+    let wasm = guest("netdev");
+    host.orch(&["pack", "add", wasm.to_str().expect("utf-8 path"), "--yes"])
+        .ok();
+    secret(&host, "lab", &fleet.username, &fleet.password);
+    let mut inventory: Value =
+        serde_json::from_str(&fleet.inventory_yaml("lab", "lab-enable")).expect("json");
+    inventory["devices"][0]["platform"] = json!("cisco_ios");
+    let path = host.home().join("inventory.yaml");
+    std::fs::write(&path, inventory.to_string()).expect("writing the inventory");
+    host.orch(&["inventory", "import", path.to_str().expect("utf-8 path")])
+        .ok();
+
+    let run = action(&host, "get_running_config", &json!({ "device": "BARE1" }));
+    assert_ne!(
+        run.code, 0,
+        "an error reply was returned as a config: {run:#?}"
+    );
+    let (code, message) = run.action_error();
+    assert_eq!(code, "rejected", "{run:#?}");
+    for needle in ["\"BARE1\"", "Unknown command", "cisco_ios"] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+}

@@ -59,7 +59,12 @@ pub fn open(
         cli.enable(enable_credential)?;
     }
     for command in profile.paging_off {
-        cli.command(command)?;
+        let out = cli.command(command)?;
+        // A device of another platform refuses these first: say so before its pages of output
+        // (or its error text) are taken for a config.
+        if let Some(error) = profile.reply_error(&out) {
+            return Err(cli.refused(command, &error));
+        }
     }
     Ok(cli)
 }
@@ -99,6 +104,19 @@ impl Cli {
         }
     }
 
+    /// The error of a command the device refused outright, naming the platform the inventory
+    /// claims, since the likeliest cause is a device of another platform.
+    fn refused(&self, command: &str, error: &str) -> ActionError {
+        ActionError::new(
+            "rejected",
+            format!(
+                "device {:?} answered {command:?} with {error:?}, not output: is its inventory \
+                 platform {} right?",
+                self.device, self.profile.platform
+            ),
+        )
+    }
+
     /// Runs `command` and returns its output without echo and prompt.
     pub fn command(&self, command: &str) -> Result<String, ActionError> {
         self.command_within(command, COMMAND_TIMEOUT)
@@ -114,11 +132,8 @@ impl Cli {
     pub fn show_running(&self) -> Result<String, ActionError> {
         let command = self.profile.show_running;
         let out = self.command_within(command, LONG_TIMEOUT)?;
-        if let Some(error) = self.profile.error_in(&out) {
-            return Err(ActionError::new(
-                "rejected",
-                format!("device {:?} refused {command:?}: {error}", self.device),
-            ));
+        if let Some(error) = self.profile.reply_error(&out) {
+            return Err(self.refused(command, &error));
         }
         Ok(out)
     }

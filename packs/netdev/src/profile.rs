@@ -38,8 +38,9 @@ pub struct CliProfile {
     pub save: &'static str,
     /// Lines of the `show_running` output that are not config (banners, sizes, timestamps).
     pub strip: &'static [&'static str],
-    /// An error answer of the CLI, on a line of its own.
-    pub error: &'static str,
+    /// Error answers of the CLI, each a regex matched at the start of a line (`% Invalid
+    /// input`, `Unknown command`, `Error: …`).
+    pub errors: &'static [&'static str],
     /// The indentation of section lines in `show_running`.
     pub indent: &'static str,
 }
@@ -52,7 +53,20 @@ const IOS_LIKE_PROMPT: &str = r"(?:^|\n)[A-Za-z0-9_.\-]+(?:\([A-Za-z0-9_.\-]+\))
 const IOS_LIKE_PRIVILEGED_PROMPT: &str = r"(?:^|\n)[A-Za-z0-9_.\-]+(?:\([A-Za-z0-9_.\-]+\))?#\s*$";
 
 /// Errors IOS and EOS print for lines they refuse.
-const IOS_LIKE_ERROR: &str = r"(?m)^% ?(?:Invalid input|Incomplete command|Ambiguous command|Unknown command|Error|Bad secrets|Access denied)";
+const IOS_LIKE_ERRORS: &[&str] = &[
+    r"% ?(?:Invalid input|Incomplete command|Ambiguous command|Unknown command|Error|Bad secrets|Access denied)",
+];
+
+/// What any CLI may answer instead of output, whatever its platform: a device mislabelled in
+/// the inventory, or one that lacks the command, answers in its own words. Matched
+/// case-insensitively at the start of the first lines of a reply only (see
+/// [`CliProfile::reply_error`]), so config text further down never counts.
+const ANY_CLI_ERRORS: &str = r"(?i)^\s*(?:%\s*|error:\s*|\^\s*|-?[\w.-]+: (?:[\w.-]+: )?)?(?:unknown command|invalid (?:input|command|parameter)|incomplete command|ambiguous command|unrecognized command|syntax error|error:|wrong parameter|command not found|command rejected|bad command)";
+
+/// How many non-blank lines at the start of a reply [`CliProfile::reply_error`] looks at: an
+/// error reply has its message there (after an echo and a `^` marker line), while a banner or
+/// a description that happens to start with `Error:` is never among a config's first lines.
+const REPLY_HEAD_LINES: usize = 3;
 
 /// Cisco IOS / IOS XE.
 pub static CISCO_IOS: CliProfile = CliProfile {
@@ -73,7 +87,7 @@ pub static CISCO_IOS: CliProfile = CliProfile {
         r"^! NVRAM config last updated at ",
         r"^! No configuration change since last restart",
     ],
-    error: IOS_LIKE_ERROR,
+    errors: IOS_LIKE_ERRORS,
     indent: " ",
 };
 
@@ -95,7 +109,7 @@ pub static ARISTA_EOS: CliProfile = CliProfile {
         r"^! Time: ",
         r"^! Startup-config last modified at ",
     ],
-    error: IOS_LIKE_ERROR,
+    errors: IOS_LIKE_ERRORS,
     indent: "   ",
 };
 
@@ -115,12 +129,32 @@ pub const PLATFORMS: &str = "cisco_ios, arista_eos, linux";
 impl CliProfile {
     /// Whether `output` (a command's answer) contains one of the CLI's error lines; returns it.
     pub fn error_in(&self, output: &str) -> Option<String> {
-        let re = Regex::new(self.error).ok()?;
-        let found = re.find(output)?;
-        let line_end = output[found.start()..]
-            .find('\n')
-            .map_or(output.len(), |i| found.start() + i);
-        Some(output[found.start()..line_end].trim_end().to_owned())
+        self.errors.iter().find_map(|pattern| {
+            let re = Regex::new(&format!("(?m)^{pattern}")).ok()?;
+            let found = re.find(output)?;
+            let line_end = output[found.start()..]
+                .find('\n')
+                .map_or(output.len(), |i| found.start() + i);
+            Some(output[found.start()..line_end].trim_end().to_owned())
+        })
+    }
+
+    /// Whether a whole reply (to `show running-config`, a paging command, a save) is an error
+    /// rather than output: one of the CLI's error lines anywhere, or, among its first
+    /// non-blank lines, an error in any CLI's words (`Unknown command`, `syntax error`,
+    /// `Error: …`), which is what a device of another platform answers.
+    pub fn reply_error(&self, output: &str) -> Option<String> {
+        if let Some(error) = self.error_in(output) {
+            return Some(error);
+        }
+        let any = Regex::new(ANY_CLI_ERRORS).ok()?;
+        output
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && *line != "^")
+            .take(REPLY_HEAD_LINES)
+            .find(|line| any.is_match(line))
+            .map(str::to_owned)
     }
 
     /// Whether `prompt_text` (the tail of the output, ending with a prompt) is privileged
@@ -210,5 +244,51 @@ mod tests {
         );
         assert_eq!(CISCO_IOS.error_in("hostname R1\n% is fine mid-line"), None);
         assert_eq!(CISCO_IOS.error_in("Enter configuration commands"), None);
+    }
+
+    #[test]
+    fn a_reply_in_another_cli_s_words_is_an_error() {
+        for (reply, error) in [
+            ("Unknown command", "Unknown command"),
+            (
+                "\n                  ^\nunknown command.\n",
+                "unknown command.",
+            ),
+            (
+                "              ^\nsyntax error, expecting <command>.",
+                "syntax error, expecting <command>.",
+            ),
+            (
+                "Error: Unrecognized command found at '^' position.",
+                "Error: Unrecognized command found at '^' position.",
+            ),
+            (
+                "% Invalid command at '^' marker.",
+                "% Invalid command at '^' marker.",
+            ),
+            (
+                "ERROR: % Invalid input detected at '^' marker.",
+                "ERROR: % Invalid input detected at '^' marker.",
+            ),
+            (
+                "-bash: show: command not found",
+                "-bash: show: command not found",
+            ),
+        ] {
+            for profile in [&CISCO_IOS, &ARISTA_EOS] {
+                assert_eq!(
+                    profile.reply_error(reply).as_deref(),
+                    Some(error),
+                    "{reply:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_config_mentioning_errors_further_down_is_not_an_error_reply() {
+        let config = "hostname R1\n!\ninterface Loopback0\n description Error: not a reply\nbanner motd ^C\nUnknown command is what intruders get\n^C\nend\n";
+        assert_eq!(CISCO_IOS.reply_error(config), None);
+        assert_eq!(CISCO_IOS.reply_error(""), None);
     }
 }
