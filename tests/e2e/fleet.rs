@@ -198,6 +198,55 @@ impl Fleet {
         self.process.log()
     }
 
+    /// What netmiko (the oracle, `tests/peers/netmiko_oracle.py`) reads on device `name` for
+    /// each of `commands`: its `send_command` output, in privileged mode where the platform has
+    /// one. Panics with netmiko's error.
+    pub fn netmiko(&self, name: &str, commands: &[&str]) -> Vec<String> {
+        let device = self.device(name);
+        let request = serde_json::json!({
+            "device_type": device.platform,
+            "host": HOST,
+            "port": device.port,
+            "username": self.username,
+            "password": self.password,
+            "secret": device.enable_password.clone().unwrap_or_default(),
+            "commands": commands,
+        });
+        let mut child = std::process::Command::new(peers::venv_python())
+            .arg(workspace().join("tests/peers/netmiko_oracle.py"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the netmiko oracle");
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().expect("oracle stdin");
+            stdin
+                .write_all(request.to_string().as_bytes())
+                .expect("writing the oracle's request");
+        }
+        let out = child.wait_with_output().expect("waiting for the oracle");
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+            panic!(
+                "netmiko oracle on {name}: {err}; stdout {:?}, stderr {:?}\nfakenos log:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log()
+            )
+        });
+        let outputs = answer["outputs"].as_array().unwrap_or_else(|| {
+            panic!(
+                "netmiko could not read {name}: {answer}\nfakenos log:\n{}",
+                self.log()
+            )
+        });
+        outputs
+            .iter()
+            .map(|o| o.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// The orch inventory (`orch inventory import`) of the fleet: every device at [`HOST`] with
     /// its port and platform, logging in with vault credential `credential`, tags `site: lab`
     /// and `role: <platform>`, and, for devices with an enable password, the var

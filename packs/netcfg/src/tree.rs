@@ -156,7 +156,9 @@ pub fn set_lines(syntax: &Syntax, text: &str) -> Vec<String> {
         if trimmed.is_empty() || is_comment(syntax, trimmed) {
             continue;
         }
-        if trimmed.starts_with(&format!("{positive} ")) {
+        if trimmed.starts_with(&format!("{positive} "))
+            || trimmed.starts_with(&format!("{} ", syntax.negation))
+        {
             lines.push(trimmed.to_owned());
             continue;
         }
@@ -173,6 +175,9 @@ pub fn set_lines(syntax: &Syntax, text: &str) -> Vec<String> {
             continue;
         }
         let Some(leaf) = statement.strip_suffix(';') else {
+            // Not the braces display and not a set command: kept as it is, so the device
+            // judges it (a push must never drop a line silently).
+            lines.push(trimmed.to_owned());
             continue;
         };
         let leaf = leaf.trim();
@@ -340,8 +345,12 @@ mod tests {
                 "set policy-options community LAB members 65000:2",
             ]
         );
-        let set_form = "set version 21.4R3.15\nset system host-name J1\n";
-        assert_eq!(parse(&JUNIPER_JUNOS, set_form).len(), 2);
+        let set_form = "set version 21.4R3.15\nset system host-name J1\nfrobnicate\n";
+        assert_eq!(
+            parse(&JUNIPER_JUNOS, set_form).len(),
+            3,
+            "an unknown line is kept"
+        );
     }
 
     #[test]

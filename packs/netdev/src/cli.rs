@@ -10,7 +10,7 @@ use orch_sdk::ssh::{self, ConnectOptions, ElevateOptions, Session, Shell, ShellO
 use orch_sdk::{ActionError, ErrorCode};
 use serde::Serialize;
 
-use crate::profile::CliProfile;
+use crate::profile::{CliProfile, Commit, Elevate};
 
 /// Connecting and logging in.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,8 +55,14 @@ pub fn open(
         shell,
         _session: session,
     };
-    if !CliProfile::is_privileged(&banner) {
-        cli.enable(enable_credential)?;
+    match profile.elevate {
+        Elevate::WhenUnprivileged(_) if !CliProfile::is_privileged(&banner) => {
+            cli.enable(enable_credential)?;
+        }
+        Elevate::WithCredential(_) if enable_credential.is_some() => {
+            cli.enable(enable_credential)?;
+        }
+        _ => {}
     }
     for command in profile.paging_off {
         let out = cli.command(command)?;
@@ -73,10 +79,14 @@ impl Cli {
     /// Privileged mode through the host's `elevate`: the first thing typed on this shell. Without
     /// a credential the host types nothing at a password prompt and says so.
     fn enable(&self, enable_credential: Option<&str>) -> Result<(), ActionError> {
-        let mut options =
-            ElevateOptions::new(self.profile.elevation, self.profile.privileged_prompt)
-                .prompt(self.profile.prompt)
-                .timeout(COMMAND_TIMEOUT);
+        let (Elevate::WhenUnprivileged(method) | Elevate::WithCredential(method)) =
+            self.profile.elevate
+        else {
+            return Ok(());
+        };
+        let mut options = ElevateOptions::new(method, self.profile.privileged_prompt)
+            .prompt(self.profile.prompt)
+            .timeout(COMMAND_TIMEOUT);
         if let Some(credential) = enable_credential {
             options = options.credential(credential);
         }
@@ -104,6 +114,11 @@ impl Cli {
         }
     }
 
+    /// Whether the platform edits a candidate config (a refusal leaves the device unchanged).
+    pub fn has_candidate(&self) -> bool {
+        self.profile.commit.is_some()
+    }
+
     /// The error of a command the device refused outright, naming the platform the inventory
     /// claims, since the likeliest cause is a device of another platform.
     fn refused(&self, command: &str, error: &str) -> ActionError {
@@ -125,12 +140,18 @@ impl Cli {
     fn command_within(&self, command: &str, timeout: Duration) -> Result<String, ActionError> {
         self.shell.send_line(command)?;
         let raw = self.shell.read_until(self.profile.prompt, timeout)?;
-        Ok(ssh::command_output(&raw, command))
+        Ok(self
+            .profile
+            .without_context(&ssh::command_output(&raw, command)))
     }
 
-    /// The raw output of `show running-config`.
-    pub fn show_running(&self) -> Result<String, ActionError> {
-        let command = self.profile.show_running;
+    /// The raw output of `show running-config` (or the platform's equivalent; with `set`, its
+    /// set-command display where it has one).
+    pub fn show_running(&self, set: bool) -> Result<String, ActionError> {
+        let command = match (set, self.profile.show_running_set) {
+            (true, Some(command)) => command,
+            _ => self.profile.show_running,
+        };
         let out = self.command_within(command, LONG_TIMEOUT)?;
         if let Some(error) = self.profile.reply_error(&out) {
             return Err(self.refused(command, &error));
@@ -138,13 +159,16 @@ impl Cli {
         Ok(out)
     }
 
-    /// Enters config mode, sends `lines` one at a time and leaves config mode. Stops at the first
-    /// line the device refuses (still leaving config mode) and returns what was sent and the
-    /// refusal.
+    /// Enters config mode, sends `lines` one at a time, commits where the platform has a
+    /// candidate config (with `confirm`, as a confirmed commit that is then confirmed, unless
+    /// `leave_unconfirmed`), and leaves config mode. Stops at the first line the device refuses:
+    /// on a platform with a candidate config the candidate is thrown away (nothing was applied),
+    /// elsewhere the lines before it stay applied. Returns what was sent and the refusal.
     pub fn configure(
         &self,
         lines: &[String],
-    ) -> Result<(Vec<String>, Option<Refusal>), ActionError> {
+        confirm: Option<Confirm>,
+    ) -> Result<Configured, ActionError> {
         let enter = self.command(self.profile.config_enter)?;
         if let Some(error) = self.profile.error_in(&enter) {
             return Err(ActionError::new(
@@ -165,13 +189,110 @@ impl Cli {
                 break;
             }
         }
+        let Some(commit) = self.profile.commit else {
+            self.command(self.profile.config_exit)?;
+            return Ok(Configured {
+                sent,
+                refusal,
+                committed: None,
+            });
+        };
+        if refusal.is_some() {
+            self.discard(commit)?;
+            return Ok(Configured {
+                sent,
+                refusal,
+                committed: None,
+            });
+        }
+        let committed = match confirm {
+            None => {
+                self.commit_with(commit, commit.commit)?;
+                Commitment::Committed
+            }
+            Some(confirm) => {
+                let units = confirm
+                    .seconds
+                    .max(commit.confirm_min)
+                    .div_ceil(commit.confirm_unit);
+                let command = commit.confirmed.replace("{n}", &units.to_string());
+                self.commit_with(commit, &command)?;
+                if confirm.leave_unconfirmed {
+                    Commitment::PendingConfirmation {
+                        seconds: units * commit.confirm_unit,
+                    }
+                } else {
+                    // The session still answers after the change: confirm it.
+                    self.commit_with(commit, commit.commit)?;
+                    Commitment::Confirmed {
+                        seconds: units * commit.confirm_unit,
+                    }
+                }
+            }
+        };
         self.command(self.profile.config_exit)?;
-        Ok((sent, refusal))
+        Ok(Configured {
+            sent,
+            refusal: None,
+            committed: Some(committed),
+        })
     }
 
-    /// Saves the running config to startup.
-    pub fn save(&self) -> Result<(), ActionError> {
-        let out = self.command_within(self.profile.save, LONG_TIMEOUT)?;
+    fn commit_with(&self, commit: &Commit, command: &str) -> Result<(), ActionError> {
+        let out = self.command_within(command, LONG_TIMEOUT)?;
+        let failed = commit.failed.iter().find_map(|pattern| {
+            regex::Regex::new(&format!("(?m)^{pattern}"))
+                .ok()?
+                .find(&out)
+                .map(|m| {
+                    out[m.start()..]
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+        });
+        if let Some(error) = failed {
+            self.discard(commit)?;
+            return Err(ActionError::new(
+                "rejected",
+                format!(
+                    "device {:?} refused to commit ({command:?}): {error}; the candidate was thrown away, nothing was applied",
+                    self.device
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Throws the candidate away and leaves config mode.
+    fn discard(&self, commit: &Commit) -> Result<(), ActionError> {
+        self.command(commit.discard)?;
+        if !commit.discard_leaves {
+            self.command(self.profile.config_exit)?;
+        }
+        Ok(())
+    }
+
+    /// Saves the running config to startup (answering the platform's question); false where
+    /// a commit already persists it.
+    pub fn save(&self) -> Result<bool, ActionError> {
+        let Some(save) = self.profile.save else {
+            return Ok(false);
+        };
+        let out = match save.question {
+            None => self.command_within(save.command, LONG_TIMEOUT)?,
+            Some((question, answer)) => {
+                self.shell.send_line(save.command)?;
+                let either = format!("(?:{question})|(?:{})", self.profile.prompt);
+                let asked = self.shell.read_until(&either, LONG_TIMEOUT)?;
+                if regex::Regex::new(question).is_ok_and(|re| re.is_match(&asked)) {
+                    self.command_within(answer, LONG_TIMEOUT)?
+                } else {
+                    ssh::command_output(&asked, save.command)
+                }
+            }
+        };
         if let Some(error) = self.profile.error_in(&out) {
             return Err(ActionError::new(
                 "rejected",
@@ -181,6 +302,45 @@ impl Cli {
                 ),
             ));
         }
-        Ok(())
+        Ok(true)
     }
+}
+
+/// A confirmed commit: rolled back by the device unless confirmed within `seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirm {
+    /// The time the device waits for the confirmation (raised to the platform's minimum and
+    /// rounded up to its unit).
+    pub seconds: u32,
+    /// Leave it unconfirmed: the device rolls back unless someone confirms in time.
+    pub leave_unconfirmed: bool,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "commit", rename_all = "snake_case")]
+pub enum Commitment {
+    /// Committed.
+    Committed,
+    /// Committed with a confirm timer, then confirmed.
+    Confirmed {
+        /// The confirm time the device was given.
+        seconds: u32,
+    },
+    /// Committed with a confirm timer left running: rolled back unless confirmed in time.
+    PendingConfirmation {
+        /// The confirm time the device was given.
+        seconds: u32,
+    },
+}
+
+/// The result of [`Cli::configure`].
+#[derive(Debug)]
+pub struct Configured {
+    /// The lines typed, the refused one included.
+    pub sent: Vec<String>,
+    /// The line the device refused, if any.
+    pub refusal: Option<Refusal>,
+    /// On a platform with a candidate config: how it was committed (none after a refusal).
+    pub committed: Option<Commitment>,
 }

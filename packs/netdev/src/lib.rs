@@ -4,8 +4,10 @@
 //! host supplies address, port and credential and the pack never sees a secret (the host's
 //! `elevate` types `enable` and the enable secret itself).
 //!
-//! Platforms: `cisco_ios` and `arista_eos` through an interactive CLI ([`profile`]), `linux`
-//! through exec (the config is the file named by the device var `config_path`).
+//! Platforms: `cisco_ios`, `arista_eos`, `cisco_nxos`, `cisco_xr`, `cisco_asa`, `huawei_vrp` and
+//! `juniper_junos` through an interactive CLI ([`profile`]; their config syntax and remediation
+//! rules are `netcfg`'s), `linux` through exec (the config is the file named by the device var
+//! `config_path`).
 
 mod actions;
 mod cli;
@@ -23,8 +25,10 @@ impl Pack for Netdev {
             .vendor("orch")
             .description(
                 "Reads running configs, runs commands and pushes config (merge or replace, with a \
-                 dry run) on network devices of the inventory (cisco_ios, arista_eos over an \
-                 interactive CLI; linux over exec), with credentials the host supplies.",
+                 dry run, commit and confirmed commit where the platform has them) on network \
+                 devices of the inventory (cisco_ios, arista_eos, cisco_nxos, cisco_xr, \
+                 cisco_asa, huawei_vrp, juniper_junos over an interactive CLI; linux over exec), \
+                 with credentials the host supplies.",
             )
             .destination(
                 DestinationKind::Ssh,
