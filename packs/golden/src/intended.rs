@@ -202,16 +202,14 @@ mod tests {
     fn a_failing_template_names_its_line() {
         let context = serde_json::json!({ "device": { "name": "R1" }, "vars": {} });
         let source = "hostname {{ device.name }}\n!\nlogging host {{ syslog_server }}\n";
-        let err = render("ios-base", source, &context).err().expect("error");
+        let err = render("ios-base", source, &context).expect_err("error");
         assert_eq!(err.code(), "template_error");
         assert!(err.message().contains("\"ios-base\" line 3"), "{err}");
         assert!(
             err.message().contains("logging host {{ syslog_server }}"),
             "{err}"
         );
-        let err = render("broken", "a\n{% for x in %}\n", &context)
-            .err()
-            .expect("error");
+        let err = render("broken", "a\n{% for x in %}\n", &context).expect_err("error");
         assert!(err.message().contains("line 2"), "{err}");
     }
 }
