@@ -202,6 +202,25 @@ impl Fleet {
     /// each of `commands`: its `send_command` output, in privileged mode where the platform has
     /// one. Panics with netmiko's error.
     pub fn netmiko(&self, name: &str, commands: &[&str]) -> Vec<String> {
+        self.netmiko_request(name, commands, false)
+            .iter()
+            .map(|o| o.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// What netmiko's own TextFSM parsing (ntc-templates, as `send_command(use_textfsm=True)`)
+    /// makes of each command's output on device `name`: a list of records, or the raw text
+    /// when no template matched.
+    pub fn netmiko_parsed(&self, name: &str, commands: &[&str]) -> Vec<serde_json::Value> {
+        self.netmiko_request(name, commands, true)
+    }
+
+    fn netmiko_request(
+        &self,
+        name: &str,
+        commands: &[&str],
+        textfsm: bool,
+    ) -> Vec<serde_json::Value> {
         let device = self.device(name);
         let request = serde_json::json!({
             "device_type": device.platform,
@@ -211,6 +230,7 @@ impl Fleet {
             "password": self.password,
             "secret": device.enable_password.clone().unwrap_or_default(),
             "commands": commands,
+            "textfsm": textfsm,
         });
         let mut child = std::process::Command::new(peers::venv_python())
             .arg(workspace().join("tests/peers/netmiko_oracle.py"))
@@ -235,16 +255,15 @@ impl Fleet {
                 self.log()
             )
         });
-        let outputs = answer["outputs"].as_array().unwrap_or_else(|| {
-            panic!(
-                "netmiko could not read {name}: {answer}\nfakenos log:\n{}",
-                self.log()
-            )
-        });
-        outputs
-            .iter()
-            .map(|o| o.as_str().unwrap_or_default().to_owned())
-            .collect()
+        answer["outputs"]
+            .as_array()
+            .unwrap_or_else(|| {
+                panic!(
+                    "netmiko could not read {name}: {answer}\nfakenos log:\n{}",
+                    self.log()
+                )
+            })
+            .clone()
     }
 
     /// The orch inventory (`orch inventory import`) of the fleet: every device at [`HOST`] with

@@ -6,11 +6,13 @@ Run with the peers venv's Python (netmiko is installed there by `scripts/setup`)
 on stdin::
 
     {"device_type": "cisco_ios", "host": "127.0.0.1", "port": 6001, "username": "admin",
-     "password": "...", "secret": "...", "commands": ["show running-config"]}
+     "password": "...", "secret": "...", "commands": ["show running-config"],
+     "textfsm": false}
 
 Prints one JSON object: {"outputs": [text, ...]} (each command's output as netmiko's
-`send_command` returns it: without the echoed command and the prompt), or {"error": text} with
-exit code 1. Secrets come on stdin so they never show in a process list.
+`send_command` returns it: without the echoed command and the prompt; with `"textfsm": true`,
+netmiko's own parsing of it by ntc-templates, a list of records, or the text when no template
+matched), or {"error": text} with exit code 1. Secrets come on stdin so they never show in a process list.
 """
 
 import json
@@ -35,7 +37,8 @@ def main() -> int:
             # A no-op on platforms without an enable mode, and where the login is privileged.
             connection.enable()
             outputs = [
-                connection.send_command(command, read_timeout=60)
+                connection.send_command(command, read_timeout=60,
+                                        use_textfsm=bool(request.get("textfsm")))
                 for command in request["commands"]
             ]
         finally:

@@ -1,4 +1,5 @@
-//! The three actions: inputs, outputs and what each does with a device of the inventory.
+//! The actions (`get_running_config`, `run_commands`, `push_config`, `facts`): inputs, outputs
+//! and what each does with a device of the inventory.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{self, Commitment, Confirm, Refusal};
 use crate::config;
+use crate::facts;
 use crate::profile::{self, Access};
 
 /// How long a command run over exec (Linux) may take.
@@ -419,5 +421,90 @@ fn push_lines(
         mode,
         saved,
         committed: configured.committed,
+    })
+}
+
+/// Input of `facts`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FactsInput {
+    /// Inventory name of the device.
+    device: String,
+    /// Vault credential holding the enable secret; default: the device var `enable_credential`.
+    #[serde(default)]
+    enable_credential: Option<String>,
+}
+
+/// Output of `facts`.
+#[derive(Serialize, JsonSchema)]
+pub struct FactsOutput {
+    /// Inventory name of the device.
+    device: String,
+    /// Its platform.
+    platform: String,
+    /// The normalised facts.
+    facts: facts::Facts,
+    /// The commands read and the templates that parsed them.
+    parsed: Vec<facts::Parsed>,
+}
+
+/// Reads every command of the platform's facts spec and parses it; a template missing from the
+/// catalog fails before the device is touched.
+pub fn facts(input: FactsInput, ctx: &Context) -> Result<FactsOutput, ActionError> {
+    let Resolved { device, access } = resolve(&input.device)?;
+    let Access::Cli(profile) = access else {
+        return Err(ActionError::new(
+            "unsupported_platform",
+            format!(
+                "facts reads network CLIs; device {:?} is {}, which has no facts templates; supported: {}",
+                device.name,
+                device.platform,
+                facts::SPECS
+                    .iter()
+                    .map(|s| s.platform)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    let spec = facts::spec(profile.platform).ok_or_else(|| {
+        ActionError::new(
+            "unsupported_platform",
+            format!("no facts templates for platform {}", profile.platform),
+        )
+    })?;
+    let templates = spec
+        .sources()
+        .map(|source| facts::load_template(source.template))
+        .collect::<Result<Vec<_>, _>>()?;
+    let credential = enable_credential(input.enable_credential.as_deref(), &device);
+    let cli = cli::open(profile, &device.name, credential)?;
+    let mut records = Vec::new();
+    let mut parsed = Vec::new();
+    for (source, template) in spec.sources().zip(&templates) {
+        let out = cli.show(source.command)?;
+        let these = facts::parse(source, template, &out)?;
+        parsed.push(facts::Parsed {
+            command: source.command.to_owned(),
+            template: facts::template_key(source.template),
+            records: these.len(),
+        });
+        records.push(these);
+    }
+    let slices: Vec<&[_]> = records.iter().map(Vec::as_slice).collect();
+    let facts = facts::normalise(spec, &slices, &facts::prompt_hostname(cli.login_prompt()))?;
+    ctx.info(&format!(
+        "{}: {} {} {}, {} interfaces",
+        device.name,
+        facts.vendor,
+        facts.model,
+        facts.os_version,
+        facts.interfaces.len()
+    ));
+    Ok(FactsOutput {
+        device: device.name,
+        platform: device.platform,
+        facts,
+        parsed,
     })
 }

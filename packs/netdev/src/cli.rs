@@ -32,6 +32,8 @@ pub struct Refusal {
 pub struct Cli {
     profile: &'static CliProfile,
     device: String,
+    /// The prompt the device showed at login (it names the device).
+    login_prompt: String,
     // Declared before the session: the shell closes first.
     shell: Shell,
     _session: Session,
@@ -52,6 +54,7 @@ pub fn open(
     let cli = Cli {
         profile,
         device: device.to_owned(),
+        login_prompt: banner.rsplit('\n').next().unwrap_or_default().to_owned(),
         shell,
         _session: session,
     };
@@ -112,6 +115,21 @@ impl Cli {
             }
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// The prompt the device showed at login.
+    pub fn login_prompt(&self) -> &str {
+        &self.login_prompt
+    }
+
+    /// Runs a show command that must answer with output: a reply that is an error (in any
+    /// CLI's words) fails, naming the command.
+    pub fn show(&self, command: &str) -> Result<String, ActionError> {
+        let out = self.command_within(command, LONG_TIMEOUT)?;
+        if let Some(error) = self.profile.reply_error(&out) {
+            return Err(self.refused(command, &error));
+        }
+        Ok(out)
     }
 
     /// Whether the platform edits a candidate config (a refusal leaves the device unchanged).

@@ -51,6 +51,14 @@ and `R1.yaml` holds::
        ip address 10.0.0.1 255.255.255.255
     # config_file: /path/to/R1.cfg          # ... or from a file
 
+Every platform also answers what `netdev.facts` reads, from the device's state
+(`device_facts.py`): its version command, its interfaces command (the running config's
+interfaces, shut ones administratively down) and, where the version lacks them, the inventory
+and uptime commands (IOS XR `admin show inventory`, VRP `display sn license`, Junos `show
+chassis hardware` and `show system uptime`). Optional settings `model`, `os_version` and
+`serial` override the per-platform defaults (the serial defaults to one derived from the host
+name).
+
 Junos configs are given in either display (braces or set commands); the device keeps set
 commands and prints the braces display from them.
 
@@ -70,14 +78,20 @@ configs the tests use.
 
 import copy
 import datetime
+import os
 import re
 import shlex
+import sys
 import threading
 import time
 from typing import List, Optional
 
 import yaml
 from fakenos.plugins.shell.cmd_shell import CMDShell
+
+# fakenos loads this file by path, not as a package: its sibling modules are found from here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import device_facts  # noqa: E402  pylint: disable=wrong-import-position
 
 NAME: str = "orch_configurable"
 INITIAL_PROMPT: str = "{base_prompt}>"
@@ -412,6 +426,10 @@ class ConfigurableDevice:
                 text or "", keep_bang=self.platform in ("cisco_ios", "arista_eos", "cisco_asa")
             )
         self.startup = copy.deepcopy(self.running)
+        # What `show version` and friends say (model, OS version, serial; see device_facts).
+        self.settings = settings
+        self.name = (os.path.splitext(os.path.basename(configuration_file))[0]
+                     if configuration_file else self.platform)
         self.lock = threading.Lock()
         self.booted = time.time()
         self.changed = datetime.datetime.now(datetime.timezone.utc)
@@ -487,62 +505,12 @@ class ConfigurableDevice:
                 ": Hardware:   ASA5506, 4096 MB RAM, CPU Atom C2000 series 1250 MHz, 1 CPU (4 cores)\n"
                 f":\n{text}\n: end")
 
-    def show_version(self, hostname: str) -> str:
-        uptime = int(time.time() - self.booted)
-        minutes = uptime // 60
-        p = self.platform
-        if p == "cisco_ios":
-            return (
-                "Cisco IOS Software, IOSv Software (VIOS-ADVENTERPRISEK9-M), Version 15.9(3)M4, "
-                "RELEASE SOFTWARE (fc3)\n"
-                "Technical Support: http://www.cisco.com/techsupport\n"
-                f"{hostname} uptime is {minutes} minutes\n"
-                "System image file is \"flash0:/vios-adventerprisek9-m\"\n"
-                "cisco IOSv (revision 1.0) with 460137K/62464K bytes of memory.\n"
-                "Processor board ID 9ORCHTEST01\n"
-                "Configuration register is 0x0"
-            )
-        if p == "arista_eos":
-            return (
-                "Arista cEOSLab\n"
-                "Hardware version:\n"
-                "Serial number: ORCHTEST0001\n"
-                "Software image version: 4.30.0F\n"
-                "Architecture: x86_64\n"
-                f"Uptime: {minutes} minutes"
-            )
-        if p == "cisco_nxos":
-            return (
-                "Cisco Nexus Operating System (NX-OS) Software\n"
-                "Software\n  BIOS: version 05.45\n  NXOS: version 9.3(8)\n"
-                "Hardware\n  cisco Nexus9000 C9300v Chassis\n"
-                "  Processor Board ID 9ORCHNX01\n\n"
-                f"  Device name: {hostname}\n"
-                f"Kernel uptime is 0 day(s), 0 hour(s), {minutes} minute(s), 0 second(s)"
-            )
-        if p == "cisco_xr":
-            return (
-                "Cisco IOS XR Software, Version 7.3.2\n"
-                f"{hostname} uptime is {minutes} minutes\n"
-                "cisco IOS-XRv 9000 () processor"
-            )
-        if p == "cisco_asa":
-            return (
-                "Cisco Adaptive Security Appliance Software Version 9.8(2)\n"
-                f"{hostname} up {minutes} mins\n"
-                "Hardware:   ASA5506, 4096 MB RAM, CPU Atom C2000 series 1250 MHz, 1 CPU (4 cores)\n"
-                "Serial Number: JAD0000ORCH"
-            )
-        if p == "huawei_vrp":
-            return (
-                "Huawei Versatile Routing Platform Software\n"
-                "VRP (R) software, Version 8.210 (CE6800 V200R021C10SPC600)\n"
-                f"HUAWEI CE6800 uptime is 0 days, 0 hours, {minutes} minutes"
-            )
-        return (
-            f"Hostname: {hostname}\nModel: vmx\nJunos: 21.4R3.15\n"
-            "JUNOS OS Kernel 64-bit  [20220330.5b0e6a6_builder_stable_12]"
-        )
+    def facts_output(self, command: str, hostname: str) -> Optional[str]:
+        """`show version`, the interfaces command and the inventory/uptime commands facts
+        read, from this device's state (see device_facts); None for other commands."""
+        return device_facts.command_output(self.platform, command, hostname, self.name,
+                                           self.settings, self.running, self.booted,
+                                           time.time())
 
     # ---- the CLI -----------------------------------------------------------------------
 
@@ -755,8 +723,9 @@ class Session:
                     return "Pagination disabled."
             return None
         stamp = self.xr_stamp()
-        if line == "show version":
-            return stamp + self.device.show_version(self.hostname)
+        facts = self.device.facts_output(line, self.hostname)
+        if facts is not None:
+            return stamp + facts
         if line == "show clock":
             return time.strftime("*%H:%M:%S.000 UTC %a %b %d %Y", time.gmtime())
         if line == "show curpriv" and p == "cisco_asa":
@@ -813,8 +782,9 @@ class Session:
                 return "Now user privilege is 3 level, and only those commands whose level is equal to or less than this level can be used."
             self.mode, self.after_password = "password", "super"
             return None
-        if line == "display version":
-            return self.device.show_version(self.hostname)
+        facts = self.device.facts_output(line, self.hostname)
+        if facts is not None:
+            return facts
         if not self.privileged and line in ("system-view", "display current-configuration", "save"):
             return self.invalid()
         if line == "display current-configuration":
@@ -1042,8 +1012,9 @@ class Session:
         }
         if line in cli:
             return cli[line]
-        if line == "show version":
-            return self.device.show_version(self.hostname)
+        facts = self.device.facts_output(line, self.hostname)
+        if facts is not None:
+            return facts
         if line == "show configuration":
             return self.device.render(self.device.running, self.hostname)
         if line == "show configuration | display set":
