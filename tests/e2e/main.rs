@@ -3,11 +3,13 @@
 
 mod fleet;
 mod harness;
+mod lab;
 mod peers;
 
 mod action_run;
 mod catalog;
 mod crash;
+mod discover;
 mod drift;
 mod grants;
 mod hostile;
