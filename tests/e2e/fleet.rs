@@ -36,6 +36,9 @@ pub struct DeviceSpec {
     /// Served by fakenos's own platform `platform` (canned answers, a bare `Unknown command`
     /// for anything else) instead of our NOS plugin; `config` is unused.
     pub stock: bool,
+    /// No 10 ms sleep per typed byte (fakenos's default, like a slow device): for tests that
+    /// type a lot and do not measure time. It applies to the whole fakenos process.
+    pub fast: bool,
 }
 
 impl DeviceSpec {
@@ -47,6 +50,7 @@ impl DeviceSpec {
             config: config.to_owned(),
             enable_password: false,
             stock: false,
+            fast: false,
         }
     }
 
@@ -57,6 +61,12 @@ impl DeviceSpec {
             stock: true,
             ..Self::new(name, fakenos_platform, "")
         }
+    }
+
+    /// Turns fakenos's per-byte sleep off (see [`DeviceSpec::fast`]).
+    pub fn fast(mut self) -> Self {
+        self.fast = true;
+        self
     }
 
     /// Makes `enable` ask for a random password.
@@ -119,6 +129,7 @@ impl Fleet {
                 "platform": spec.platform,
                 "enable_password": enable_password,
                 "config": spec.config,
+                "fast": spec.fast,
             });
             let settings_path = dir.join(format!("{}.yaml", spec.name));
             std::fs::write(&settings_path, settings.to_string()).expect("writing device settings");

@@ -8,6 +8,7 @@ mod peers;
 
 mod action_run;
 mod catalog;
+mod compliance;
 mod crash;
 mod discover;
 mod drift;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::syntax::Syntax;
+use crate::syntax::{Compiled, Syntax};
 use crate::tree::{self, Node};
 
 /// A compliance rule: one feature of one platform.
@@ -138,6 +138,7 @@ pub fn compliance(syntax: &Syntax, running: &str, intended: &str, rules: &[Rule]
     let running = tree::parse(syntax, running);
     let intended = tree::parse(syntax, intended);
     let rules: Vec<&Rule> = rules.iter().filter(|r| r.applies_to(syntax)).collect();
+    let compiled = syntax.compile();
     let mut features = Vec::with_capacity(rules.len());
     for rule in &rules {
         let have = select(rule, &running);
@@ -163,7 +164,7 @@ pub fn compliance(syntax: &Syntax, running: &str, intended: &str, rules: &[Rule]
                     tree::count(&extra)
                 )),
             )
-        } else if rule.ordered && actual != intended_text {
+        } else if rule.ordered && order_differs(&compiled, &have, &want) {
             (
                 FeatureStatus::NonCompliant,
                 Some("the same lines in another order, and order matters here".to_owned()),
@@ -195,6 +196,39 @@ pub fn compliance(syntax: &Syntax, running: &str, intended: &str, rules: &[Rule]
         uncovered_lines: tree::count(&uncovered),
         uncovered: tree::render(syntax, &uncovered),
     }
+}
+
+/// Whether `have` holds `want`'s lines (the same set: checked before) in another order where
+/// order matters: inside each section (an ACL's entries, a policy's statements), and within
+/// each group of top-level lines replaced whole (an ASA ACL, a Junos filter). The order of
+/// distinct sections and groups among themselves is not compared: devices print them in an
+/// order of their own (creation, sequence number), which no command sets.
+fn order_differs(compiled: &Compiled, have: &[&Node], want: &[&Node]) -> bool {
+    let group = |nodes: &[&Node]| -> HashMap<String, Vec<String>> {
+        let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+        for node in nodes {
+            let key = match compiled.replaced_whole(&node.text) {
+                Some(key) if node.children.is_empty() => key.to_owned(),
+                _ => node.text.clone(),
+            };
+            groups.entry(key).or_default().push(node.text.clone());
+        }
+        groups
+    };
+    if group(have) != group(want) {
+        return true;
+    }
+    let sections: HashMap<&str, &Node> = have.iter().map(|n| (n.text.as_str(), *n)).collect();
+    want.iter().any(|w| {
+        sections.get(w.text.as_str()).is_some_and(|h| {
+            let have: Vec<&Node> = h.children.iter().collect();
+            let want: Vec<&Node> = w.children.iter().collect();
+            have.iter()
+                .map(|n| &n.text)
+                .ne(want.iter().map(|n| &n.text))
+                || order_differs(compiled, &have, &want)
+        })
+    })
 }
 
 /// The top-level nodes of `nodes` that any of `rules` (applying to `syntax`) selects.
@@ -304,6 +338,27 @@ end
 
         assert_eq!(report.uncovered, "snmp-server community public RO\n");
         assert_eq!(report.uncovered_lines, 1);
+    }
+
+    #[test]
+    fn order_counts_inside_an_acl_not_between_acls() {
+        let rules = [rule("cisco_asa", "acl", &["access-list "], true)];
+        let syntax = &crate::syntax::CISCO_ASA;
+        let running = "access-list MGMT standard permit 192.0.2.0 255.255.255.0\naccess-list IN extended permit tcp any any eq 443\naccess-list IN extended deny ip any any\n";
+        // The two ACLs in the other order: the device chose it, nothing to fix.
+        let regrouped = "access-list IN extended permit tcp any any eq 443\naccess-list IN extended deny ip any any\naccess-list MGMT standard permit 192.0.2.0 255.255.255.0\n";
+        assert!(compliance(syntax, running, regrouped, &rules).compliant);
+        // Entries of one ACL in another order: not compliant.
+        let reordered = "access-list MGMT standard permit 192.0.2.0 255.255.255.0\naccess-list IN extended deny ip any any\naccess-list IN extended permit tcp any any eq 443\n";
+        let c = compliance(syntax, running, reordered, &rules);
+        assert_eq!(c.features[0].status, FeatureStatus::NonCompliant);
+        // The same for sections: two ACL sections swapped is fine, entries swapped is not.
+        let ios = [rule("cisco_ios", "acl", &["ip access-list "], true)];
+        let a = "ip access-list standard A\n permit any\nip access-list extended B\n permit ip any any\n deny ip any any\n";
+        let swapped = "ip access-list extended B\n permit ip any any\n deny ip any any\nip access-list standard A\n permit any\n";
+        assert!(compliance(&CISCO_IOS, a, swapped, &ios).compliant);
+        let inner = "ip access-list standard A\n permit any\nip access-list extended B\n deny ip any any\n permit ip any any\n";
+        assert!(!compliance(&CISCO_IOS, a, inner, &ios).compliant);
     }
 
     #[test]

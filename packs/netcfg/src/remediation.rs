@@ -118,7 +118,11 @@ pub fn commands(
         {
             continue;
         }
-        let negation = Node::leaf(syntax.negate(first_line(&r.text)));
+        let negation = syntax.negate(first_line(&r.text));
+        if added_anyway(&negation, &want_texts) {
+            continue;
+        }
+        let negation = Node::leaf(negation);
         if compiled.negated_late(&r.text) {
             late.push(negation);
         } else {
@@ -202,7 +206,10 @@ fn section_commands(
         {
             continue;
         }
-        out.push(Node::leaf(syntax.negate(first_line(&r.text))));
+        let negation = syntax.negate(first_line(&r.text));
+        if !added_anyway(&negation, &want_texts) {
+            out.push(Node::leaf(negation));
+        }
     }
     let run_index: HashMap<&str, &Node> =
         running.iter().rev().map(|n| (n.text.as_str(), n)).collect();
@@ -233,6 +240,13 @@ fn section_commands(
         }
     }
     out
+}
+
+/// Whether the command that removes a running line is itself an intended line, which the
+/// additions send anyway (`ip http server` running, `no ip http server` intended): sending it
+/// as a removal too would type it twice.
+fn added_anyway(negation: &str, want_texts: &HashSet<&str>) -> bool {
+    want_texts.contains(negation)
 }
 
 /// The first line of a statement (a banner is negated by its opening line's kind).
@@ -311,6 +325,26 @@ mod tests {
             remediation(&CISCO_IOS, running, running, None)
                 .commands
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_negation_that_is_intended_is_sent_once() {
+        let running = "ip http server\ninterface Loopback0\n shutdown\n";
+        let intended = "no ip http server\ninterface Loopback0\n no shutdown\n";
+        let r = remediation(&CISCO_IOS, running, intended, None);
+        assert_eq!(
+            lines(&CISCO_IOS, &r.commands),
+            [
+                "no ip http server",
+                "interface Loopback0",
+                " no shutdown",
+                "exit"
+            ]
+        );
+        assert_eq!(
+            lines(&CISCO_IOS, &r.rollback),
+            ["ip http server", "interface Loopback0", " shutdown", "exit"]
         );
     }
 

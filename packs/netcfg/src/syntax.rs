@@ -106,6 +106,8 @@ const IOS_IDEMPOTENT: &[&str] = &[
     r"load-interval ",
     r"exec-timeout ",
     r"transport input ",
+    // EOS `management ssh` / `management api`.
+    r"idle-timeout ",
     r"\d+ ",
 ];
 
@@ -247,6 +249,8 @@ pub static CISCO_ASA: Syntax = Syntax {
         r"logging buffered ",
         r"snmp-server location ",
         r"snmp-server contact ",
+        r"ssh timeout ",
+        r"ssh version ",
     ],
     banners: false,
     ..CISCO_IOS
@@ -277,6 +281,7 @@ pub static HUAWEI_VRP: Syntax = Syntax {
         r"rule \d+ ",
         r"port link-type ",
         r"port default vlan ",
+        r"idle-timeout ",
     ],
     replace_whole: &[],
     clear_group: None,

@@ -196,7 +196,25 @@ impl Cli {
         }
         let mut sent = Vec::with_capacity(lines.len());
         let mut refusal = None;
+        // Inside a multi-line banner the device shows no prompt until the closing delimiter.
+        let mut banner: Option<char> = None;
         for line in lines {
+            match banner {
+                Some(delimiter) if !line.contains(delimiter) => {
+                    self.shell.send_line(line)?;
+                    sent.push(line.clone());
+                    continue;
+                }
+                Some(_) => banner = None,
+                None => {
+                    banner = opens_banner(line);
+                    if banner.is_some() {
+                        self.shell.send_line(line)?;
+                        sent.push(line.clone());
+                        continue;
+                    }
+                }
+            }
             let out = self.command(line)?;
             sent.push(line.clone());
             if let Some(error) = self.profile.error_in(&out) {
@@ -361,4 +379,27 @@ pub struct Configured {
     pub refusal: Option<Refusal>,
     /// On a platform with a candidate config: how it was committed (none after a refusal).
     pub committed: Option<Commitment>,
+}
+/// The delimiter of a banner that `line` opens and leaves open (`banner motd #` and the text on
+/// the lines after it, up to the one holding `#`); None for any other line, and for a banner
+/// closed on its own line (`banner motd #text#`).
+fn opens_banner(line: &str) -> Option<char> {
+    let rest = line.strip_prefix("banner ")?;
+    let (_kind, text) = rest.split_once(' ')?;
+    let delimiter = text.chars().next()?;
+    (!text[delimiter.len_utf8()..].contains(delimiter)).then_some(delimiter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_banner_left_open_is_typed_without_waiting_for_prompts() {
+        assert_eq!(opens_banner("banner motd #"), Some('#'));
+        assert_eq!(opens_banner("banner login %Authorised only"), Some('%'));
+        assert_eq!(opens_banner("banner motd #closed here#"), None);
+        assert_eq!(opens_banner("hostname R1"), None);
+        assert_eq!(opens_banner("banner"), None);
+    }
 }

@@ -164,11 +164,14 @@ SINGLE_VALUED = (
     "switchport mode ", "switchport access vlan ", "encapsulation ", "vrf forwarding ",
     "ip vrf forwarding ", "channel-group ", "router-id ", "bgp router-id ", "load-interval ",
     "exec-timeout ", "transport input ", "nameif ", "security-level ", "router id ",
-    "remote-as ",
+    "remote-as ", "idle-timeout ", "ssh timeout ", "snmp-agent sys-info location ",
 )
 
 # Top-level settings on by default: their negation is what the config shows.
 DEFAULT_ON = {"ip domain lookup", "ip domain-lookup", "cdp run", "service pad"}
+# Top-level settings the config shows either way (`ip http server` / `no ip http server`):
+# typing one form replaces the other in place.
+ALWAYS_SHOWN = {"ip http server", "ip http secure-server"}
 
 # Junos: statements that open a level, and those that open one with a name (`unit 0`).
 JUNOS_CONTAINERS = {
@@ -254,6 +257,12 @@ def single_valued_key(line: str, keys=SINGLE_VALUED) -> Optional[str]:
     return max(found, key=len) if found else None
 
 
+def sequence_number(line: str) -> Optional[int]:
+    """The number of a numbered entry (`10 permit …`, `rule 5 permit …`), else None."""
+    found = re.match(r"(?:rule )?(\d+) ", line)
+    return int(found.group(1)) if found else None
+
+
 def remove_line(nodes: List[Node], target: str) -> bool:
     """Removes the node `target`, or the only node starting with `target `."""
     for node in nodes:
@@ -270,16 +279,22 @@ def remove_line(nodes: List[Node], target: str) -> bool:
 def add_line(nodes: List[Node], line: str, negation: str = "no") -> Node:
     """Adds `line`: nothing if present, in place of a single-valued line, else at the end; a
     stored negation of it (a default turned off) is dropped, as the device turns it back on."""
-    for node in nodes:
+    for index, node in enumerate(nodes):
         if node.line == f"{negation} {line}":
+            if line in ALWAYS_SHOWN:
+                nodes[index] = Node(line)
+                return nodes[index]
             nodes.remove(node)
             return node
         if node.line == line:
             return node
     if line.startswith(f"{negation} "):
         positive = line[len(negation) + 1:]
-        for node in nodes:
+        for index, node in enumerate(nodes):
             if node.line == positive:
+                if positive in ALWAYS_SHOWN:
+                    nodes[index] = Node(line)
+                    return nodes[index]
                 nodes.remove(node)
                 break
     key = single_valued_key(line)
@@ -289,6 +304,15 @@ def add_line(nodes: List[Node], line: str, negation: str = "no") -> Node:
                 nodes[index] = Node(line)
                 return nodes[index]
     node = Node(line)
+    number = sequence_number(line)
+    if number is not None:
+        # Numbered entries (ACL sequence numbers, VRP `rule N`) are kept in number order, as
+        # the devices show them whatever order they were typed in.
+        for index, existing in enumerate(nodes):
+            other = sequence_number(existing.line)
+            if other is not None and other > number:
+                nodes.insert(index, node)
+                return node
     if line.startswith("access-list "):
         # An ACL's entries stay together, a new one after the last.
         group = " ".join(line.split()[:2]) + " "
@@ -308,6 +332,13 @@ def opens_section(parent: str, line: str) -> Optional[str]:
         if not key and parent:
             continue
         for prefix, suffix in openers.items():
+            if prefix == "neighbor " and len(line.split()) != 2:
+                # NX-OS and XR open a neighbor section with `neighbor 192.0.2.2`; IOS's
+                # `neighbor 192.0.2.2 remote-as 65002` is a line of the BGP section.
+                continue
+            if prefix == "route-map " and re.fullmatch(r"route-map \S+ (?:in|out)", line):
+                # A neighbor's policy (NX-OS address family), not a global route map.
+                continue
             if prefix.endswith(" "):
                 if line.startswith(prefix) and len(line) > len(prefix):
                     return suffix
@@ -863,13 +894,13 @@ class Session:
                 nodes = self.config_nodes()
                 nodes[:] = [n for n in nodes if not n.line.startswith(target + " ^C")]
                 return None
+            if not self.path and (target in DEFAULT_ON or target in ALWAYS_SHOWN):
+                add_line(self.config_nodes(), line, negation)
+                return self.changed()
             if remove_line(self.container(), target):
                 return self.changed()
             if self.path and remove_line(self.config_nodes(), target):
                 self.path = []
-                return self.changed()
-            if not self.path and target in DEFAULT_ON:
-                add_line(self.config_nodes(), line, negation)
                 return self.changed()
             if self.path or opens_section("", target) or target.split()[0] in TOP_LEVEL_WORDS:
                 return self.changed() if p != "huawei_vrp" else None
