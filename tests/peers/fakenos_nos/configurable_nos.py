@@ -1131,19 +1131,35 @@ class Session:
 
 
 def _no_sleep_per_byte() -> None:
-    """fakenos sleeps 10 ms after each byte it reads from a client; benchmarks that measure the
-    client's own cost turn that off for this process."""
+    """fakenos sleeps 10 ms after each byte it reads from a client (`channel_to_shell_tap`);
+    benchmarks that measure the client's own cost turn that sleep off for this process. Only
+    that one: the module's other sleeps pace polling loops (a session waiting for shell output),
+    which without them would spin and starve every session of the interpreter."""
+    import sys as _sys  # pylint: disable=import-outside-toplevel
+
     from fakenos.plugins.servers import ssh_server_paramiko  # pylint: disable=import-outside-toplevel
 
-    class _Time:
-        def __getattr__(self, name):
-            return getattr(time, name)
+    if isinstance(ssh_server_paramiko.time, _Time):
+        return
+    ssh_server_paramiko.time = _Time(_sys)
 
-        @staticmethod
-        def sleep(_seconds):
+
+class _Time:
+    """`time` for fakenos's SSH server module, whose per-byte sleep does nothing."""
+
+    def __init__(self, sys_module) -> None:
+        self._sys = sys_module
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def sleep(self, seconds):
+        frame = self._sys._getframe(1)  # pylint: disable=protected-access
+        # After a byte the client typed: no pause. After an empty read (the client sent EOF and
+        # the channel is not closed yet) the pause stays, or the loop would spin.
+        if frame.f_code.co_name == "channel_to_shell_tap" and frame.f_locals.get("byte"):
             return None
-
-    ssh_server_paramiko.time = _Time()
+        return time.sleep(seconds)
 
 
 def _install_hook() -> None:
