@@ -11,7 +11,10 @@
 //! Devices: half `cisco_ios` (enable behind a password), half `arista_eos`, each with a
 //! generated config of ~40 lines; the intended config of every second device has another NTP
 //! server and of every third one more logging host, so about two thirds are not compliant.
-//! Each side runs 3 times per fleet, alternating; medians and ratios are printed.
+//! Each side runs 3 times per fleet, alternating; medians and ratios are printed, and each
+//! side's CPU time (orch: this process during its run; Python: the client process), which is
+//! its own cost whatever the fleet's speed: both sides' wall times are bounded by the fakenos
+//! process serving every device.
 
 #[path = "support/fleet_lab.rs"]
 mod fleet_lab;
@@ -204,6 +207,27 @@ struct Figures {
     orch: Duration,
     python_pool: Duration,
     python_wall: Duration,
+    /// CPU time (user + system) of the orch side and of the Python client process, per run:
+    /// each side's own cost, whatever the fleet's speed.
+    orch_cpu: Duration,
+    python_cpu: Duration,
+}
+
+/// CPU time used so far by this process and by its waited-for children (user + system), from
+/// /proc/self/stat (in clock ticks of 1/100 s, Linux's USER_HZ).
+fn cpu_times() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime, stime, cutime, cstime are fields 14..=17 of the line, 11..=14 here.
+    let ticks = |a: usize, b: usize| Duration::from_millis((fields[a] + fields[b]) * 10);
+    (ticks(11, 12), ticks(13, 14))
 }
 
 fn measure_fleet(
@@ -228,9 +252,14 @@ fn measure_fleet(
     );
     store_inputs(&store, &fleet_dir);
     let (mut orch, mut pool, mut wall) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut orch_cpu, mut python_cpu) = (Vec::new(), Vec::new());
     for run in 0..runs() {
+        let (own, _) = cpu_times();
         let (o, out) = orch_check(tokio, runtime, &home);
+        let (own_after, children) = cpu_times();
+        orch_cpu.push(own_after - own);
         let (w, p, report) = python_check(&fleet_dir, &format!("{label}-{run}"));
+        python_cpu.push(cpu_times().1 - children);
         // Both sides judge the fleet alike.
         assert_eq!(out["compliant"], report["compliant"], "{out:#}\n{report}");
         eprintln!(
@@ -251,6 +280,8 @@ fn measure_fleet(
         orch: median(orch),
         python_pool: median(pool),
         python_wall: median(wall),
+        orch_cpu: median(orch_cpu),
+        python_cpu: median(python_cpu),
     }
 }
 
@@ -290,6 +321,14 @@ fn main() {
             f.orch.as_secs_f64() / f.python_pool.as_secs_f64(),
             f.orch.as_secs_f64() / f.python_wall.as_secs_f64(),
             ms(f.orch) / devices() as f64
+        );
+        println!(
+            "  CPU (user + system): orch {:.0} ms ({:.1} ms per device), python client {:.0} ms ({:.1} ms per device), ratio {:.2}",
+            ms(f.orch_cpu),
+            ms(f.orch_cpu) / devices() as f64,
+            ms(f.python_cpu),
+            ms(f.python_cpu) / devices() as f64,
+            f.orch_cpu.as_secs_f64() / f.python_cpu.as_secs_f64()
         );
     }
 }
