@@ -13,6 +13,8 @@
 //! Each side runs 3 times, alternating, and the median is reported with the ratio orch/netmiko.
 //! The fleet stops when the bench ends, also on a panic (its stdin is a pipe we hold).
 
+#[path = "support/fleet_lab.rs"]
+mod fleet_lab;
 #[path = "support/guests.rs"]
 mod guests;
 #[path = "support/sampling.rs"]
@@ -21,24 +23,16 @@ mod guests;
     reason = "shared with the capability benches; this one uses `measuring`"
 )]
 mod sampling;
-use guests::{guest, target_dir};
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orch::capabilities::ssh::hostkeys::PresentedKey;
-use orch::capabilities::{Broker, BrokerSettings, HostKeyPolicy};
-use orch::engine::{Engine, Quiet, RunState, Settings};
+use fleet_lab::{Fleet, median, ms, prepare_home, run_workflow, venv_python, workspace};
 use orch::home::Home;
-use orch::packs::Packs;
 use orch::runtime::{Limits, Runtime};
-use orch::store::Store;
-use orch::vault::{Kind, MasterKey, NewCredential, PublicField, Vault};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 /// Devices in the fleet: 50 when measuring, 4 for the smoke run under `cargo test`.
 fn devices() -> usize {
@@ -48,193 +42,6 @@ const CONCURRENCY: usize = 16;
 /// Runs of each side: the median of 3 when measuring, 1 for the smoke run.
 fn runs() -> usize {
     if sampling::measuring() { 3 } else { 1 }
-}
-const LOGIN: &str = "lab";
-const ENABLE: &str = "lab-enable";
-/// A fixed key: the bench's vault lives in a temporary directory.
-const MASTER_KEY: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn venv_python() -> PathBuf {
-    let python = target_dir().join("peers-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup first",
-        python.display()
-    );
-    python
-}
-
-/// The fleet process; dropping it closes its stdin, which stops it.
-struct Fleet {
-    child: Child,
-    stdin: Option<ChildStdin>,
-}
-
-impl Fleet {
-    fn start(dir: &Path) -> Self {
-        std::fs::create_dir_all(dir).expect("creating the fleet directory");
-        let mut child = Command::new(venv_python())
-            .arg(workspace().join("tests/peers/fleet.py"))
-            .arg("--dir")
-            .arg(dir)
-            .args(["--count", &devices().to_string()])
-            .args(["--platforms", "cisco_ios,arista_eos"])
-            .arg("--password-file")
-            .arg(dir.join("password"))
-            .arg("--enable-password-file")
-            .arg(dir.join("enable-password"))
-            .args(["--credential", LOGIN, "--enable-credential", ENABLE])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("fleet.log")).expect("fleet log"),
-            ))
-            .spawn()
-            .expect("starting tests/peers/fleet.py");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("fleet stdout");
-        let fleet = Self { child, stdin };
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading the fleet's first line");
-        assert_eq!(
-            line.trim(),
-            format!("ready {} devices", devices()),
-            "the fleet did not start; its log:\n{}",
-            std::fs::read_to_string(dir.join("fleet.log")).unwrap_or_default()
-        );
-        fleet
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn first_line(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .expect("reading a fleet password file")
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn password_credential(name: &str, password: String) -> NewCredential {
-    NewCredential {
-        name: name.into(),
-        kind: Kind::SshPassword,
-        bindings: vec!["127.0.0.1".into()],
-        packs: vec![],
-        public: vec![(PublicField::Username, "admin".into())],
-        secrets: vec![("password", Zeroizing::new(password.into_bytes()))],
-    }
-}
-
-/// An ORCH_HOME with netdev installed and granted, the fleet's inventory, credentials and host
-/// keys: what `scripts/demo` does with the CLI, through the library.
-fn prepare_home(tokio: &tokio::runtime::Runtime, runtime: &Runtime, home: &Home, fleet: &Path) {
-    let store = Store::open(&home.database()).expect("store");
-    let packs = Packs::new(home, &store, runtime);
-    tokio
-        .block_on(packs.add(&guest("netdev"), &|_| {}))
-        .expect("adding netdev");
-    store
-        .add_grants(
-            "netdev",
-            &["ssh:inventory".into(), "catalog:inventory".into()],
-        )
-        .expect("granting netdev");
-    let devices = orch::catalog::parse_inventory(&fleet.join("inventory.yaml")).expect("inventory");
-    orch::catalog::import(&store, &devices).expect("importing the inventory");
-    let key = MasterKey::parse(MASTER_KEY, "the bench").expect("master key");
-    let vault = Vault::new(&store);
-    vault
-        .set(
-            &key,
-            password_credential(LOGIN, first_line(&fleet.join("password"))),
-        )
-        .expect("login credential");
-    vault
-        .set(
-            &key,
-            password_credential(ENABLE, first_line(&fleet.join("enable-password"))),
-        )
-        .expect("enable credential");
-    // Host keys trusted up front from the fleet's known_hosts, so the runs use the strict
-    // policy and write nothing but configs.
-    let known = std::fs::read_to_string(fleet.join("known_hosts")).expect("known_hosts");
-    for line in known.lines().filter(|l| !l.trim().is_empty()) {
-        let (destination, key_line) = line.split_once(' ').expect("known_hosts line");
-        let port: u16 = destination
-            .trim_start_matches("[127.0.0.1]:")
-            .parse()
-            .expect("known_hosts port");
-        let presented = PresentedKey::parse(key_line).expect("host key");
-        store
-            .add_host_key(&presented.row("127.0.0.1", port, "bench"))
-            .expect("recording a host key");
-    }
-}
-
-/// Runs `workflow` with `input` in `home`; returns the wall time and the output.
-fn run_workflow(
-    tokio: &tokio::runtime::Runtime,
-    runtime: &Arc<Runtime>,
-    home: &Home,
-    workflow: &str,
-    input: Value,
-) -> (Duration, Value) {
-    let store = Store::open(&home.database()).expect("store");
-    let packs = Packs::new(home, &store, runtime);
-    let key = MasterKey::parse(MASTER_KEY, "the bench").expect("master key");
-    let broker = Broker::with_store(
-        Store::open(&home.database()).expect("broker store"),
-        key,
-        BrokerSettings {
-            host_key_policy: HostKeyPolicy::Strict,
-        },
-    )
-    .expect("broker");
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    let engine = Engine::new(
-        &store,
-        packs,
-        Arc::clone(runtime),
-        broker,
-        &Quiet,
-        Settings {
-            workflows_dir: Some(workspace().join("workflows")),
-            ..Settings::default()
-        },
-        stop_rx,
-    );
-    let Value::Object(input) = input else {
-        panic!("workflow input must be an object")
-    };
-    let started = Instant::now();
-    let outcome = tokio
-        .block_on(engine.start(workflow, input, &[]))
-        .expect("run");
-    let wall = started.elapsed();
-    assert_eq!(outcome.status, RunState::Succeeded, "{outcome:#?}");
-    (wall, outcome.output.unwrap_or(Value::Null))
 }
 
 fn orch_backup(tokio: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, home: &Home) -> Duration {
@@ -305,15 +112,6 @@ fn netmiko_backup(
     (wall, pool)
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 fn main() {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -321,10 +119,16 @@ fn main() {
         .expect("tokio");
     let dir = tempfile::tempdir().expect("temp dir");
     let fleet_dir = dir.path().join("fleet");
-    let fleet = Fleet::start(&fleet_dir);
+    let fleet = Fleet::start(&fleet_dir, devices(), false);
     let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime"));
     let home = Home::open(dir.path().join("home")).expect("home");
-    prepare_home(&tokio, &runtime, &home, &fleet_dir);
+    prepare_home(
+        &tokio,
+        &runtime,
+        &home,
+        &fleet_dir,
+        &[("netdev", &["ssh:inventory", "catalog:inventory"])],
+    );
 
     // One device alone (an IOS device with enable, then an EOS one): the per-device floor,
     // which is mostly fakenos reading what is typed at 10 ms per byte.

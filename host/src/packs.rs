@@ -4,8 +4,10 @@
 pub mod cache;
 pub mod manifest;
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -263,6 +265,11 @@ pub struct Packs<'a> {
     home: &'a Home,
     store: &'a Store,
     runtime: &'a Runtime,
+    /// Packs compiled and linked by this value, by name and digest: a workflow that runs a
+    /// sub-workflow per device loads each pack once per process, not once per child run
+    /// (reading, hashing and deserialising megabytes of machine code each time was most of
+    /// the engine's own cost in a fleet check). A new version of a pack has another digest.
+    linked: Mutex<HashMap<(String, String), PreparedPack>>,
 }
 
 impl<'a> Packs<'a> {
@@ -272,6 +279,7 @@ impl<'a> Packs<'a> {
             home,
             store,
             runtime,
+            linked: Mutex::new(HashMap::new()),
         }
     }
 
@@ -494,17 +502,33 @@ impl<'a> Packs<'a> {
     /// Loads the pack called `name` for invocation (from the compiled cache when it can).
     pub fn load(&self, name: &str) -> anyhow::Result<LoadedPack> {
         let installed = self.get(name)?;
+        let key = (name.to_owned(), installed.digest.clone());
+        if let Some(prepared) = self.linked().get(&key).cloned() {
+            return Ok(LoadedPack {
+                installed,
+                prepared,
+                cache: CacheOutcome::Hit,
+            });
+        }
         let (component, cache) =
             cache::load(self.home, self.store, self.runtime, name, &installed.digest)?;
         let prepared = self
             .runtime
             .prepare(name, &component)
             .with_context(|| format!("linking pack {name:?}"))?;
+        self.linked().insert(key, prepared.clone());
         Ok(LoadedPack {
             installed,
             prepared,
             cache,
         })
+    }
+
+    fn linked(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), PreparedPack>> {
+        // A panic while holding the lock leaves a map that is still consistent.
+        self.linked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

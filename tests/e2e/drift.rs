@@ -1,7 +1,7 @@
 //! The configuration-drift and backup workflows (`workflows/config-drift.yaml`,
 //! `workflows/config-backup.yaml`, `workflows/backup-device.yaml`) end to end: the real `orch`
-//! binary with the netdev, servicenow and text packs installed, a fakenos fleet whose running
-//! configs really change ([`crate::fleet`]) and the ServiceNow stand-in
+//! binary with the netdev, servicenow, text and golden packs installed, a fakenos fleet whose
+//! running configs really change ([`crate::fleet`]) and the ServiceNow stand-in
 //! ([`crate::servicenow_peer`]). Covered: no drift, drift kept (ticket, new golden), drift
 //! reverted (device restored), an unreachable device during a backup, a 5xx during the ticket
 //! creation, and a crash during the ticket creation followed by `orch runs resume`. Every `orch`
@@ -32,7 +32,7 @@ pub(crate) const DRIFT_LINE: &str = "snmp-server community public RO";
 /// The `config_user` input: the ticket's caller.
 const CONFIG_USER: &str = "jdoe";
 
-/// A fleet, the ServiceNow stand-in, and a host with the three packs installed and granted,
+/// A fleet, the ServiceNow stand-in, and a host with the four packs installed and granted,
 /// the fleet's inventory imported (credential `lab`) and the ServiceNow credential
 /// `servicenow` (the workflow's default) stored.
 pub(crate) struct Lab {
@@ -46,7 +46,7 @@ impl Lab {
         let fleet = Fleet::start(specs);
         let snow = ServiceNow::start();
         let host = TestHost::new();
-        for pack in ["netdev", "servicenow", "text"] {
+        for pack in ["netdev", "servicenow", "text", "golden"] {
             let wasm = guest(pack);
             host.orch(&["pack", "add", wasm.to_str().expect("utf-8 path"), "--yes"])
                 .ok();

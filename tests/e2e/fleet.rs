@@ -33,6 +33,12 @@ pub struct DeviceSpec {
     pub config: String,
     /// Whether `enable` asks for a password (a random one, see [`Device::enable_password`]).
     pub enable_password: bool,
+    /// Served by fakenos's own platform `platform` (canned answers, a bare `Unknown command`
+    /// for anything else) instead of our NOS plugin; `config` is unused.
+    pub stock: bool,
+    /// No 10 ms sleep per typed byte (fakenos's default, like a slow device): for tests that
+    /// type a lot and do not measure time. It applies to the whole fakenos process.
+    pub fast: bool,
 }
 
 impl DeviceSpec {
@@ -43,7 +49,24 @@ impl DeviceSpec {
             platform: platform.to_owned(),
             config: config.to_owned(),
             enable_password: false,
+            stock: false,
+            fast: false,
         }
+    }
+
+    /// A device `name` served by fakenos's stock platform `fakenos_platform`, which answers
+    /// commands it does not know with a bare `Unknown command`.
+    pub fn stock(name: &str, fakenos_platform: &str) -> Self {
+        Self {
+            stock: true,
+            ..Self::new(name, fakenos_platform, "")
+        }
+    }
+
+    /// Turns fakenos's per-byte sleep off (see [`DeviceSpec::fast`]).
+    pub fn fast(mut self) -> Self {
+        self.fast = true;
+        self
     }
 
     /// Makes `enable` ask for a random password.
@@ -106,19 +129,26 @@ impl Fleet {
                 "platform": spec.platform,
                 "enable_password": enable_password,
                 "config": spec.config,
+                "fast": spec.fast,
             });
             let settings_path = dir.join(format!("{}.yaml", spec.name));
             std::fs::write(&settings_path, settings.to_string()).expect("writing device settings");
-            hosts.insert(
-                spec.name.clone(),
+            let host = if spec.stock {
+                serde_json::json!({
+                    "port": port,
+                    "platform": spec.platform,
+                    "nos": { "plugin": spec.platform },
+                })
+            } else {
                 serde_json::json!({
                     "port": port,
                     // fakenos checks the platform name; our plugin reads its own from settings.
                     "platform": spec.platform,
                     "nos": { "plugin": plugin },
                     "configuration_file": settings_path,
-                }),
-            );
+                })
+            };
+            hosts.insert(spec.name.clone(), host);
             devices.push(Device {
                 name: spec.name.clone(),
                 platform: spec.platform.clone(),
@@ -177,6 +207,74 @@ impl Fleet {
     /// What fakenos logged so far (warnings and errors).
     pub fn log(&self) -> String {
         self.process.log()
+    }
+
+    /// What netmiko (the oracle, `tests/peers/netmiko_oracle.py`) reads on device `name` for
+    /// each of `commands`: its `send_command` output, in privileged mode where the platform has
+    /// one. Panics with netmiko's error.
+    pub fn netmiko(&self, name: &str, commands: &[&str]) -> Vec<String> {
+        self.netmiko_request(name, commands, false)
+            .iter()
+            .map(|o| o.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// What netmiko's own TextFSM parsing (ntc-templates, as `send_command(use_textfsm=True)`)
+    /// makes of each command's output on device `name`: a list of records, or the raw text
+    /// when no template matched.
+    pub fn netmiko_parsed(&self, name: &str, commands: &[&str]) -> Vec<serde_json::Value> {
+        self.netmiko_request(name, commands, true)
+    }
+
+    fn netmiko_request(
+        &self,
+        name: &str,
+        commands: &[&str],
+        textfsm: bool,
+    ) -> Vec<serde_json::Value> {
+        let device = self.device(name);
+        let request = serde_json::json!({
+            "device_type": device.platform,
+            "host": HOST,
+            "port": device.port,
+            "username": self.username,
+            "password": self.password,
+            "secret": device.enable_password.clone().unwrap_or_default(),
+            "commands": commands,
+            "textfsm": textfsm,
+        });
+        let mut child = std::process::Command::new(peers::venv_python())
+            .arg(workspace().join("tests/peers/netmiko_oracle.py"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the netmiko oracle");
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().expect("oracle stdin");
+            stdin
+                .write_all(request.to_string().as_bytes())
+                .expect("writing the oracle's request");
+        }
+        let out = child.wait_with_output().expect("waiting for the oracle");
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+            panic!(
+                "netmiko oracle on {name}: {err}; stdout {:?}, stderr {:?}\nfakenos log:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log()
+            )
+        });
+        answer["outputs"]
+            .as_array()
+            .unwrap_or_else(|| {
+                panic!(
+                    "netmiko could not read {name}: {answer}\nfakenos log:\n{}",
+                    self.log()
+                )
+            })
+            .clone()
     }
 
     /// The orch inventory (`orch inventory import`) of the fleet: every device at [`HOST`] with

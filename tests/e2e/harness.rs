@@ -254,6 +254,24 @@ impl TestHost {
         conn
     }
 
+    /// Loads the TextFSM templates `netdev.facts` reads into this home's catalog with
+    /// `scripts/load-templates` (ntc-templates from the peers' venv, our corrections).
+    pub fn load_templates(&self) {
+        let out = Command::new(workspace().join("scripts/load-templates"))
+            .args(["--orch", env!("CARGO_BIN_EXE_orch"), "--python"])
+            .arg(crate::peers::venv_python())
+            .current_dir(workspace())
+            .env("ORCH_HOME", self.home.path())
+            .output()
+            .expect("running scripts/load-templates");
+        assert!(
+            out.status.success(),
+            "scripts/load-templates failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The workspace's example workflow directory.
     pub fn examples() -> PathBuf {
         workspace().join("workflows")

@@ -3,6 +3,7 @@
 
 mod fleet;
 mod harness;
+mod lab;
 mod peers;
 mod server;
 
@@ -11,7 +12,9 @@ mod api;
 mod catalog;
 mod closed_loop;
 mod console;
+mod compliance;
 mod crash;
+mod discover;
 mod drift;
 mod grants;
 mod hostile;

@@ -833,8 +833,9 @@ fn cancel_of_a_waiting_run_ends_it_at_once() {
 
 #[test]
 fn every_example_validates_offline_and_draws_its_graph() {
-    // config-drift and backup-device name netdev and servicenow actions; drift.rs runs them.
-    let host = TestHost::with_packs(&["misbehave", "text", "netdev", "servicenow"]);
+    // The network workflows name netdev, golden and servicenow actions; drift.rs, discover.rs
+    // and compliance.rs run them.
+    let host = TestHost::with_packs(&["misbehave", "text", "netdev", "servicenow", "golden"]);
     let dir = examples();
     let mut seen = 0;
     for entry in std::fs::read_dir(TestHost::examples()).expect("workflows/") {
@@ -862,8 +863,8 @@ fn every_example_validates_offline_and_draws_its_graph() {
         assert!(graph.ok().contains("digraph"), "{graph:#?}");
     }
     assert_eq!(
-        seen, 6,
-        "a new example needs a run test (here or in drift.rs)"
+        seen, 13,
+        "a new example needs a run test (here, in drift.rs, discover.rs or compliance.rs)"
     );
     // Without the packs installed, the pack actions are unknown.
     let bare = TestHost::new();

@@ -9,7 +9,8 @@ Python (``scripts/setup`` creates ``target/peers-venv``)::
     target/peers-venv/bin/python tests/peers/fleet.py --dir DIR \\
         (--spec R1:cisco_ios,SW1:arista_eos | --count 50 --platforms cisco_ios,arista_eos) \\
         [--username admin] [--password-file F] [--enable-password-file F] \\
-        [--credential lab] [--enable-credential lab-enable] [--configs DIR] [--ignore-stdin]
+        [--credential lab] [--enable-credential lab-enable] [--configs DIR] [--ignore-stdin] \\
+        [--fast]
 
 Writes into DIR:
 - ``fakenos.yaml`` and one ``NAME.yaml`` per device (fakenos's inventory and our plugin's
@@ -25,6 +26,9 @@ Passwords: read from the files (first line) so they never show in a process list
 file means a random password, written to that path (mode 0600). With ``--enable-password-file``
 every Cisco IOS device's ``enable`` asks for that password (EOS devices enable without one, as
 they do out of the box); without it no device asks.
+
+fakenos sleeps 10 ms after each byte a client types, like a slow device; ``--fast`` turns that
+off for the whole fleet, to measure what a client itself costs.
 
 Devices of ``--spec`` boot with ``--configs DIR/NAME.cfg`` when that file exists; other devices
 boot with a generated config of realistic size (hostname, interfaces, routing, management lines).
@@ -74,6 +78,11 @@ def parse_args(argv):
     )
     parser.add_argument("--configs", type=Path, help="directory of NAME.cfg initial configs")
     parser.add_argument("--ignore-stdin", action="store_true")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="no 10 ms sleep per typed byte (to measure a client's own cost)",
+    )
     parser.add_argument("--log-level", default="error", help="fakenos's log level")
     return parser.parse_args(argv)
 
@@ -230,6 +239,7 @@ def main(argv):
             "platform": platform,
             "enable_password": enable if asks_enable else None,
             "config": config,
+            "fast": args.fast,
         }
         settings_path = args.dir / f"{name}.yaml"
         fd = os.open(settings_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

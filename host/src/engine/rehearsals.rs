@@ -176,7 +176,7 @@ mod tests {
         examples.sort();
         assert_eq!(
             examples.len(),
-            6,
+            13,
             "a new example needs specs in workflows/tests"
         );
         for name in &examples {

@@ -1,4 +1,5 @@
-//! The three actions: inputs, outputs and what each does with a device of the inventory.
+//! The actions (`get_running_config`, `run_commands`, `push_config`, `facts`): inputs, outputs
+//! and what each does with a device of the inventory.
 
 use std::time::Duration;
 
@@ -7,8 +8,9 @@ use orch_sdk::{ActionError, Context, catalog};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{self, Refusal};
+use crate::cli::{self, Commitment, Confirm, Refusal};
 use crate::config;
+use crate::facts;
 use crate::profile::{self, Access};
 
 /// How long a command run over exec (Linux) may take.
@@ -73,6 +75,21 @@ pub struct GetRunningConfigInput {
     /// `enable_credential`.
     #[serde(default)]
     enable_credential: Option<String>,
+    /// `native` (default): the platform's own display; `set`: set commands, on platforms that
+    /// have that display (Junos `show configuration | display set`).
+    #[serde(default)]
+    format: Format,
+}
+
+/// A config display.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// The platform's own display (Junos: hierarchical, in braces).
+    #[default]
+    Native,
+    /// Set commands (Junos).
+    Set,
 }
 
 /// Output of `get_running_config`.
@@ -85,6 +102,8 @@ pub struct GetRunningConfigOutput {
     /// The running config, normalised: no banners or size lines, no trailing spaces, `\n`
     /// line ends, ending with one `\n`.
     config: String,
+    /// The display it is in.
+    format: Format,
 }
 
 pub fn get_running_config(
@@ -92,11 +111,23 @@ pub fn get_running_config(
     ctx: &Context,
 ) -> Result<GetRunningConfigOutput, ActionError> {
     let Resolved { device, access } = resolve(&input.device)?;
+    let set = input.format == Format::Set;
     let config = match access {
         Access::Cli(profile) => {
+            if set && profile.show_running_set.is_none() {
+                return Err(ActionError::invalid_input(format!(
+                    "format set: platform {} has no set-command display; use format native",
+                    profile.platform
+                )));
+            }
             let credential = enable_credential(input.enable_credential.as_deref(), &device);
             let cli = cli::open(profile, &device.name, credential)?;
-            config::clean_running_config(profile, &cli.show_running()?)
+            config::clean_running_config(profile, &cli.show_running(set)?)
+        }
+        Access::Exec if set => {
+            return Err(ActionError::invalid_input(
+                "format set: linux configs are files; use format native",
+            ));
         }
         Access::Exec => {
             let path = config_path(&device)?;
@@ -128,6 +159,7 @@ pub fn get_running_config(
         device: device.name,
         platform: device.platform,
         config,
+        format: input.format,
     })
 }
 
@@ -233,9 +265,19 @@ pub struct PushConfigInput {
     /// (see the pack's replace rule). Default: merge, only adding and changing lines.
     #[serde(default)]
     replace: bool,
-    /// Save the running config to startup afterwards (`write memory`).
+    /// Save the running config to startup afterwards (`write memory`, `save`, …; on
+    /// platforms where a commit persists the config, nothing more is done).
     #[serde(default)]
     save: bool,
+    /// On platforms with a candidate config (Junos, IOS XR): commit with a confirm timer of
+    /// this many seconds (raised to the platform's minimum), then confirm once the device still
+    /// answers, so a change that cuts the device off rolls itself back.
+    #[serde(default)]
+    confirm_seconds: Option<u32>,
+    /// With `confirm_seconds`: leave the commit unconfirmed (the device rolls it back unless
+    /// someone confirms in time).
+    #[serde(default)]
+    leave_unconfirmed: bool,
     /// Vault credential holding the enable secret; default: the device var `enable_credential`.
     #[serde(default)]
     enable_credential: Option<String>,
@@ -262,12 +304,21 @@ pub enum PushConfigOutput {
         mode: String,
         /// Whether the config was saved to startup.
         saved: bool,
+        /// On platforms with a candidate config: how it was committed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        committed: Option<Commitment>,
     },
 }
 
 pub fn push_config(input: PushConfigInput, ctx: &Context) -> Result<PushConfigOutput, ActionError> {
-    let target = config::parse_blocks(&input.config.text());
-    if target.is_empty() && !input.replace {
+    let text = input.config.text();
+    // Before any host call: a config of comments and end markers only is a mistake.
+    let has_lines = text.lines().map(str::trim).any(|line| {
+        !line.is_empty()
+            && !line.starts_with(['!', '#'])
+            && !matches!(line, "end" | "return" | ": end")
+    });
+    if !has_lines && !input.replace {
         return Err(ActionError::invalid_input(
             "config has no config lines; pass the lines to apply",
         ));
@@ -282,18 +333,29 @@ pub fn push_config(input: PushConfigInput, ctx: &Context) -> Result<PushConfigOu
             ),
         ));
     };
+    let syntax = profile.syntax;
+    if input.confirm_seconds.is_some() && profile.commit.is_none() {
+        return Err(ActionError::invalid_input(format!(
+            "confirm_seconds: platform {} has no candidate config to commit with a confirm timer",
+            profile.platform
+        )));
+    }
+    let confirm = input.confirm_seconds.map(|seconds| Confirm {
+        seconds,
+        leave_unconfirmed: input.leave_unconfirmed,
+    });
     let mode = if input.replace { "replace" } else { "merge" }.to_owned();
     let credential = enable_credential(input.enable_credential.as_deref(), &device);
     // A merge dry run needs no device at all; a replace needs the running config to diff.
     let mut cli_open = None;
     let lines = if input.replace {
         let cli = cli::open(profile, &device.name, credential)?;
-        let running =
-            config::parse_blocks(&config::clean_running_config(profile, &cli.show_running()?));
+        let set = profile.show_running_set.is_some();
+        let running = config::clean_running_config(profile, &cli.show_running(set)?);
         cli_open = Some(cli);
-        config::replace_lines(&running, &target, profile.section_exit)
+        config::replace_lines(syntax, &running, &text)
     } else {
-        config::merge_lines(&target, profile.section_exit)
+        config::merge_lines(syntax, &text)
     };
     if input.dry_run {
         return Ok(PushConfigOutput::DryRun {
@@ -305,7 +367,7 @@ pub fn push_config(input: PushConfigInput, ctx: &Context) -> Result<PushConfigOu
         Some(cli) => cli,
         None => cli::open(profile, &device.name, credential)?,
     };
-    push_lines(&cli, &device.name, lines, mode, input.save, ctx)
+    push_lines(&cli, &device.name, lines, mode, input.save, confirm, ctx)
 }
 
 fn push_lines(
@@ -314,6 +376,7 @@ fn push_lines(
     lines: Vec<String>,
     mode: String,
     save: bool,
+    confirm: Option<Confirm>,
     ctx: &Context,
 ) -> Result<PushConfigOutput, ActionError> {
     if lines.is_empty() {
@@ -323,25 +386,31 @@ fn push_lines(
             errors: Vec::new(),
             mode,
             saved: false,
+            committed: None,
         });
     }
-    let (sent, refusal) = cli.configure(&lines)?;
-    if let Some(refusal) = refusal {
+    let configured = cli.configure(&lines, confirm)?;
+    let sent = configured.sent;
+    if let Some(refusal) = configured.refusal {
+        let applied = if cli.has_candidate() {
+            "the candidate was thrown away, nothing was applied".to_owned()
+        } else {
+            format!(
+                "{} of {} lines were applied before it",
+                sent.len() - 1,
+                lines.len()
+            )
+        };
         return Err(ActionError::new(
             "rejected",
             format!(
-                "device {device:?} refused {:?}: {}; {} of {} lines were applied before it, the rest was not sent",
-                refusal.line,
-                refusal.error,
-                sent.len() - 1,
-                lines.len()
+                "device {device:?} refused {:?}: {}; {applied}, the rest was not sent",
+                refusal.line, refusal.error,
             ),
         )
         .with_details(serde_json::json!({ "sent": sent, "errors": [refusal] })));
     }
-    if save {
-        cli.save()?;
-    }
+    let saved = if save { cli.save()? } else { false };
     ctx.info(&format!(
         "sent {} config lines to {device} ({mode})",
         sent.len()
@@ -350,6 +419,92 @@ fn push_lines(
         sent,
         errors: Vec::new(),
         mode,
-        saved: save,
+        saved,
+        committed: configured.committed,
+    })
+}
+
+/// Input of `facts`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FactsInput {
+    /// Inventory name of the device.
+    device: String,
+    /// Vault credential holding the enable secret; default: the device var `enable_credential`.
+    #[serde(default)]
+    enable_credential: Option<String>,
+}
+
+/// Output of `facts`.
+#[derive(Serialize, JsonSchema)]
+pub struct FactsOutput {
+    /// Inventory name of the device.
+    device: String,
+    /// Its platform.
+    platform: String,
+    /// The normalised facts.
+    facts: facts::Facts,
+    /// The commands read and the templates that parsed them.
+    parsed: Vec<facts::Parsed>,
+}
+
+/// Reads every command of the platform's facts spec and parses it; a template missing from the
+/// catalog fails before the device is touched.
+pub fn facts(input: FactsInput, ctx: &Context) -> Result<FactsOutput, ActionError> {
+    let Resolved { device, access } = resolve(&input.device)?;
+    let Access::Cli(profile) = access else {
+        return Err(ActionError::new(
+            "unsupported_platform",
+            format!(
+                "facts reads network CLIs; device {:?} is {}, which has no facts templates; supported: {}",
+                device.name,
+                device.platform,
+                facts::SPECS
+                    .iter()
+                    .map(|s| s.platform)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    let spec = facts::spec(profile.platform).ok_or_else(|| {
+        ActionError::new(
+            "unsupported_platform",
+            format!("no facts templates for platform {}", profile.platform),
+        )
+    })?;
+    let templates = spec
+        .sources()
+        .map(|source| facts::load_template(source.template))
+        .collect::<Result<Vec<_>, _>>()?;
+    let credential = enable_credential(input.enable_credential.as_deref(), &device);
+    let cli = cli::open(profile, &device.name, credential)?;
+    let mut records = Vec::new();
+    let mut parsed = Vec::new();
+    for (source, template) in spec.sources().zip(&templates) {
+        let out = cli.show(source.command)?;
+        let these = facts::parse(source, template, &out)?;
+        parsed.push(facts::Parsed {
+            command: source.command.to_owned(),
+            template: facts::template_key(source.template),
+            records: these.len(),
+        });
+        records.push(these);
+    }
+    let slices: Vec<&[_]> = records.iter().map(Vec::as_slice).collect();
+    let facts = facts::normalise(spec, &slices, &facts::prompt_hostname(cli.login_prompt()))?;
+    ctx.info(&format!(
+        "{}: {} {} {}, {} interfaces",
+        device.name,
+        facts.vendor,
+        facts.model,
+        facts.os_version,
+        facts.interfaces.len()
+    ));
+    Ok(FactsOutput {
+        device: device.name,
+        platform: device.platform,
+        facts,
+        parsed,
     })
 }

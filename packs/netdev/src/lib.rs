@@ -1,15 +1,19 @@
-//! The `netdev` pack: read the running config of a network device, run commands on it, and push
-//! config to it (merge or replace, with a dry run). Devices are named by their inventory name:
+//! The `netdev` pack: read the running config of a network device, run commands on it, push
+//! config to it (merge or replace, with a dry run), and read its normalised facts ([`facts`]:
+//! show output parsed by TextFSM templates kept in the catalog). Devices are named by their inventory name:
 //! the pack reads the platform from the catalog and connects with an inventory SSH target, so the
 //! host supplies address, port and credential and the pack never sees a secret (the host's
 //! `elevate` types `enable` and the enable secret itself).
 //!
-//! Platforms: `cisco_ios` and `arista_eos` through an interactive CLI ([`profile`]), `linux`
-//! through exec (the config is the file named by the device var `config_path`).
+//! Platforms: `cisco_ios`, `arista_eos`, `cisco_nxos`, `cisco_xr`, `cisco_asa`, `huawei_vrp` and
+//! `juniper_junos` through an interactive CLI ([`profile`]; their config syntax and remediation
+//! rules are `netcfg`'s), `linux` through exec (the config is the file named by the device var
+//! `config_path`).
 
 mod actions;
 mod cli;
 pub mod config;
+pub mod facts;
 pub mod profile;
 
 use orch_sdk::{Action, DestinationKind, Pack, PackDef};
@@ -23,8 +27,10 @@ impl Pack for Netdev {
             .vendor("orch")
             .description(
                 "Reads running configs, runs commands and pushes config (merge or replace, with a \
-                 dry run) on network devices of the inventory (cisco_ios, arista_eos over an \
-                 interactive CLI; linux over exec), with credentials the host supplies.",
+                 dry run, commit and confirmed commit where the platform has them) on network \
+                 devices of the inventory (cisco_ios, arista_eos, cisco_nxos, cisco_xr, \
+                 cisco_asa, huawei_vrp, juniper_junos over an interactive CLI; linux over exec), \
+                 with credentials the host supplies.",
             )
             .destination(
                 DestinationKind::Ssh,
@@ -35,6 +41,11 @@ impl Pack for Netdev {
                 DestinationKind::Catalog,
                 "inventory",
                 "device platforms and credentials",
+            )
+            .destination(
+                DestinationKind::Catalog,
+                "templates",
+                "TextFSM templates (ntc-templates) that parse show output into facts",
             )
             .action(Action::new(
                 "get_running_config",
@@ -66,6 +77,15 @@ impl Pack for Netdev {
                 )
                 .non_idempotent(),
             )
+            .action(Action::new(
+                "facts",
+                "Read a device's normalised facts (hostname, vendor, model, OS version, serial, \
+                 uptime, interfaces with state and addresses) from its show output, parsed by \
+                 TextFSM templates of the catalog's templates collection (ntc-templates, loaded \
+                 by scripts/load-templates); output a template does not recognise is an error \
+                 naming the command and the template.",
+                actions::facts,
+            ))
     }
 }
 
@@ -77,7 +97,7 @@ mod tests {
     use orch_sdk::Context;
 
     #[test]
-    fn describes_three_actions_and_inventory_destinations() {
+    fn describes_its_actions_and_destinations() {
         let def = Netdev::define();
         assert_eq!(def.name(), "netdev");
         let actions: Vec<(&str, bool)> = def
@@ -90,7 +110,8 @@ mod tests {
             [
                 ("get_running_config", true),
                 ("run_commands", false),
-                ("push_config", false)
+                ("push_config", false),
+                ("facts", true)
             ]
         );
         let destinations: Vec<(&str, &str)> = def
@@ -100,7 +121,11 @@ mod tests {
             .collect();
         assert_eq!(
             destinations,
-            [("ssh", "inventory"), ("catalog", "inventory")]
+            [
+                ("ssh", "inventory"),
+                ("catalog", "inventory"),
+                ("catalog", "templates")
+            ]
         );
     }
 
