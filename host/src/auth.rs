@@ -65,6 +65,8 @@ pub struct Principal {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// When the token expires (Unix ms), if it does.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
@@ -181,6 +183,7 @@ pub fn verify_hash(store: &Store, token_hash: &str) -> Result<Principal, AuthErr
     }
     Ok(Principal {
         role: row.role.parse().map_err(|_| AuthError::Unknown)?,
+        expires_at: row.expires_at,
         name: row.name,
     })
 }
@@ -211,7 +214,8 @@ mod tests {
             who,
             Principal {
                 name: "ci".into(),
-                role: Role::Operator
+                role: Role::Operator,
+                expires_at: None,
             }
         );
         assert!(who.require(Role::Viewer).is_ok());

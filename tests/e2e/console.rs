@@ -121,20 +121,30 @@ async fn sign_in(c: &Client, base: &str, token: &str) {
         "/login",
         "an anonymous visit is sent to sign in"
     );
-    c.find(Locator::Css("#token"))
-        .await
-        .expect("token field")
-        .send_keys(token)
-        .await
-        .expect("typing");
-    c.find(Locator::Css("form button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+    type_in(c, "#token", token).await;
+    click(c, "form button[type=submit]").await;
     wait_for(c, "#runs, main h1", 10).await;
     assert_eq!(c.current_url().await.expect("url").path(), "/runs");
+}
+
+/// Clicks the element `css` names.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} to click: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
+/// Types `text` into the field `css` names.
+async fn type_in(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no field {css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("typing in {css}: {e}"));
 }
 
 /// `fetch` from the page: a POST to `path` with `body` and `headers`; the status.
@@ -187,18 +197,8 @@ fn a_person_runs_watches_and_answers_config_drift_in_the_browser() {
         let c = browser(&driver).await;
         // A bad token is refused on the sign-in page, with the reason.
         c.goto(&format!("{base}/login")).await.expect("goto");
-        c.find(Locator::Css("#token"))
-            .await
-            .expect("field")
-            .send_keys("orch_nope")
-            .await
-            .expect("type");
-        c.find(Locator::Css("form button[type=submit]"))
-            .await
-            .expect("button")
-            .click()
-            .await
-            .expect("submit");
+        type_in(&c, "#token", "orch_nope").await;
+        click(&c, "form button[type=submit]").await;
         wait_for(&c, "#problem", 10).await;
         assert!(
             text(&c, "#problem").await.contains("unknown"),
@@ -273,19 +273,9 @@ fn a_person_runs_watches_and_answers_config_drift_in_the_browser() {
             ("config_user", "jdoe".to_owned()),
             ("servicenow_instance", lab.snow.url()),
         ] {
-            c.find(Locator::Css(&format!("#input-{field}")))
-                .await
-                .expect("field")
-                .send_keys(&value)
-                .await
-                .expect("type");
+            type_in(&c, &format!("#input-{field}"), &value).await;
         }
-        c.find(Locator::Css("#run-form button[type=submit]"))
-            .await
-            .expect("run")
-            .click()
-            .await
-            .expect("submit");
+        click(&c, "#run-form button[type=submit]").await;
         wait_for(&c, "#live", 10).await;
         let url = c.current_url().await.expect("url");
         let run = url.path().trim_start_matches("/runs/").to_owned();
@@ -326,18 +316,8 @@ fn a_person_runs_watches_and_answers_config_drift_in_the_browser() {
         );
 
         // Answer in the form.
-        c.find(Locator::Css("#answer-keep"))
-            .await
-            .expect("the keep box")
-            .click()
-            .await
-            .expect("tick");
-        c.find(Locator::Css("#answer-decide-submit"))
-            .await
-            .expect("answer")
-            .click()
-            .await
-            .expect("submit");
+        click(&c, "#answer-keep").await;
+        click(&c, "#answer-decide-submit").await;
         let started = Instant::now();
         loop {
             let status = text(&c, "#run-status").await;
@@ -397,12 +377,7 @@ fn a_person_runs_watches_and_answers_config_drift_in_the_browser() {
         c.set_window_size(1280, 800).await.expect("window");
 
         // Sign out; a viewer sees the run without a button that would fail.
-        c.find(Locator::Css(".who button"))
-            .await
-            .expect("sign out")
-            .click()
-            .await
-            .expect("click");
+        click(&c, ".who button").await;
         wait_for(&c, "#token", 10).await;
         sign_in(&c, &base, &viewer).await;
         c.goto(&format!("{base}/runs/{run}")).await.expect("goto");

@@ -77,15 +77,20 @@ impl Field {
     }
 }
 
+/// The names an object schema's `required` lists.
+pub fn required(schema: &Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// The fields of an object schema, or `None` when the schema is not an object of named
 /// properties (the answer is then one JSON text).
 pub fn fields_of(schema: &Value) -> Option<Vec<Field>> {
     let props = schema.get("properties")?.as_object()?;
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required = required(schema);
     Some(
         props
             .iter()

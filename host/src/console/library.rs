@@ -36,11 +36,7 @@ fn schema_fields(schema: &Value) -> Vec<SchemaField> {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return Vec::new();
     };
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required = forms::required(schema);
     props
         .iter()
         .map(|(name, p)| SchemaField {
@@ -487,13 +483,8 @@ fn workflow_page(
     typed: BTreeMap<String, String>,
 ) -> Result<Response, PageError> {
     let engine = core.engine();
-    let (wf, problems) = blocking(|| engine.check(name)).map_err(|e| {
-        let e = PageError::from(crate::api::failed(&e));
-        PageError {
-            status: e.status,
-            message: e.message,
-        }
-    })?;
+    let (wf, problems) =
+        blocking(|| engine.check(name)).map_err(|e| PageError::from(crate::api::failed(&e)))?;
     let text = std::fs::read_to_string(&wf.source).unwrap_or_default();
     let mut response = page(&WorkflowPage {
         chrome: user.chrome("workflows", format!("Workflow {name}")),

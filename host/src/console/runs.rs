@@ -212,11 +212,8 @@ fn load(core: &Core, id: &str) -> Result<(RunReport, Vec<LogRow>, String), PageE
     blocking(|| -> anyhow::Result<_> {
         let run = engine::find_run(core.store(), id)?;
         let report = engine::report(core.store(), &run)?;
-        let mut logs = core.store().logs(&run.id, 0)?;
         // The latest lines: a chatty run keeps its page small (the API has them all).
-        if logs.len() > LOG_LINES {
-            logs.drain(..logs.len() - LOG_LINES);
-        }
+        let logs = core.store().latest_logs(&run.id, LOG_LINES)?;
         Ok((report, logs, run.definition))
     })
     .map_err(|e| PageError::from(crate::api::failed(&e)))

@@ -90,16 +90,14 @@ pub async fn login(
             return Ok(response);
         }
     };
-    let expires = blocking(|| core.store().api_tokens())
-        .ok()
-        .and_then(|tokens| tokens.into_iter().find(|t| t.name == principal.name))
-        .and_then(|t| t.expires_at);
     let secret = random_hex().map_err(|e| PageError::internal(&e))?;
     let csrf = random_hex().map_err(|e| PageError::internal(&e))?;
     let row = ConsoleSessionRow {
         token_hash,
         csrf,
-        expires_at: expires.map_or(now_ms() + LIFETIME_MS, |t| t.min(now_ms() + LIFETIME_MS)),
+        expires_at: principal
+            .expires_at
+            .map_or(now_ms() + LIFETIME_MS, |t| t.min(now_ms() + LIFETIME_MS)),
     };
     blocking(|| core.store().put_console_session(&auth::hash(&secret), &row))
         .map_err(|e| PageError::internal(&e))?;

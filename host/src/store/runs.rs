@@ -293,6 +293,19 @@ pub(super) fn run_row_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<RunRo
     })
 }
 
+fn log_row(r: &Row<'_>) -> rusqlite::Result<LogRow> {
+    Ok(LogRow {
+        id: r.get(0)?,
+        exec: r.get(1)?,
+        item: r.get(2)?,
+        attempt: r.get(3)?,
+        level: r.get(4)?,
+        message: r.get(5)?,
+        fields: r.get(6)?,
+        at: r.get(7)?,
+    })
+}
+
 const ATTEMPT_COLUMNS: &str = "exec, item, attempt, task, action, input, idempotency_key, starts, \
      started_at, finished_at, outcome";
 
@@ -634,19 +647,23 @@ impl Store {
             "SELECT id, exec, item, attempt, level, message, fields, at FROM logs
              WHERE run_id = ?1 AND id > ?2 ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![run, after], |r| {
-            Ok(LogRow {
-                id: r.get(0)?,
-                exec: r.get(1)?,
-                item: r.get(2)?,
-                attempt: r.get(3)?,
-                level: r.get(4)?,
-                message: r.get(5)?,
-                fields: r.get(6)?,
-                at: r.get(7)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![run, after], log_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The latest `n` log lines of `run`, oldest first (what a page shows of a chatty run).
+    pub fn latest_logs(&self, run: &str, n: usize) -> anyhow::Result<Vec<LogRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, exec, item, attempt, level, message, fields, at FROM logs
+             WHERE run_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(n).unwrap_or(i64::MAX);
+        let mut rows: Vec<LogRow> = stmt
+            .query_map(params![run, limit], log_row)?
+            .collect::<Result<_, _>>()?;
+        rows.reverse();
+        Ok(rows)
     }
 
     /// Records an answer for `step` of `run` (a `core.ask` idempotency key, or `task:NAME`
