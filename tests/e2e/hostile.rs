@@ -621,3 +621,90 @@ fn one_call_carrying_more_than_the_host_copies_fails_naming_the_limit() {
     );
     assert!(!err.contains("fuel"), "wasmtime's words, not ours: {err}");
 }
+
+/// A pack writes markup where the web console shows it (its log lines, its error, its output,
+/// from a run of `orch serve`): the console's pages show the text, never markup that a browser
+/// would run.
+#[test]
+fn markup_a_pack_writes_is_text_on_the_console_pages() {
+    const EVIL: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let host = TestHost::new();
+    add(&host, "hostile", &["--yes"]).ok();
+    let dir = tempfile::tempdir().expect("dir");
+    let input = json!({
+        "lines": [EVIL],
+        "output": { "note": EVIL },
+    });
+    std::fs::write(
+        dir.path().join("evil.yaml"),
+        format!("version: 1\ntasks:\n  evil:\n    action: hostile.log\n    input: {input}\n    next: [{{ do: boom }}]\n  boom:\n    action: hostile.log\n    input: {{ error: {{ code: x, message: \"{EVIL}\" }} }}\n"),
+    )
+    .expect("workflow");
+    let rules = crate::server::rules_dir(&[]);
+    let server = crate::server::Server::start(
+        &host,
+        &[
+            "--workflows",
+            &crate::server::path_str(dir.path()),
+            "--rules",
+            &crate::server::path_str(rules.path()),
+        ],
+    );
+    let token = host
+        .orch(&["token", "create", "ops", "--role", "operator"])
+        .ok()
+        .trim()
+        .to_owned();
+    let (_, head, _) = crate::server::http_text(
+        server.http,
+        "POST",
+        "/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("token={token}").as_bytes(),
+    );
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let (status, body) = crate::server::http(
+        server.http,
+        "POST",
+        "/api/v1/runs",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/json"),
+        ],
+        br#"{"workflow": "evil"}"#,
+    );
+    assert_eq!(status, 202, "{body}");
+    let run = body["run"].as_str().expect("run id").to_owned();
+    crate::server::wait_for(30, "the run to end", || {
+        let (_, _, page) = crate::server::http_text(
+            server.http,
+            "GET",
+            &format!("/api/v1/runs/{run}"),
+            &[("authorization", &format!("Bearer {token}"))],
+            b"",
+        );
+        page.contains("\"status\":\"failed\"").then_some(())
+    });
+    for path in [
+        format!("/runs/{run}"),
+        format!("/runs/{run}/live"),
+        "/workflows/evil".to_owned(),
+    ] {
+        let (status, _, page) =
+            crate::server::http_text(server.http, "GET", &path, &[("cookie", &cookie)], b"");
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(
+            !page.contains("<script>alert") && !page.contains("<img src=x"),
+            "{path} holds the pack's markup: {page}"
+        );
+        assert!(
+            page.contains("&#60;script&#62;alert(1)") || page.contains("&lt;script&gt;alert(1)"),
+            "{path} shows the text, escaped: {page}"
+        );
+    }
+}
