@@ -501,14 +501,27 @@ impl<'a> Engine<'a> {
     /// (with the decision that fired it), so a start interrupted by a crash is made again with
     /// the same id and a run is never started twice: a second start of an id that exists fails.
     pub async fn start_prepared(&self, prepared: Prepared, id: &str) -> anyhow::Result<Outcome> {
-        let run = self.new_run(
+        let run = self.record_prepared(prepared, id)?;
+        self.drive_recorded(run).await
+    }
+
+    /// Records a prepared run as run `id`, leased to this process, without driving it: a
+    /// caller that answers before the drive (the API's `202 {run}`) records first, so the id
+    /// it hands out can be read at once, then drives it with
+    /// [`drive_recorded`](Self::drive_recorded).
+    pub fn record_prepared(&self, prepared: Prepared, id: &str) -> anyhow::Result<RunRow> {
+        self.new_run(
             &prepared.file,
             &prepared.dir,
             prepared.input,
             None,
             Some(id.to_owned()),
             prepared.started_by,
-        )?;
+        )
+    }
+
+    /// Drives a run [`record_prepared`](Self::record_prepared) recorded.
+    pub async fn drive_recorded(&self, run: RunRow) -> anyhow::Result<Outcome> {
         self.drive_row(run, driver::Mode::Start, 0).await
     }
 

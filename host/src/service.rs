@@ -304,18 +304,25 @@ impl Core {
         });
     }
 
-    /// Starts run `id` of `prepared` (asked for through the API) in its own task.
-    pub(crate) fn start_run(self: &Arc<Self>, prepared: Prepared, id: String) {
+    /// Records run `id` of `prepared` (asked for through the API or the console), so the id
+    /// handed back can be read at once, then drives it in its own task.
+    pub(crate) fn start_run(
+        self: &Arc<Self>,
+        prepared: Prepared,
+        id: String,
+    ) -> anyhow::Result<()> {
+        let run = blocking(|| self.engine().record_prepared(prepared, &id))?;
         let core = Arc::clone(self);
         self.counters.count("runs.started");
         self.spawn_run(async move {
-            match core.engine().start_prepared(prepared, &id).await {
+            match core.engine().drive_recorded(run).await {
                 Ok(outcome) => {
                     tracing::info!(run = %id, status = %outcome.status, "run stopped being driven");
                 }
-                Err(err) => tracing::warn!(run = %id, "run failed to start or drive: {err:#}"),
+                Err(err) => tracing::warn!(run = %id, "run failed to drive: {err:#}"),
             }
         });
+        Ok(())
     }
 
     /// Drives `run`, whose lease this process holds (an answer or a rerun was just recorded),

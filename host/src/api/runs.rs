@@ -122,7 +122,8 @@ pub async fn start(
     let prepared = prepared.started_by(format!("api:{}", caller.0.name));
     drop(engine);
     let id = engine::new_run_id();
-    core.start_run(prepared, id.clone());
+    core.start_run(prepared, id.clone())
+        .map_err(|e| failed(&e))?;
     Ok(accepted(json!({ "run": id })))
 }
 

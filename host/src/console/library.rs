@@ -537,7 +537,8 @@ pub async fn start(
         Ok(prepared) => {
             let prepared = prepared.started_by(format!("console:{}", posted.user.principal.name));
             let id = engine::new_run_id();
-            core.start_run(prepared, id.clone());
+            core.start_run(prepared, id.clone())
+                .map_err(|e| PageError::internal(&e))?;
             Ok(Redirect::to(&format!("/runs/{id}")).into_response())
         }
         Err(err) => workflow_page(
