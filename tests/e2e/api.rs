@@ -327,13 +327,17 @@ fn metrics_count_what_happened(api: &Api) {
     let (status, _, body) = http_text(api.server.http, "GET", "/metrics", &[], b"");
     assert_eq!(status, 401, "{body}");
     let auth = format!("Bearer {}", api.viewer);
-    let (status, head, text) = http_text(
-        api.server.http,
-        "GET",
-        "/metrics",
-        &[("authorization", &auth)],
-        b"",
-    );
+    // A run's task ends a moment after the run's status is written: scrape once none is left.
+    let (status, head, text) = wait_for(30, "no run driven", || {
+        let scraped = http_text(
+            api.server.http,
+            "GET",
+            "/metrics",
+            &[("authorization", &auth)],
+            b"",
+        );
+        scraped.2.contains("orch_active_runs 0").then_some(scraped)
+    });
     assert_eq!(status, 200, "{text}");
     assert!(
         head.to_ascii_lowercase()
