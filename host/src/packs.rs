@@ -2,6 +2,7 @@
 //! removing, and loading one for invocation.
 
 pub mod cache;
+pub mod check;
 pub mod manifest;
 
 use std::collections::HashMap;
@@ -227,12 +228,15 @@ pub enum PackError {
         /// Why it needs confirming, joined.
         reasons: String,
     },
-    /// An installed action's input schema this host cannot use (stored by an older host).
+    /// An installed action's input or output schema this host cannot use (stored by an older
+    /// host).
     #[error(
-        "the input schema of {action} is unusable: {reason}; the pack must be fixed and added \
+        "the {which} schema of {action} is unusable: {reason}; the pack must be fixed and added \
          again"
     )]
     UnusableSchema {
+        /// `input` or `output`.
+        which: &'static str,
         /// `pack.action`.
         action: String,
         /// Why.

@@ -72,6 +72,35 @@ pub struct Invocation {
     pub elapsed: Duration,
 }
 
+impl Invocation {
+    /// Holds a successful output to the output schema its action declared (`action` is
+    /// `pack.action`): one that does not match becomes the action's `invalid_output` error, with
+    /// each violation's path in its details, and the lines the pack logged are kept. Called after
+    /// masking, so a violation that quotes the output quotes it masked.
+    pub fn check_output(&mut self, schema: &crate::schema::Schema, action: &str) {
+        let Ok(output) = &self.result else {
+            return;
+        };
+        // The sandbox already refused an output that is not JSON.
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(output) else {
+            return;
+        };
+        if let Err(mismatch) = schema.check_output(action, &value) {
+            let details: Vec<serde_json::Value> = mismatch
+                .violations
+                .iter()
+                .map(|v| serde_json::json!({ "path": v.path, "message": v.message }))
+                .collect();
+            self.result = Err(ActionError {
+                code: "invalid_output".to_owned(),
+                message: mismatch.to_string(),
+                retryable: false,
+                details: Some(serde_json::Value::Array(details).to_string()),
+            });
+        }
+    }
+}
+
 /// An invocation that the sandbox stopped or could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {

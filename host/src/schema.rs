@@ -1,4 +1,4 @@
-//! JSON Schema checks of action inputs (and of the schemas packs declare).
+//! JSON Schema checks of action inputs and outputs (and of the schemas packs declare).
 //!
 //! The validator is built without remote or file `$ref` resolution: a schema comes from a pack,
 //! and a pack must not be able to make the host fetch anything. Nor work for minutes: what a
@@ -54,14 +54,7 @@ impl fmt::Display for InputRejected {
             self.action,
             if count == 1 { "" } else { "s" }
         )?;
-        for violation in &self.violations {
-            let path = if violation.path.is_empty() {
-                "/"
-            } else {
-                &violation.path
-            };
-            write!(f, "\n  at {path}: {}", violation.message)?;
-        }
+        write_violations(f, &self.violations)?;
         write!(
             f,
             "\nsee the schema with: orch pack show {}",
@@ -92,31 +85,120 @@ impl Schema {
     /// Checks `input`, collecting every violation; refuses it unchecked when the check would
     /// cost more than the host allows.
     pub fn check(&self, action: &str, input: &Value) -> Result<(), InputRejected> {
-        if let Err(reason) = cost::evaluation_cost(&self.document, input) {
-            return Err(InputRejected {
-                action: action.to_owned(),
-                violations: Vec::new(),
-                unchecked: Some(reason),
-            });
-        }
-        let violations: Vec<Violation> = self
-            .validator
-            .iter_errors(input)
-            .map(|err| Violation {
-                path: err.instance_path().to_string(),
-                message: err.to_string(),
-            })
-            .collect();
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(InputRejected {
+        match self.violations(input) {
+            Ok(violations) if violations.is_empty() => Ok(()),
+            Ok(violations) => Err(InputRejected {
                 action: action.to_owned(),
                 violations,
                 unchecked: None,
-            })
+            }),
+            Err(reason) => Err(InputRejected {
+                action: action.to_owned(),
+                violations: Vec::new(),
+                unchecked: Some(reason),
+            }),
         }
     }
+
+    /// Checks what `action` returned against the output schema it declared. Outputs are checked
+    /// like inputs: a pack whose schema says `string` where it returns `null` misleads every
+    /// workflow (and console form) built on that schema.
+    pub fn check_output(&self, action: &str, output: &Value) -> Result<(), OutputMismatch> {
+        match self.violations(output) {
+            Ok(violations) if violations.is_empty() => Ok(()),
+            Ok(violations) => Err(OutputMismatch {
+                action: action.to_owned(),
+                violations,
+                unchecked: None,
+            }),
+            Err(reason) => Err(OutputMismatch {
+                action: action.to_owned(),
+                violations: Vec::new(),
+                unchecked: Some(reason),
+            }),
+        }
+    }
+
+    /// Every way `value` fails the schema, in document order (at most [`MAX_VIOLATIONS`], each
+    /// message at most [`MAX_VIOLATION_TEXT`] bytes: a message quotes the offending value, which
+    /// may be megabytes); `Err` when the check would cost more than the host allows.
+    fn violations(&self, value: &Value) -> Result<Vec<Violation>, String> {
+        cost::evaluation_cost(&self.document, value)?;
+        Ok(self
+            .validator
+            .iter_errors(value)
+            .take(MAX_VIOLATIONS)
+            .map(|err| {
+                let mut message = err.to_string();
+                if message.len() > MAX_VIOLATION_TEXT {
+                    let end = (0..=MAX_VIOLATION_TEXT)
+                        .rev()
+                        .find(|&i| message.is_char_boundary(i))
+                        .unwrap_or(0);
+                    message.truncate(end);
+                    message.push('…');
+                }
+                Violation {
+                    path: err.instance_path().to_string(),
+                    message,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Violations listed per check: enough to fix a document, bounded for terminals and the journal.
+const MAX_VIOLATIONS: usize = 20;
+/// Bytes of one violation's message.
+const MAX_VIOLATION_TEXT: usize = 400;
+
+/// An action's output that does not match the output schema its pack declared: the pack's
+/// fault, reported as the action's `invalid_output` error (never retried).
+#[derive(Debug, thiserror::Error)]
+pub struct OutputMismatch {
+    /// `pack.action` whose output was checked.
+    pub action: String,
+    /// Each violation, in document order.
+    pub violations: Vec<Violation>,
+    /// Why the output was refused without being checked (the check would cost too much).
+    pub unchecked: Option<String>,
+}
+
+impl fmt::Display for OutputMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pack = pack_of(&self.action);
+        if let Some(reason) = &self.unchecked {
+            write!(
+                f,
+                "output of {} was refused unchecked against its declared schema: {reason}",
+                self.action
+            )?;
+        } else {
+            write!(
+                f,
+                "output of {} does not match the output schema its pack declares:",
+                self.action
+            )?;
+            write_violations(f, &self.violations)?;
+        }
+        write!(
+            f,
+            "\nthe pack is at fault: report it to its vendor (a vendor finds this before \
+             shipping with: orch pack check FILE); the schema: orch pack show {pack}"
+        )
+    }
+}
+
+fn write_violations(f: &mut fmt::Formatter<'_>, violations: &[Violation]) -> fmt::Result {
+    for violation in violations {
+        let path = if violation.path.is_empty() {
+            "/"
+        } else {
+            &violation.path
+        };
+        write!(f, "\n  at {path}: {}", violation.message)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -119,6 +119,42 @@ fn an_action_error_exits_1_with_its_code_and_message() {
 }
 
 #[test]
+fn an_output_that_breaks_its_declared_schema_is_invalid_output_naming_the_path() {
+    let host = TestHost::with_packs(&["misbehave"]);
+    let kept = host.orch(&[
+        "action",
+        "run",
+        "misbehave.lie",
+        "--input",
+        r#"{"truthful":true}"#,
+    ]);
+    assert_eq!(kept.output()["name"], "r1", "a truthful output passes");
+    let lying = [
+        "action",
+        "run",
+        "misbehave.lie",
+        "--input",
+        r#"{"truthful":false}"#,
+    ];
+    let err = host.orch(&lying).fails_with(1).to_owned();
+    assert!(
+        err.contains("misbehave.lie failed with invalid_output"),
+        "{err}"
+    );
+    assert!(err.contains("at /name: null is not of type"), "{err}");
+    assert!(err.contains("orch pack check"), "the fix for its vendor: {err}");
+    let mut json = lying.to_vec();
+    json.push("--json");
+    let run = host.orch(&json);
+    assert_eq!(run.code, 1);
+    let body = run.json();
+    assert_eq!(body["error"]["code"], "invalid_output");
+    assert_eq!(body["error"]["retryable"], false);
+    assert_eq!(body["error"]["details"][0]["path"], "/name");
+    assert!(body.get("output").is_none(), "the lying output is not passed on: {body}");
+}
+
+#[test]
 fn pack_logs_go_to_stderr_and_output_to_stdout() {
     let host = TestHost::with_packs(&["misbehave"]);
     let run = host.orch(&[

@@ -22,6 +22,7 @@ mod http_broker;
 mod http_peer;
 mod netdev;
 mod pack_add;
+mod pack_check;
 mod peers_smoke;
 mod sandbox_limits;
 mod secret;

@@ -362,6 +362,25 @@ fn run_time_failures_fail_the_run_with_the_cause_recorded() {
         "{attempt}"
     );
 
+    // An output that breaks the action's declared output schema: a failed attempt with code
+    // invalid_output naming the path, and no retry (the pack is at fault, not the moment).
+    let lying = write(
+        dir.path(),
+        "lying.yaml",
+        "tasks:\n  lie:\n    action: misbehave.lie\n    input: { truthful: false }\n    retry: { count: 2 }\n",
+    );
+    let out = host.orch(&["run", &lying, "--json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let id = out.json()["run"].as_str().expect("run id").to_owned();
+    let report = show(&host, &id);
+    let attempts = task(&report, "lie#1")["attempts"]
+        .as_array()
+        .expect("attempts")
+        .clone();
+    assert_eq!(attempts.len(), 1, "not retried: {attempts:#?}");
+    assert_eq!(attempts[0]["error"]["code"], "invalid_output");
+    assert_eq!(attempts[0]["error"]["details"][0]["path"], "/name");
+
     // An expression that fails only at run time: the run fails naming the expression.
     let expr = write(
         dir.path(),

@@ -99,6 +99,7 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
             })?;
     let schema =
         Schema::compile(&spec.input_schema).map_err(|reason| PackError::UnusableSchema {
+            which: "input",
             action: args.action.clone(),
             reason,
         })?;
@@ -122,7 +123,7 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
             &capabilities,
         )
         .await;
-    let invocation = match invocation {
+    let mut invocation = match invocation {
         Ok(invocation) => invocation,
         Err(stopped) => {
             // The sandbox stopped the action (a limit, a trap, a panic): `--json` still answers
@@ -138,6 +139,17 @@ pub async fn run(session: &Session, command: ActionCommand) -> anyhow::Result<Ex
             return Err(stopped.into());
         }
     };
+    match Schema::compile(&spec.output_schema) {
+        Ok(schema) => invocation.check_output(&schema, &args.action),
+        Err(reason) => {
+            return Err(PackError::UnusableSchema {
+                which: "output",
+                action: args.action.clone(),
+                reason,
+            }
+            .into());
+        }
+    }
 
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -1,4 +1,6 @@
-//! `orch pack add|list|show|grant|revoke|remove`.
+//! `orch pack add|check|list|show|grant|revoke|remove`.
+
+mod check;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -39,6 +41,20 @@ pub enum PackCommand {
         #[arg(long)]
         replace: bool,
         /// Print the installed pack as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a pack file before shipping it, without installing it (no orch home needed).
+    ///
+    /// Takes the steps `pack add` takes (compile, contract and imports, describe, names,
+    /// versions, schemas, destinations), then runs each action's declared examples (the
+    /// `examples` of its input schema) in a sandbox with no grants and holds their output to the
+    /// action's output schema. Exits 1 when anything would make `pack add` refuse the pack or an
+    /// action break its own contract.
+    Check {
+        /// The component file.
+        file: PathBuf,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -83,6 +99,10 @@ pub enum PackCommand {
 }
 
 pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<ExitCode> {
+    // Checking a file needs no home: a vendor runs it on a build machine.
+    if let PackCommand::Check { file, json } = &command {
+        return check::run(session, file, *json).await;
+    }
     let packs = session.packs(Limits::DEFAULT.memory_bytes)?;
     let mut out = std::io::stdout().lock();
     match command {
@@ -273,6 +293,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             )?;
             print_suspended(&mut out, &name, &suspended)?;
         }
+        PackCommand::Check { .. } => unreachable!("checked above, before the home is opened"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -769,7 +769,7 @@ impl<'e, 'a> Driver<'e, 'a> {
             let key = inv.key.clone();
             let handle = tokio::spawn(async move {
                 let started = Instant::now();
-                let result = runtime
+                let mut result = runtime
                     .invoke(
                         &inv.pack,
                         &inv.action,
@@ -779,6 +779,8 @@ impl<'e, 'a> Driver<'e, 'a> {
                         &inv.capabilities,
                     )
                     .await;
+                inv.entry
+                    .check_output(inv.pack.name(), &inv.action, &mut result);
                 let _ = tx.send(invocation_done(inv.key, result, started.elapsed()));
             });
             self.running.insert(key, handle.abort_handle());

@@ -44,7 +44,9 @@ pub enum ComponentError {
     /// A component of some other world.
     #[error(
         "the component does not export `{HANDLER_INTERFACE}`, so it is not an orch pack (it \
-         exports: {exports}); build it against the `pack` world of {CONTRACT} (see the orch-sdk crate)"
+         exports: {exports}); build it against the `pack` world of {CONTRACT}: a Rust pack \
+         exports it with `orch_sdk::export_pack!(YourPack);` at the top level of its library \
+         (a forgotten export_pack! compiles but exports nothing)"
     )]
     OtherWorld {
         /// What it exports instead, comma-separated.

@@ -9,6 +9,12 @@ use similar::{ChangeTag, TextDiff};
 /// Input of `diff`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "old": "hostname r1\nntp server 10.0.0.1\n",
+    "new": "hostname r1\nntp server 10.0.0.2\n",
+    "old_label": "golden",
+    "new_label": "running"
+}))]
 pub struct DiffInput {
     /// The earlier text (for example the last backed-up configuration).
     pub old: String,

@@ -10,6 +10,10 @@ use serde_json::{Map, Value};
 /// Input of `extract`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "text": "interface Gi0/1\n ip address 10.0.0.1 255.255.255.0\n",
+    "pattern": "ip address (?P<ip>\\S+) (?P<mask>\\S+)"
+}))]
 pub struct ExtractInput {
     /// The text to search.
     pub text: String,

@@ -22,6 +22,10 @@ const DEFAULT_STRIP_PATTERNS: &[&str] = &[
 /// Input of `normalize`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "text": "! Last configuration change at 10:02\nhostname r1   \n\n",
+    "drop_blank_lines": true
+}))]
 pub struct NormalizeInput {
     /// The text to normalise.
     pub text: String,

@@ -13,15 +13,23 @@ pub(super) struct Invoke {
     pub(super) context: CallContext,
     pub(super) limits: Limits,
     pub(super) capabilities: CapabilityContext,
+    /// The pack's entry, to hold the output to the action's declared output schema.
+    pub(super) entry: Arc<PackEntry>,
+}
+
+/// One action of a loaded pack with its schemas, each compiled on first use (a pack may have
+/// thousands of actions; a run uses a few).
+pub(super) struct ActionEntry {
+    pub(super) spec: ActionSpec,
+    input: OnceLock<Result<Schema, String>>,
+    output: OnceLock<Result<Schema, String>>,
 }
 
 pub(super) struct PackEntry {
     pub(super) prepared: PreparedPack,
     /// What the pack's invocations are lent; its grants are read once per run.
     pub(super) capabilities: CapabilityContext,
-    /// Each action with its input schema, compiled on first use (a pack may have thousands of
-    /// actions; a run uses a few).
-    pub(super) actions: HashMap<String, (ActionSpec, OnceLock<Result<Schema, String>>)>,
+    pub(super) actions: HashMap<String, ActionEntry>,
     pub(super) names: String,
 }
 
@@ -41,7 +49,14 @@ impl Driver<'_, '_> {
                     .manifest
                     .actions
                     .iter()
-                    .map(|a| (a.name.clone(), (a.clone(), OnceLock::new())))
+                    .map(|a| {
+                        let entry = ActionEntry {
+                            spec: a.clone(),
+                            input: OnceLock::new(),
+                            output: OnceLock::new(),
+                        };
+                        (a.name.clone(), entry)
+                    })
                     .collect();
                 Ok(Arc::new(PackEntry {
                     names: loaded.installed.manifest.action_names(),
@@ -77,7 +92,7 @@ impl Driver<'_, '_> {
                 return;
             }
         };
-        let Some((spec, schema)) = entry.actions.get(name) else {
+        let Some(action) = entry.actions.get(name) else {
             let msg = format!(
                 "pack {pack:?} has no action {name:?}; its actions are: {}",
                 entry.names
@@ -86,7 +101,7 @@ impl Driver<'_, '_> {
                 .push_back(Done::new(key, Err(builtins::error("unknown_action", msg))));
             return;
         };
-        let schema = match schema.get_or_init(|| Schema::compile(&spec.input_schema)) {
+        let schema = match action.input.get_or_init(|| Schema::compile(&action.spec.input_schema)) {
             Ok(schema) => schema,
             Err(reason) => {
                 // Never invoke unchecked: a schema the host can no longer use (a stricter host
@@ -130,7 +145,43 @@ impl Driver<'_, '_> {
             input: input.to_string(),
             limits,
             capabilities: entry.capabilities.clone(),
+            entry: Arc::clone(&entry),
         });
+    }
+}
+
+impl PackEntry {
+    /// Holds a finished invocation's output to `action`'s declared output schema (see
+    /// [`crate::runtime::Invocation::check_output`]). A schema this host can no longer compile
+    /// fails the action as its input schema would.
+    pub(super) fn check_output(
+        &self,
+        pack: &str,
+        action: &str,
+        result: &mut Result<crate::runtime::Invocation, SandboxError>,
+    ) {
+        let (Ok(invocation), Some(entry)) = (result, self.actions.get(action)) else {
+            return;
+        };
+        match entry
+            .output
+            .get_or_init(|| Schema::compile(&entry.spec.output_schema))
+        {
+            Ok(schema) => invocation.check_output(schema, &format!("{pack}.{action}")),
+            Err(reason) => {
+                if invocation.result.is_ok() {
+                    invocation.result = Err(crate::runtime::bindings::ActionError {
+                        code: "invalid_schema".to_owned(),
+                        message: format!(
+                            "the output schema of {pack}.{action} is unusable ({reason}); the \
+                             pack must be fixed and added again"
+                        ),
+                        retryable: false,
+                        details: None,
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -53,7 +53,7 @@ impl Driver<'_, '_> {
                 && entry
                     .actions
                     .get(&name)
-                    .is_some_and(|(spec, _)| !spec.idempotent)
+                    .is_some_and(|action| !action.spec.idempotent)
             {
                 found.push(format!(
                     "task `{}` ({action}, attempt {}) was interrupted and {action} is not idempotent",
@@ -83,7 +83,7 @@ impl Driver<'_, '_> {
             && self.pack(pack).ok().is_some_and(|e| {
                 e.actions
                     .get(action)
-                    .is_some_and(|(spec, _)| !spec.idempotent)
+                    .is_some_and(|action| !action.spec.idempotent)
             })
     }
 }

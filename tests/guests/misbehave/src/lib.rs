@@ -16,6 +16,7 @@ struct Empty {}
 /// against the pack's own.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({ "message": "hello", "count": 2 }))]
 struct Echo {
     message: String,
     count: u32,
@@ -55,6 +56,27 @@ const MIB: usize = 1 << 20;
 // Kept minimal: the host measures a fresh instance running this.
 fn noop(_: Empty, _: &Context) -> Result<Empty, ActionError> {
     Ok(Empty {})
+}
+
+/// Input of `lie`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({ "truthful": false }))]
+struct LieInput {
+    /// Whether to return what the output schema promises.
+    truthful: bool,
+}
+
+/// Output of `lie`: the schema says `name` is a string; an untruthful call returns `null`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Lie {
+    #[schemars(with = "String")]
+    name: Option<String>,
+}
+
+fn lie(input: LieInput, _ctx: &Context) -> Result<Lie, ActionError> {
+    Ok(Lie {
+        name: input.truthful.then(|| "r1".to_owned()),
+    })
 }
 
 fn echo(input: Echo, ctx: &Context) -> Result<Echo, ActionError> {
@@ -173,6 +195,11 @@ impl Pack for Misbehave {
                 huge_output,
             ))
             .action(Action::new("panic", "Panic.", panic))
+            .action(Action::new(
+                "lie",
+                "Return `null` where the output schema promises a string, unless `truthful`.",
+                lie,
+            ))
             .action(Action::new(
                 "slow",
                 "Take `ms` milliseconds, log `tag` and return it.",
