@@ -9,7 +9,7 @@
 )]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "pack",
         // A dependent crate (the pack) expands the export macro, so it must be `pub` and must
         // find the generated types through this crate rather than through its own `self`.
