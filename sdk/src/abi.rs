@@ -115,5 +115,5 @@ pub(crate) fn write_log(level: crate::log::Level, message: &str, fields: Option<
         Level::Warn => WitLevel::Warn,
         Level::Error => WitLevel::Error,
     };
-    orch::pack::log::write(level, message, fields);
+    crate::imports::log::write(level, message, fields);
 }

@@ -119,9 +119,12 @@ mod context;
 mod error;
 mod host_error;
 pub mod http;
+mod imports;
 pub mod log;
 mod pack;
 pub mod ssh;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 #[doc(hidden)]
 #[path = "abi.rs"]
