@@ -122,6 +122,7 @@ pub mod http;
 mod imports;
 pub mod log;
 mod pack;
+pub mod rules;
 pub mod ssh;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -134,7 +135,7 @@ pub use action::Action;
 pub use context::{Context, LogRecord};
 pub use error::ActionError;
 pub use host_error::{ErrorCode, HostError};
-pub use pack::{Destination, DestinationKind, Pack, PackDef};
+pub use pack::{DefinitionError, Destination, DestinationKind, Pack, PackDef};
 
 /// The `schemars` this SDK derives schemas with: a pack's types must implement this version's
 /// `JsonSchema`.
