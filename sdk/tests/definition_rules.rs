@@ -16,7 +16,9 @@ fn every_shared_destination_case_is_decided_as_the_table_says() {
         let accepted = case["accepted"].as_bool().expect("accepted");
         let got = check_destination(kind, pattern);
         if got.is_ok() != accepted {
-            wrong.push(format!("{kind} {pattern:?}: expected accepted={accepted}, got {got:?}"));
+            wrong.push(format!(
+                "{kind} {pattern:?}: expected accepted={accepted}, got {got:?}"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
