@@ -142,10 +142,17 @@ impl HttpRule<'_> {
         self
     }
 
-    /// Replies with `status` and `body` as JSON (`Content-Type: application/json`).
+    /// Replies with `status` and `body` as JSON (with `Content-Type: application/json` unless a
+    /// [`header`](Self::header) set one).
     pub fn reply(mut self, status: u16, body: serde_json::Value) {
-        self.headers
-            .push(("content-type".to_owned(), "application/json".to_owned()));
+        if !self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
+            self.headers
+                .push(("content-type".to_owned(), "application/json".to_owned()));
+        }
         let body = body.to_string().into_bytes();
         self.add_reply(status, body);
     }
@@ -358,6 +365,29 @@ mod tests {
     }
 
     #[test]
+    fn a_json_reply_keeps_a_content_type_set_on_the_rule() {
+        let host = TestHost::new();
+        host.http()
+            .on("GET", "https://api.example.com/")
+            .header("Content-Type", "application/vnd.api+json")
+            .reply(200, json!({ "data": [] }));
+        let response = Request::get("https://api.example.com/")
+            .send()
+            .expect("reply");
+        assert_eq!(
+            response.headers,
+            [(
+                "Content-Type".to_owned(),
+                "application/vnd.api+json".to_owned()
+            )]
+        );
+        assert_eq!(
+            response.json::<serde_json::Value>(),
+            Ok(json!({ "data": [] }))
+        );
+    }
+
+    #[test]
     fn limited_rules_give_way_to_the_next_and_prefixes_match() {
         let host = TestHost::new();
         let http = host.http();
@@ -375,6 +405,7 @@ mod tests {
             .expect("reply");
         assert_eq!((first.status, first.text()), (503, "busy".into()));
         assert_eq!((second.status, second.header("X-Page")), (200, Some("1")));
+        assert_eq!(first.header("content-type"), None);
         assert_eq!(second.url, "https://api.example.com/v1/x?q=1");
         assert!(
             Request::get("https://api.example.com/v2/x")

@@ -202,7 +202,11 @@ pub(super) fn target_name(target: &Target) -> String {
 /// The SSH side of a [`TestHost`](super::TestHost).
 ///
 /// Connecting succeeds to any target unless an [`on_connect`](Self::on_connect) rule fails it;
-/// every exec, typed line and elevation needs a rule.
+/// every exec, typed line and elevation needs a rule. Like the host, a shell refuses
+/// [`elevate`](crate::ssh::Shell::elevate) and [`send_secret`](crate::ssh::Shell::send_secret)
+/// with `denied` once the pack has typed into it; unlike the host, it does not check that the
+/// device showed a password prompt before `send_secret`, and timeouts are not waited for (a
+/// `read_until` whose pattern never matches fails with `timeout` at once).
 #[derive(Debug)]
 pub struct TestSsh<'a> {
     state: &'a RefCell<SshState>,
