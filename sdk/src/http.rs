@@ -41,9 +41,10 @@
 //! | other 400–599+ | `http_status` | no |
 //!
 //! How a workflow's `retry:` treats them: without a `when:` condition, a failed attempt is
-//! retried (up to `count`) unless its error says `retryable: false`, and an attempt that ran past
-//! its task's `timeout` is always retried. So `rate_limited` and `unavailable` are retried, and
-//! so are the host's `timeout` and `unreachable` (which `?` turns into retryable errors), while
+//! retried (up to `count`) unless its error says `retryable: false`, and an attempt the host
+//! stopped at its deadline (the task's `timeout`) is always retried, while one that trapped (a
+//! panic, a broken memory limit) is not. So `rate_limited` and `unavailable` are retried, and so
+//! are the host's `timeout` and `unreachable` (which `?` turns into retryable errors), while
 //! `auth_failed`, `http_status`, `denied`, `invalid` and every [`ActionError`] not marked
 //! [`retryable`](ActionError::retryable) fail the task at once. With `when:`, the condition
 //! alone decides, whatever the error says.
