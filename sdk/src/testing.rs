@@ -7,7 +7,7 @@
 //! host. Natively, every capability call goes to the `TestHost` installed on the calling thread
 //! (the newest one created there and still alive), never to the generated import stubs, which
 //! would abort the test binary. Without one, a call fails with
-//! [`ErrorCode::Invalid`](crate::ErrorCode::Invalid) and a message naming this module; a call the
+//! [`ErrorCode::Invalid`] and a message naming this module; a call the
 //! installed host has no script for fails the same way, naming the request, command or line.
 //! Each test runs on its own thread, so parallel tests never see each other's scripts.
 //!
