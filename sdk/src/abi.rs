@@ -9,7 +9,7 @@
 )]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "pack",
         // A dependent crate (the pack) expands the export macro, so it must be `pub` and must
         // find the generated types through this crate rather than through its own `self`.
@@ -115,5 +115,5 @@ pub(crate) fn write_log(level: crate::log::Level, message: &str, fields: Option<
         Level::Warn => WitLevel::Warn,
         Level::Error => WitLevel::Error,
     };
-    orch::pack::log::write(level, message, fields);
+    crate::imports::log::write(level, message, fields);
 }

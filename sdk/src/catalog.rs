@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::__private::orch::pack::catalog as wit;
+use crate::imports::catalog as host;
 use crate::{ErrorCode, HostError};
 
 /// A device or host of the inventory.
@@ -54,6 +55,52 @@ pub struct Device {
 }
 
 impl Device {
+    /// A device called `name` at `address` (port 22) of `platform`, with no credential, tags or
+    /// vars; for tests (see [`TestCatalog::add_device`](crate::testing::TestCatalog::add_device)).
+    pub fn new(
+        name: impl Into<String>,
+        address: impl Into<String>,
+        platform: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            address: address.into(),
+            port: 22,
+            platform: platform.into(),
+            credential: None,
+            tags: BTreeMap::new(),
+            vars: serde_json::Value::Null,
+        }
+    }
+
+    /// With SSH port `port`.
+    #[must_use]
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// With vault credential `name` to log in with.
+    #[must_use]
+    pub fn with_credential(mut self, name: impl Into<String>) -> Self {
+        self.credential = Some(name.into());
+        self
+    }
+
+    /// With tag `key` = `value`.
+    #[must_use]
+    pub fn with_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
+    /// With free-form variables `vars` (a JSON object).
+    #[must_use]
+    pub fn with_vars(mut self, vars: serde_json::Value) -> Self {
+        self.vars = vars;
+        self
+    }
+
     /// The string variable `name` of [`vars`](Self::vars), if set.
     pub fn var_str(&self, name: &str) -> Option<&str> {
         self.vars.get(name).and_then(serde_json::Value::as_str)
@@ -121,7 +168,7 @@ fn parse_json(text: &str, what: &str, name: &str) -> Result<serde_json::Value, H
 /// The inventory device called `name`. Fails with [`NotFound`](ErrorCode::NotFound) when there
 /// is none, [`Denied`](ErrorCode::Denied) without the grant `catalog:inventory`.
 pub fn device(name: &str) -> Result<Device, HostError> {
-    Device::from_wit(wit::get_device(name)?)
+    Device::from_wit(host::get_device(name)?)
 }
 
 /// The inventory devices having every `(key, value)` tag given (all devices for `&[]`), by name.
@@ -130,7 +177,7 @@ pub fn devices(tags: &[(&str, &str)]) -> Result<Vec<Device>, HostError> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    wit::find_devices(&tags)?
+    host::find_devices(&tags)?
         .into_iter()
         .map(Device::from_wit)
         .collect()
@@ -138,14 +185,14 @@ pub fn devices(tags: &[(&str, &str)]) -> Result<Vec<Device>, HostError> {
 
 /// The latest version of the record `key` of `collection`, `None` when it does not exist.
 pub fn get(collection: &str, key: &str) -> Result<Option<Entry>, HostError> {
-    wit::get(collection, key, None)?
+    host::get(collection, key, None)?
         .map(Entry::from_wit)
         .transpose()
 }
 
 /// Version `version` of the record `key` of `collection`, `None` when it does not exist.
 pub fn get_version(collection: &str, key: &str, version: u64) -> Result<Option<Entry>, HostError> {
-    wit::get(collection, key, Some(version))?
+    host::get(collection, key, Some(version))?
         .map(Entry::from_wit)
         .transpose()
 }
@@ -165,7 +212,7 @@ pub fn put(collection: &str, key: &str, value: &impl Serialize) -> Result<Entry,
             ),
         )
     })?;
-    Entry::from_wit(wit::put(collection, key, &json)?)
+    Entry::from_wit(host::put(collection, key, &json)?)
 }
 
 #[cfg(test)]

@@ -19,13 +19,35 @@
 //!         .json(&serde_json::json!({ "short_description": "upgrade r1" }))
 //!         .credential("servicenow")
 //!         .timeout(Duration::from_secs(10))
-//!         .send()?;
-//!     if response.status != 201 {
-//!         return Err(ActionError::new("http_status", format!("servicenow answered {}", response.status)));
-//!     }
+//!         .send()?
+//!         .error_for_status()?;
 //!     Ok(response.json::<Ticket>()?.number)
 //! }
 //! ```
+//!
+//! # Statuses and errors
+//!
+//! [`Request::send`] fails only when no response came (a [`HostError`]: `denied`, `timeout`,
+//! `unreachable`, `too_large`, …); any status the server answered, 404 and 503 included, is an
+//! `Ok` [`Response`]. Check it yourself, or turn it into an error with
+//! [`Response::error_for_status`]:
+//!
+//! | status | code | retryable |
+//! |---|---|---|
+//! | 100–399 | (passes through) | |
+//! | 401, 403 | `auth_failed` | no |
+//! | 429 | `rate_limited` | yes |
+//! | 500–599 | `unavailable` | yes |
+//! | other 400–599+ | `http_status` | no |
+//!
+//! How a workflow's `retry:` treats them: without a `when:` condition, a failed attempt is
+//! retried (up to `count`) unless its error says `retryable: false`, and an attempt the host
+//! stopped at its deadline (the task's `timeout`) is always retried, while one that trapped (a
+//! panic, a broken memory limit) is not. So `rate_limited` and `unavailable` are retried, and so
+//! are the host's `timeout` and `unreachable` (which `?` turns into retryable errors), while
+//! `auth_failed`, `http_status`, `denied`, `invalid` and every [`ActionError`] not marked
+//! [`retryable`](ActionError::retryable) fail the task at once. With `when:`, the condition
+//! alone decides, whatever the error says.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -35,7 +57,8 @@ use serde::de::DeserializeOwned;
 
 use crate::__private::orch::pack::http as wit;
 use crate::host_error::millis;
-use crate::{ErrorCode, HostError};
+use crate::imports::http as host;
+use crate::{ActionError, ErrorCode, HostError};
 
 /// One HTTP request, built with chained calls and sent with [`send`](Self::send).
 ///
@@ -177,7 +200,7 @@ impl Request {
             max_redirects: self.max_redirects,
             max_response_bytes: self.max_response_bytes,
         };
-        let response = wit::send(&request)?;
+        let response = host::send(&request)?;
         Ok(Response {
             status: response.status,
             headers: response.headers,
@@ -216,6 +239,42 @@ impl Response {
         }
     }
 
+    /// This response if its status is below 400, otherwise an [`ActionError`] a handler returns
+    /// with `?`: the code and retryability a workflow's `retry:` acts on (see the
+    /// [module docs](self#statuses-and-errors)), a message naming the URL (without its query)
+    /// and the status, and details `{"status", "url"}` plus `retry_after` when the server sent
+    /// `Retry-After`. The body is never copied into the error: it can be large, and is the
+    /// peer's text.
+    ///
+    /// ```
+    /// use orch_sdk::http::Response;
+    ///
+    /// let busy = Response::new(503, vec![], b"try later".to_vec(), "https://api.example.com/v1/x?q=1".into());
+    /// let err = busy.error_for_status().unwrap_err();
+    /// assert_eq!((err.code(), err.is_retryable()), ("unavailable", true));
+    /// assert_eq!(err.message(), "https://api.example.com/v1/x answered 503");
+    ///
+    /// let ok = Response::new(200, vec![], b"{}".to_vec(), "https://api.example.com/v1/x".into());
+    /// assert_eq!(ok.error_for_status().unwrap().status, 200);
+    /// ```
+    pub fn error_for_status(self) -> Result<Self, ActionError> {
+        let (code, retryable) = match self.status {
+            0..=399 => return Ok(self),
+            401 | 403 => (STATUS_AUTH_FAILED, false),
+            429 => (STATUS_RATE_LIMITED, true),
+            500..=599 => (STATUS_UNAVAILABLE, true),
+            _ => (STATUS_HTTP_STATUS, false),
+        };
+        let shown = self.url.split(['?', '#']).next().unwrap_or(&self.url);
+        let mut details = serde_json::json!({ "status": self.status, "url": self.url });
+        if let Some(retry_after) = self.header("retry-after") {
+            details["retry_after"] = retry_after.into();
+        }
+        let err = ActionError::new(code, format!("{shown} answered {}", self.status))
+            .with_details(details);
+        Err(if retryable { err.retryable() } else { err })
+    }
+
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -245,6 +304,17 @@ impl Response {
         })
     }
 }
+
+/// [`Response::error_for_status`]'s code for 401 and 403: the credential was refused or lacks
+/// a permission. Not retryable.
+pub const STATUS_AUTH_FAILED: &str = "auth_failed";
+/// [`Response::error_for_status`]'s code for 429. Retryable.
+pub const STATUS_RATE_LIMITED: &str = "rate_limited";
+/// [`Response::error_for_status`]'s code for 5xx. Retryable.
+pub const STATUS_UNAVAILABLE: &str = "unavailable";
+/// [`Response::error_for_status`]'s code for every other status from 400 (404, 409, 422, …).
+/// Not retryable.
+pub const STATUS_HTTP_STATUS: &str = "http_status";
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -290,6 +360,70 @@ mod tests {
             .expect_err("map keys must be strings");
         assert_eq!(err.code(), ErrorCode::Invalid);
         assert!(err.message().contains("http://h/"), "{err}");
+    }
+
+    fn status(status: u16) -> Result<Response, ActionError> {
+        let mut response = response(b"secret-looking body");
+        response.status = status;
+        response.url = "https://api.example.com/v1/x?token=abc".to_owned();
+        response.error_for_status()
+    }
+
+    #[test]
+    fn error_for_status_passes_success_and_redirects_through() {
+        for code in [200, 201, 204, 301, 304, 399] {
+            assert_eq!(status(code).map(|r| r.status), Ok(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn error_for_status_maps_each_class_to_a_code_and_retryability() {
+        for (code, expected, retryable) in [
+            (401, "auth_failed", false),
+            (403, "auth_failed", false),
+            (429, "rate_limited", true),
+            (500, "unavailable", true),
+            (502, "unavailable", true),
+            (503, "unavailable", true),
+            (400, "http_status", false),
+            (404, "http_status", false),
+            (409, "http_status", false),
+            (422, "http_status", false),
+            (600, "http_status", false),
+        ] {
+            let err = status(code).expect_err("an error status");
+            assert_eq!(
+                (err.code(), err.is_retryable()),
+                (expected, retryable),
+                "{code}"
+            );
+            assert_eq!(
+                err.message(),
+                format!("https://api.example.com/v1/x answered {code}")
+            );
+            assert!(!err.message().contains("secret"), "{err}");
+            assert_eq!(
+                err.details().map(|d| d["status"].clone()),
+                Some(code.into())
+            );
+        }
+    }
+
+    #[test]
+    fn error_for_status_keeps_retry_after() {
+        let busy = Response::new(
+            429,
+            vec![("Retry-After".to_owned(), "30".to_owned())],
+            Vec::new(),
+            "https://api.example.com/".to_owned(),
+        );
+        let err = busy.error_for_status().expect_err("429");
+        assert_eq!(
+            err.details(),
+            Some(&serde_json::json!({
+                "status": 429, "url": "https://api.example.com/", "retry_after": "30"
+            }))
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Structured logging into the run's record through the host's `log` import. Lines are stored with
 //! the run and shown by `orch runs logs`; the host masks secrets and caps lines per invocation.
 //!
-//! Prefer the methods on [`Context`](crate::Context) inside handlers: they also work in native unit
-//! tests (see [`Context::for_tests`](crate::Context::for_tests)). The free functions here always
-//! call the host, so outside a WebAssembly host they panic.
+//! Prefer the methods on [`Context`](crate::Context) inside handlers: in native unit tests a
+//! [`Context::for_tests`](crate::Context::for_tests) keeps their lines for the test to read. The
+//! free functions here call the host; in a native build they go to the thread's
+//! [`TestHost`](crate::testing::TestHost) (read with `logs()`), or to stderr when there is none.
 
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::{Action, ActionError, Context};
+use crate::{Action, ActionError, Context, rules};
 
 /// A pack: implement this on a public unit struct and export it with
 /// [`export_pack!`](crate::export_pack).
@@ -141,6 +141,134 @@ impl PackDef {
         &self.destinations
     }
 
+    /// Checks the definition against the rules `orch pack add` applies (see [`rules`]): the
+    /// pack's name and version, at least one action, action names and their uniqueness,
+    /// destination patterns, and the length and count caps. Returns every problem found, each
+    /// naming what it is about and the fix. Call it in a pack's tests:
+    ///
+    /// ```
+    /// use orch_sdk::{DestinationKind, PackDef};
+    ///
+    /// let def = PackDef::new("Ticketing", "1.0")
+    ///     .destination(DestinationKind::Http, "https://api.example.com/v1", "the API");
+    /// let problems: Vec<String> = def.validate().unwrap_err().iter().map(|p| p.to_string()).collect();
+    /// assert_eq!(problems.len(), 4, "{problems:#?}");
+    /// assert!(problems[0].starts_with("pack name \"Ticketing\""));
+    /// assert!(problems[3].contains("a destination names a host, not a path"));
+    /// ```
+    pub fn validate(&self) -> Result<(), Vec<DefinitionError>> {
+        let mut problems = Vec::new();
+        let mut problem = |subject: String, message: String| {
+            problems.push(DefinitionError { subject, message });
+        };
+        if !rules::is_pack_name(&self.name) {
+            problem(
+                format!("pack name {:?}", self.name),
+                "a pack name is 1-64 lowercase letters, digits, `_` or `-`, starting with a \
+                 letter (such as `netdev`)"
+                    .to_owned(),
+            );
+        }
+        if let Err(reason) = rules::check_version(&self.version) {
+            problem(
+                format!("version {:?}", self.version),
+                format!(
+                    "not a semantic version ({reason}); use MAJOR.MINOR.PATCH such as 1.0.0, or env!(\"CARGO_PKG_VERSION\")"
+                ),
+            );
+        }
+        for (what, text, max) in [
+            ("version", &self.version, rules::MAX_SHORT_TEXT),
+            ("vendor", &self.vendor, rules::MAX_SHORT_TEXT),
+            ("description", &self.description, rules::MAX_DESCRIPTION),
+        ] {
+            if text.len() > max {
+                problem(what.to_owned(), too_long(text.len(), max));
+            }
+        }
+        if self.actions.is_empty() {
+            problem(
+                "actions".to_owned(),
+                "the pack has no actions; add one with PackDef::action".to_owned(),
+            );
+        }
+        for (what, count, max) in [
+            ("actions", self.actions.len(), rules::MAX_ACTIONS),
+            (
+                "destinations",
+                self.destinations.len(),
+                rules::MAX_DESTINATIONS,
+            ),
+        ] {
+            if count > max {
+                problem(
+                    what.to_owned(),
+                    format!("the pack declares {count}; the host accepts at most {max}"),
+                );
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for action in &self.actions {
+            let subject = format!("action {:?}", action.name);
+            if !rules::is_action_name(&action.name) {
+                problem(
+                    subject.clone(),
+                    "an action name is 1-64 lowercase letters, digits or `_`, starting with a \
+                     letter (such as `get_config`)"
+                        .to_owned(),
+                );
+            }
+            if !seen.insert(action.name.as_ref()) {
+                problem(
+                    subject.clone(),
+                    "declared twice; give each action its own name".to_owned(),
+                );
+            }
+            if action.description.len() > rules::MAX_DESCRIPTION {
+                problem(
+                    format!("description of {subject}"),
+                    too_long(action.description.len(), rules::MAX_DESCRIPTION),
+                );
+            }
+            // Measured as `describe` sends them.
+            for (which, schema) in [
+                ("input", action.input_schema()),
+                ("output", action.output_schema()),
+            ] {
+                let len = schema.as_value().to_string().len();
+                if len > rules::MAX_SCHEMA_BYTES {
+                    problem(
+                        format!("{which} schema of {subject}"),
+                        too_long(len, rules::MAX_SCHEMA_BYTES),
+                    );
+                }
+            }
+        }
+        for destination in &self.destinations {
+            let subject = format!(
+                "destination {} {:?}",
+                destination.kind.as_str(),
+                destination.pattern
+            );
+            if let Err(reason) =
+                rules::check_destination(destination.kind.as_str(), &destination.pattern)
+            {
+                problem(subject.clone(), reason);
+            }
+            if destination.reason.len() > rules::MAX_SHORT_TEXT {
+                problem(
+                    format!("reason of {subject}"),
+                    too_long(destination.reason.len(), rules::MAX_SHORT_TEXT),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
     /// Runs the action named `action` on a JSON `input`, as the host's `invoke` does; use it to
     /// test a pack natively with [`Context::for_tests`].
     ///
@@ -166,6 +294,39 @@ impl PackDef {
         .with_details(serde_json::json!({ "action": action, "actions": names }))
     }
 }
+
+fn too_long(len: usize, max: usize) -> String {
+    format!("{len} bytes; the host accepts at most {max}")
+}
+
+/// One problem [`PackDef::validate`] found: what it is about (`action "Get"`, `destination http
+/// "api.example.com/v1"`) and what is wrong, with the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionError {
+    subject: String,
+    message: String,
+}
+
+impl DefinitionError {
+    /// What the problem is about: `pack name "X"`, `version "1"`, `action "x"`,
+    /// `destination http "…"`, ….
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// What is wrong, and the fix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.subject, self.message)
+    }
+}
+
+impl std::error::Error for DefinitionError {}
 
 impl Destination {
     /// Which capability.
@@ -294,6 +455,60 @@ mod tests {
         assert_eq!(input["additionalProperties"], false);
         let output = def.actions()[0].output_schema().to_value();
         assert_eq!(output["properties"]["sum"]["type"], "integer");
+    }
+
+    #[test]
+    fn a_well_formed_pack_validates() {
+        let def = calculator()
+            .destination(DestinationKind::Ssh, "inventory", "devices")
+            .destination(
+                DestinationKind::Http,
+                "https://*.service-now.com:443",
+                "tickets",
+            )
+            .destination(DestinationKind::Catalog, "configs", "backups");
+        assert_eq!(def.validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_reports_every_problem_naming_its_subject() {
+        let def = PackDef::new("Calc", "1.0")
+            .vendor("v".repeat(257))
+            .action(Action::new("Add", "Add.", add))
+            .action(Action::new("add2", "x".repeat(4097), add))
+            .action(Action::new("add2", "Again.", add))
+            .destination(DestinationKind::Http, "api.example.com/v1", "api")
+            .destination(DestinationKind::Ssh, "ssh://r1", "r1")
+            .destination(DestinationKind::Catalog, "Configs", "configs")
+            .destination(DestinationKind::Http, "api.example.com", "r".repeat(257));
+        let problems = def.validate().expect_err("many problems");
+        let subjects: Vec<&str> = problems.iter().map(DefinitionError::subject).collect();
+        assert_eq!(
+            subjects,
+            [
+                "pack name \"Calc\"",
+                "version \"1.0\"",
+                "vendor",
+                "action \"Add\"",
+                "description of action \"add2\"",
+                "action \"add2\"",
+                "destination http \"api.example.com/v1\"",
+                "destination ssh \"ssh://r1\"",
+                "destination catalog \"Configs\"",
+                "reason of destination http \"api.example.com\"",
+            ]
+        );
+        assert!(problems[5].message().contains("declared twice"));
+        assert!(problems[6].to_string().contains("not a path"));
+    }
+
+    #[test]
+    fn a_pack_without_actions_does_not_validate() {
+        let problems = PackDef::new("empty", "1.0.0")
+            .validate()
+            .expect_err("no actions");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message().contains("no actions"));
     }
 
     #[test]

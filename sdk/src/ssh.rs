@@ -41,6 +41,7 @@ use std::time::Duration;
 use crate::__private::orch::pack::ssh as wit;
 use crate::HostError;
 use crate::host_error::millis;
+use crate::imports::ssh as host;
 
 /// What to connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +137,7 @@ impl ConnectOptions {
             timeout_ms: self.timeout.map(millis),
         };
         Ok(Session {
-            inner: wit::Session::connect(&options)?,
+            inner: host::Session::connect(&options)?,
         })
     }
 }
@@ -144,7 +145,7 @@ impl ConnectOptions {
 /// An authenticated SSH connection, closed when dropped.
 #[derive(Debug)]
 pub struct Session {
-    inner: wit::Session,
+    inner: host::Session,
 }
 
 /// What a command produced.
@@ -364,7 +365,7 @@ impl ElevateOptions {
 /// files such as `.bashrc`, written earlier through this account, could do the capturing.
 #[derive(Debug)]
 pub struct Shell {
-    inner: wit::Shell,
+    inner: host::Shell,
 }
 
 impl Shell {
@@ -497,6 +498,151 @@ mod tests {
         assert_eq!(options.timeout_ms, Some(2500));
         let bare = ElevateOptions::new(Elevation::Enable, "R1#").to_wit();
         assert!(bare.credential.is_none() && bare.prompt.is_none() && bare.timeout_ms.is_none());
+    }
+
+    /// An ssh action as a pack writes one: exec on a Linux host.
+    fn kernel(host: &str) -> Result<String, crate::ActionError> {
+        let session = Session::connect(Target::address(host, 22), Some("ops-key"))?;
+        let out = session.exec("uname -s", Duration::from_secs(10))?;
+        if !out.success() {
+            return Err(crate::ActionError::new("failed", out.stderr));
+        }
+        Ok(out.stdout.trim().to_owned())
+    }
+
+    /// A shell action as a pack writes one: enable, then a command, on a device's CLI.
+    fn running_config(device: &str) -> Result<String, crate::ActionError> {
+        let session = Session::connect(Target::inventory(device), None)?;
+        let shell = session.shell(ShellOptions::default())?;
+        let prompt = r"R1[>#]\s*$";
+        shell.read_until(prompt, Duration::from_secs(10))?;
+        shell.elevate(
+            &ElevateOptions::new(Elevation::Enable, r"R1#\s*$")
+                .credential("enable-secret")
+                .prompt(prompt),
+        )?;
+        shell.command("terminal length 0", prompt, Duration::from_secs(5))?;
+        Ok(shell.command("show running-config", prompt, Duration::from_secs(30))?)
+    }
+
+    #[test]
+    fn an_exec_action_gets_the_scripted_output_and_its_command_is_recorded() {
+        let host = crate::testing::TestHost::new();
+        host.ssh().on_exec("uname -s").reply("Linux\n");
+        assert_eq!(kernel("10.0.0.5").as_deref(), Ok("Linux"));
+        assert_eq!(host.ssh().commands(), ["uname -s"]);
+        let connection = &host.ssh().connections()[0];
+        assert_eq!(connection.target(), &Target::address("10.0.0.5", 22));
+        assert_eq!(connection.credential(), Some("ops-key"));
+    }
+
+    #[test]
+    fn exec_status_and_scripted_failures_reach_the_action() {
+        let host = crate::testing::TestHost::new();
+        host.ssh()
+            .on_exec("uname -s")
+            .target("10.0.0.6:22")
+            .reply_with("", "uname: not found", Some(127));
+        host.ssh()
+            .on_exec("uname -s")
+            .fail(crate::ErrorCode::Timeout, "no answer in 10s");
+        let failed = kernel("10.0.0.6").expect_err("exit 127");
+        assert_eq!(
+            (failed.code(), failed.message()),
+            ("failed", "uname: not found")
+        );
+        let slow = kernel("10.0.0.7").expect_err("timeout");
+        assert_eq!((slow.code(), slow.is_retryable()), ("timeout", true));
+        host.ssh()
+            .on_connect("10.0.0.8:22")
+            .fail(crate::ErrorCode::HostKey, "host key of 10.0.0.8:22 changed");
+        assert_eq!(
+            kernel("10.0.0.8").map_err(|e| e.code().to_owned()),
+            Err("host_key".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_shell_action_reads_prompts_elevates_and_types_commands() {
+        let host = crate::testing::TestHost::new();
+        let ssh = host.ssh();
+        ssh.prompt("R1>");
+        ssh.on_elevate(Elevation::Enable)
+            .reply("Password: ***", "R1#");
+        ssh.on_line("terminal length 0").reply("");
+        ssh.on_line("show running-config")
+            .reply("hostname R1\r\ninterface Gi0/1\r\n");
+        assert_eq!(
+            running_config("R1").as_deref(),
+            Ok("hostname R1\ninterface Gi0/1")
+        );
+        assert_eq!(ssh.commands(), ["terminal length 0", "show running-config"]);
+        let secrets = ssh.secrets();
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(
+            (secrets[0].elevation(), secrets[0].credential()),
+            (Some(Elevation::Enable), Some("enable-secret"))
+        );
+        assert_eq!(ssh.connections()[0].target(), &Target::inventory("R1"));
+    }
+
+    #[test]
+    fn an_unscripted_shell_line_fails_naming_the_line() {
+        let host = crate::testing::TestHost::new();
+        host.ssh().prompt("R1#");
+        host.ssh().on_elevate(Elevation::Enable).reply("", "R1#");
+        let err = running_config("R1").expect_err("no rule for terminal length 0");
+        assert_eq!(err.code(), "invalid");
+        assert!(
+            err.message()
+                .contains(r#"no reply for the line "terminal length 0" typed into a shell of R1"#),
+            "{err}"
+        );
+        assert!(err.message().contains("host.ssh().on_line("), "{err}");
+    }
+
+    #[test]
+    fn the_test_host_refuses_elevation_after_typing_as_the_host_does() {
+        let _host = crate::testing::TestHost::new();
+        let host = _host.ssh();
+        host.on_line("show clock").reply("10:00");
+        host.on_elevate(Elevation::Enable).reply("", "device#");
+        let session = Session::connect(Target::inventory("R1"), None).expect("connects");
+        let shell = session.shell(ShellOptions::default()).expect("opens");
+        shell.send_line("show clock").expect("typed");
+        let err = shell
+            .elevate(&ElevateOptions::new(Elevation::Enable, "#"))
+            .expect_err("typed first");
+        assert_eq!(err.code(), crate::ErrorCode::Denied);
+        let raw = shell
+            .read_until("device#$", Duration::from_secs(1))
+            .expect("prompt");
+        assert_eq!(raw, "device#show clock\r\n10:00\r\ndevice#");
+        let err = shell
+            .read_until("never", Duration::from_secs(1))
+            .expect_err("nothing more");
+        assert_eq!(err.code(), crate::ErrorCode::Timeout);
+    }
+
+    #[test]
+    fn sftp_reads_scripted_files_and_records_writes() {
+        let host = crate::testing::TestHost::new();
+        host.ssh().file("/etc/hostname", "r1\n");
+        let session =
+            Session::connect(Target::address("10.0.0.5", 22), Some("k")).expect("connects");
+        assert_eq!(session.sftp_get("/etc/hostname"), Ok(b"r1\n".to_vec()));
+        assert_eq!(
+            session
+                .sftp_get_max("/etc/hostname", 2)
+                .map_err(|e| e.code()),
+            Err(crate::ErrorCode::TooLarge)
+        );
+        assert_eq!(
+            session.sftp_get("/nope").map_err(|e| e.code()),
+            Err(crate::ErrorCode::NotFound)
+        );
+        session.sftp_put("/tmp/x", b"data", 0o644).expect("written");
+        assert_eq!(host.ssh().file_contents("/tmp/x"), Some(b"data".to_vec()));
     }
 
     #[test]

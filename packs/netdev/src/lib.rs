@@ -94,7 +94,113 @@ orch_sdk::export_pack!(Netdev);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orch_sdk::Context;
+    use orch_sdk::catalog::Device;
+    use orch_sdk::ssh::{Elevation, Target};
+    use orch_sdk::testing::TestHost;
+    use orch_sdk::{Context, ErrorCode};
+
+    #[test]
+    fn the_definition_passes_the_hosts_pack_add_rules() {
+        assert_eq!(Netdev::define().validate(), Ok(()));
+    }
+
+    /// An IOS router of the inventory, logging in unprivileged, with its enable credential.
+    fn ios_router(host: &TestHost) {
+        host.catalog().add_device(
+            Device::new("R1", "10.0.0.1", "cisco_ios")
+                .with_vars(serde_json::json!({ "enable_credential": "r1-enable" })),
+        );
+        let ssh = host.ssh();
+        ssh.prompt("R1>");
+        ssh.on_line("terminal length 0").reply("");
+        ssh.on_line("terminal width 511").reply("");
+    }
+
+    #[test]
+    fn running_config_of_an_ios_device_enables_pages_off_and_cleans_the_show() {
+        let host = TestHost::new();
+        ios_router(&host);
+        host.ssh()
+            .on_elevate(Elevation::Enable)
+            .reply("Password: ", "R1#");
+        host.ssh().on_line("show running-config").reply(
+            "Building configuration...\r\n\r\nCurrent configuration : 64 bytes\r\n!\r\n\
+             hostname R1   \r\n!\r\ninterface Gi0/1\r\n ip address 10.0.0.1 255.255.255.0\r\nend",
+        );
+        let out = Netdev::define()
+            .call("get_running_config", r#"{"device":"R1"}"#, &host.context())
+            .expect("config read");
+        let out: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let config = out["config"].as_str().expect("config text");
+        // Banner and size lines gone, trailing spaces trimmed, `\n` line ends.
+        assert_eq!(
+            config,
+            "!\nhostname R1\n!\ninterface Gi0/1\n ip address 10.0.0.1 255.255.255.0\nend\n"
+        );
+        assert_eq!(out["platform"], "cisco_ios");
+
+        assert_eq!(
+            host.ssh().commands(),
+            [
+                "terminal length 0",
+                "terminal width 511",
+                "show running-config"
+            ]
+        );
+        let secrets = host.ssh().secrets();
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(
+            (secrets[0].elevation(), secrets[0].credential()),
+            (Some(Elevation::Enable), Some("r1-enable"))
+        );
+        assert_eq!(
+            host.ssh().connections()[0].target(),
+            &Target::inventory("R1")
+        );
+    }
+
+    #[test]
+    fn a_refused_enable_secret_is_enable_failed_and_nothing_is_typed() {
+        let host = TestHost::new();
+        ios_router(&host);
+        host.ssh()
+            .on_elevate(Elevation::Enable)
+            .fail(ErrorCode::AuthFailed, "% Bad secrets");
+        let err = Netdev::define()
+            .call("get_running_config", r#"{"device":"R1"}"#, &host.context())
+            .expect_err("enable refused");
+        assert_eq!(err.code(), "enable_failed");
+        assert!(err.message().contains("% Bad secrets"), "{err}");
+        assert!(
+            err.message().contains("check the enable credential"),
+            "{err}"
+        );
+        assert!(host.ssh().commands().is_empty());
+    }
+
+    #[test]
+    fn running_config_of_a_linux_device_is_its_config_file_by_exec() {
+        let host = TestHost::new();
+        host.catalog().add_device(
+            Device::new("srv1", "10.0.0.9", "linux")
+                .with_vars(serde_json::json!({ "config_path": "/etc/frr/frr.conf" })),
+        );
+        host.ssh()
+            .on_exec("cat -- '/etc/frr/frr.conf'")
+            .reply("hostname srv1\nrouter bgp 65001\n");
+        let out = Netdev::define()
+            .call(
+                "get_running_config",
+                r#"{"device":"srv1"}"#,
+                &Context::for_tests(),
+            )
+            .expect("config read");
+        assert!(
+            out.contains(r#""config":"hostname srv1\nrouter bgp 65001\n""#),
+            "{out}"
+        );
+        assert_eq!(host.ssh().commands(), ["cat -- '/etc/frr/frr.conf'"]);
+    }
 
     #[test]
     fn describes_its_actions_and_destinations() {

@@ -66,6 +66,8 @@ orch_sdk::export_pack!(ServiceNow);
 mod tests {
     use super::*;
     use orch_sdk::Context;
+    use orch_sdk::testing::TestHost;
+    use serde_json::json;
 
     #[test]
     fn describes_four_idempotent_actions_and_servicenow_destinations() {
@@ -86,6 +88,99 @@ mod tests {
         assert_eq!(destinations.len(), 1);
         assert_eq!(destinations[0].kind(), DestinationKind::Http);
         assert_eq!(destinations[0].pattern(), "*.service-now.com:443");
+    }
+
+    #[test]
+    fn the_definition_passes_the_hosts_pack_add_rules() {
+        assert_eq!(ServiceNow::define().validate(), Ok(()));
+    }
+
+    const TABLE: &str = "https://acme.service-now.com/api/now/table/incident";
+    const CREATE: &str = r#"{"instance":"https://acme.service-now.com","credential":"snow","table":"incident","fields":{"short_description":"r1 drifted"}}"#;
+
+    #[test]
+    fn create_looks_for_its_correlation_id_then_posts_with_the_credential() {
+        let host = TestHost::new();
+        host.http()
+            .on("GET", &format!("{TABLE}?*"))
+            .reply(200, json!({ "result": [] }));
+        host.http().on("POST", &format!("{TABLE}?*")).reply(
+            201,
+            json!({ "result": { "sys_id": "abc", "number": "INC0010001", "correlation_id": "test-key" } }),
+        );
+        let out = ServiceNow::define()
+            .call("create_record", CREATE, &host.context())
+            .expect("created");
+        let out: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(
+            (&out["sys_id"], &out["number"], &out["created"]),
+            (&json!("abc"), &json!("INC0010001"), &json!(true))
+        );
+
+        let sent = host.http().requests();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].method(), "GET");
+        assert!(
+            sent[0]
+                .url()
+                .contains("sysparm_query=correlation_id%3Dtest-key"),
+            "{}",
+            sent[0].url()
+        );
+        assert_eq!(sent[1].method(), "POST");
+        assert_eq!(
+            sent[1].json(),
+            Some(json!({ "short_description": "r1 drifted", "correlation_id": "test-key" }))
+        );
+        for request in &sent {
+            assert_eq!(request.credential(), Some("snow"));
+            assert_eq!(request.header("accept"), Some("application/json"));
+            assert_eq!(request.max_redirects(), Some(0));
+        }
+    }
+
+    #[test]
+    fn a_retried_create_returns_the_earlier_record_without_posting() {
+        let host = TestHost::new();
+        host.http().on("GET", &format!("{TABLE}?*")).reply(
+            200,
+            json!({ "result": [{ "sys_id": "abc", "number": "INC0010001", "correlation_id": "test-key" }] }),
+        );
+        let ctx = host.context();
+        let out = ServiceNow::define()
+            .call("create_record", CREATE, &ctx)
+            .expect("found");
+        assert!(out.contains(r#""created":false"#), "{out}");
+        assert!(host.http().requests().iter().all(|r| r.method() == "GET"));
+        assert!(ctx.logs()[0].message.contains("exists already"));
+    }
+
+    #[test]
+    fn a_refused_credential_is_auth_failed_and_an_outage_is_retryable() {
+        let host = TestHost::new();
+        host.http().on("GET", &format!("{TABLE}?*")).once().reply(
+            401,
+            json!({ "error": { "message": "User Not Authenticated" } }),
+        );
+        host.http()
+            .on("GET", &format!("{TABLE}?*"))
+            .reply_text(503, "maintenance");
+        let def = ServiceNow::define();
+        let refused = def
+            .call("create_record", CREATE, &host.context())
+            .expect_err("401");
+        assert_eq!(
+            (refused.code(), refused.is_retryable()),
+            ("auth_failed", false)
+        );
+        assert!(
+            refused.message().contains(r#"credential "snow""#),
+            "{refused}"
+        );
+        let down = def
+            .call("create_record", CREATE, &host.context())
+            .expect_err("503");
+        assert!(down.is_retryable(), "{down}");
     }
 
     #[test]
