@@ -183,6 +183,17 @@ pub enum PackError {
         /// The pack's actions.
         available: String,
     },
+    /// A pack file that cannot be read.
+    #[error("cannot read pack file {path}: {reason}; give the path of a built .wasm component")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The system's reason.
+        reason: String,
+    },
+    /// `orch pack new` cannot scaffold as asked.
+    #[error("{0}")]
+    Scaffold(String),
     /// Malformed `PACK.ACTION`.
     #[error("{0:?} is not an action reference; write PACK.ACTION, e.g. text.diff")]
     BadActionRef(String),
@@ -305,7 +316,10 @@ impl<'a> Packs<'a> {
         progress: &dyn Fn(&str),
     ) -> anyhow::Result<AddReport> {
         let shown = path.display().to_string();
-        let wasm = fs::read(path).with_context(|| format!("reading pack file {shown}"))?;
+        let wasm = fs::read(path).map_err(|err| PackError::Unreadable {
+            path: shown.clone(),
+            reason: err.to_string(),
+        })?;
         let digest = cache::sha256_hex(&wasm);
         if let Some(existing) = self.installed_with_digest(&digest)? {
             return Ok(AddReport {

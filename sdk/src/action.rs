@@ -45,6 +45,7 @@ pub struct Action {
     // Schemas are generated only when the pack is described: `invoke` must not pay for them.
     input_schema: fn() -> Schema,
     output_schema: fn() -> Schema,
+    examples: Vec<serde_json::Value>,
     run: Box<Run>,
 }
 
@@ -84,6 +85,7 @@ impl Action {
             idempotent: true,
             input_schema: schema_of::<I>,
             output_schema: schema_of::<O>,
+            examples: Vec::new(),
             run: Box::new(run),
         }
     }
@@ -94,6 +96,30 @@ impl Action {
     #[must_use]
     pub fn non_idempotent(mut self) -> Self {
         self.idempotent = false;
+        self
+    }
+
+    /// Adds an example input, listed under the input schema's standard `examples` (after any
+    /// from `#[schemars(example = ...)]`). `orch pack check` runs every example in a sandbox with
+    /// no grants and holds its output to the output schema; the console shows them. An example
+    /// that uses http, ssh or the catalog is refused there (nothing is granted), so give
+    /// examples to actions that compute, and test the others with [`crate::testing`].
+    ///
+    /// ```
+    /// use orch_sdk::{Action, ActionError, Context};
+    ///
+    /// fn double(n: u32, _ctx: &Context) -> Result<u32, ActionError> { Ok(n * 2) }
+    ///
+    /// let action = Action::new("double", "Double a number.", double).example(21);
+    /// assert_eq!(action.input_schema().to_value()["examples"], serde_json::json!([21]));
+    /// ```
+    #[must_use]
+    pub fn example(mut self, input: impl Serialize) -> Self {
+        // A value that cannot be JSON is a bug in the pack's own definition: keep it visible.
+        let value = serde_json::to_value(input).unwrap_or_else(|err| {
+            serde_json::Value::String(format!("unserialisable example: {err}"))
+        });
+        self.examples.push(value);
         self
     }
 
@@ -112,9 +138,19 @@ impl Action {
         self.idempotent
     }
 
-    /// JSON Schema (draft 2020-12) of the input, generated on each call.
+    /// JSON Schema (draft 2020-12) of the input, generated on each call, with the
+    /// [`example`](Self::example)s under `examples`.
     pub fn input_schema(&self) -> Schema {
-        (self.input_schema)()
+        let mut schema = (self.input_schema)();
+        if !self.examples.is_empty() {
+            let mut examples = match schema.get("examples") {
+                Some(serde_json::Value::Array(declared)) => declared.clone(),
+                _ => Vec::new(),
+            };
+            examples.extend(self.examples.iter().cloned());
+            schema.insert("examples".to_owned(), serde_json::Value::Array(examples));
+        }
+        schema
     }
 
     /// JSON Schema (draft 2020-12) of the output, generated on each call.

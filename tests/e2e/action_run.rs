@@ -125,6 +125,7 @@ fn an_output_that_breaks_its_declared_schema_is_invalid_output_naming_the_path()
         "action",
         "run",
         "misbehave.lie",
+        "--json",
         "--input",
         r#"{"truthful":true}"#,
     ]);
@@ -142,7 +143,10 @@ fn an_output_that_breaks_its_declared_schema_is_invalid_output_naming_the_path()
         "{err}"
     );
     assert!(err.contains("at /name: null is not of type"), "{err}");
-    assert!(err.contains("orch pack check"), "the fix for its vendor: {err}");
+    assert!(
+        err.contains("orch pack check"),
+        "the fix for its vendor: {err}"
+    );
     let mut json = lying.to_vec();
     json.push("--json");
     let run = host.orch(&json);
@@ -151,7 +155,10 @@ fn an_output_that_breaks_its_declared_schema_is_invalid_output_naming_the_path()
     assert_eq!(body["error"]["code"], "invalid_output");
     assert_eq!(body["error"]["retryable"], false);
     assert_eq!(body["error"]["details"][0]["path"], "/name");
-    assert!(body.get("output").is_none(), "the lying output is not passed on: {body}");
+    assert!(
+        body.get("output").is_none(),
+        "the lying output is not passed on: {body}"
+    );
 }
 
 #[test]

@@ -123,8 +123,21 @@ async fn sign_in(c: &Client, base: &str, token: &str) {
     );
     type_in(c, "#token", token).await;
     click(c, "form button[type=submit]").await;
-    wait_for(c, "#runs, main h1", 10).await;
-    assert_eq!(c.current_url().await.expect("url").path(), "/runs");
+    // The sign-in page has a heading too: wait for the navigation itself, not for an element
+    // (on a loaded machine the old page is still there when the click returns).
+    let started = Instant::now();
+    loop {
+        let url = c.current_url().await.expect("url");
+        if url.path() == "/runs" {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let page = c.source().await.unwrap_or_default();
+            panic!("signing in did not reach /runs (still at {url}):\n{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for(c, "form.filters", 10).await;
 }
 
 /// Clicks the element `css` names.

@@ -23,6 +23,7 @@ mod http_peer;
 mod netdev;
 mod pack_add;
 mod pack_check;
+mod pack_new;
 mod peers_smoke;
 mod sandbox_limits;
 mod secret;

@@ -111,9 +111,13 @@ fn refuses_a_missing_file_naming_it() {
     let host = TestHost::new();
     let err = host
         .orch(&["pack", "add", "/nonexistent/pack.wasm"])
-        .fails_with(3)
+        .fails_with(2)
         .to_owned();
-    assert!(err.contains("/nonexistent/pack.wasm"), "{err}");
+    assert!(
+        err.contains("cannot read pack file /nonexistent/pack.wasm"),
+        "{err}"
+    );
+    assert!(err.contains("give the path of a built .wasm"), "{err}");
 }
 
 #[test]

@@ -16,8 +16,8 @@ fn check(host: &TestHost, name: &str) -> (Run, Value) {
         "",
     );
     assert!(!absent.exists(), "pack check created a home");
-    let report = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {run:#?}"));
+    let report =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run:#?}"));
     (run, report)
 }
 
@@ -51,7 +51,10 @@ fn an_example_whose_output_breaks_its_schema_fails_pack_check_naming_the_path() 
     assert_eq!(errors.len(), 1, "only `lie` is wrong: {errors:#?}");
     assert_eq!(errors[0]["subject"], "action lie, example 1");
     let message = errors[0]["message"].as_str().unwrap_or("");
-    assert!(message.contains("at /name: null is not of type"), "{message}");
+    assert!(
+        message.contains("at /name: null is not of type"),
+        "{message}"
+    );
     // `echo`'s example ran and matched; the actions without examples say so calmly.
     assert_eq!(report["examples_run"], 2, "{report:#}");
     assert_eq!(report["examples_matched"], 1, "{report:#}");
@@ -77,7 +80,11 @@ fn an_example_whose_output_breaks_its_schema_fails_pack_check_naming_the_path() 
         .find(|l| l.starts_with("error:") || l.starts_with("warning:") || l.starts_with("note:"))
         .unwrap_or("");
     assert!(first.starts_with("error: action lie"), "{}", text.stdout);
-    assert!(text.stdout.contains("FAILED: 1 error(s)"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("FAILED: 1 error(s)"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -104,7 +111,9 @@ fn a_pack_without_export_pack_or_a_file_that_is_no_component_fails_with_the_fix(
     assert!(run.stdout.contains("error: file:"), "{}", run.stdout);
     let missing = host.orch(&["pack", "check", "/nonexistent/x.wasm"]);
     assert!(
-        missing.stderr.contains("cannot read pack file /nonexistent/x.wasm"),
+        missing
+            .stderr
+            .contains("cannot read pack file /nonexistent/x.wasm"),
         "{missing:#?}"
     );
 }

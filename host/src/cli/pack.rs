@@ -1,6 +1,7 @@
-//! `orch pack add|check|list|show|grant|revoke|remove`.
+//! `orch pack new|check|add|list|show|grant|revoke|remove`.
 
 mod check;
+mod new;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -43,6 +44,25 @@ pub enum PackCommand {
         /// Print the installed pack as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Create a new pack crate, ready to test, build, check and add.
+    ///
+    /// The crate has three example actions (one computing, one calling an HTTP API with a
+    /// credential, one running a command over SSH), their native tests with scripted replies,
+    /// and the release profile that gives small components.
+    New {
+        /// The pack's name: lowercase letters, digits, `_` or `-`, starting with a letter.
+        name: String,
+        /// The language of the pack.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: new::Language,
+        /// Where to create it (default: ./NAME); must be absent or empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The orch SDK to depend on: the sdk/ directory of an orch checkout or a git URL of
+        /// the orch repository (default: the SDK this orch was built from).
+        #[arg(long, value_name = "PATH|URL")]
+        sdk: Option<String>,
     },
     /// Check a pack file before shipping it, without installing it (no orch home needed).
     ///
@@ -99,9 +119,16 @@ pub enum PackCommand {
 }
 
 pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<ExitCode> {
-    // Checking a file needs no home: a vendor runs it on a build machine.
-    if let PackCommand::Check { file, json } = &command {
-        return check::run(session, file, *json).await;
+    // Creating and checking a pack need no home: a vendor runs them on a build machine.
+    match &command {
+        PackCommand::Check { file, json } => return check::run(session, file, *json).await,
+        PackCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => return new::run(name, *lang, dir.as_deref(), sdk.as_deref()),
+        _ => {}
     }
     let packs = session.packs(Limits::DEFAULT.memory_bytes)?;
     let mut out = std::io::stdout().lock();
@@ -293,7 +320,9 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             )?;
             print_suspended(&mut out, &name, &suspended)?;
         }
-        PackCommand::Check { .. } => unreachable!("checked above, before the home is opened"),
+        PackCommand::Check { .. } | PackCommand::New { .. } => {
+            unreachable!("handled above, before the home is opened")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -81,7 +81,12 @@ impl CheckReport {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
 
-    fn found(&mut self, severity: Severity, subject: impl Into<String>, message: impl Into<String>) {
+    fn found(
+        &mut self,
+        severity: Severity,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.findings.push(Finding {
             severity,
             subject: subject.into(),
@@ -101,8 +106,9 @@ const EXAMPLE_LIMITS: Limits = Limits {
 /// problem of the pack itself is a finding.
 pub async fn check(runtime: &Runtime, path: &Path) -> anyhow::Result<CheckReport> {
     let shown = path.display().to_string();
-    let wasm = std::fs::read(path).map_err(|err| {
-        anyhow::anyhow!("cannot read pack file {shown}: {err}; give the path of a built .wasm component")
+    let wasm = std::fs::read(path).map_err(|err| super::PackError::Unreadable {
+        path: shown.clone(),
+        reason: err.to_string(),
     })?;
     let mut report = CheckReport {
         file: shown,
@@ -252,8 +258,9 @@ async fn check_action(
             report.found(
                 Severity::Note,
                 &subject,
-                "no examples, so its output was not checked here: declare one (orch_sdk \
-                 Action::example, or `examples` in the input schema)",
+                "no examples, so its output was not checked here: an action that computes \
+                 declares one (orch_sdk Action::example, or `examples` in its input schema); one \
+                 that reaches the network is tested natively with orch_sdk::testing",
             );
             return;
         }

@@ -159,13 +159,28 @@ pub enum ManifestError {
         kind: String,
     },
     /// A destination whose pattern does not parse.
-    #[error("pack {pack:?} asks for a destination that is not valid: {reason}")]
+    #[error(
+        "pack {pack:?} asks for the {kind} destination {pattern:?}, which is not valid: \
+         {reason}; write [http://|https://]HOST[:PORT] for http, HOST[:PORT] or `inventory` for \
+         ssh, `inventory` or a collection name for catalog (a native test calling \
+         PackDef::validate() finds this before a build)"
+    )]
     DestinationPattern {
         /// Pack name.
         pack: String,
+        /// The destination's kind.
+        kind: String,
+        /// The pattern given.
+        pattern: String,
         /// The parser's complaint.
         reason: String,
     },
+}
+
+/// Whether `name` may name a pack: 1-64 lowercase letters, digits, `_` or `-`, starting with a
+/// letter.
+pub fn is_pack_name(name: &str) -> bool {
+    is_name(name, &['_', '-'])
 }
 
 fn is_name(name: &str, extra: &[char]) -> bool {
@@ -192,7 +207,7 @@ impl Manifest {
     /// Checks `info` and turns it into a manifest.
     pub fn from_info(info: PackInfo) -> Result<Self, ManifestError> {
         let pack = info.name.clone();
-        if !is_name(&pack, &['_', '-']) {
+        if !is_pack_name(&pack) {
             return Err(ManifestError::Name(pack));
         }
         if let Err(err) = semver::Version::parse(&info.version) {
@@ -293,7 +308,9 @@ impl Manifest {
             if let Err(err) = Grant::for_capability(capability, &destination.pattern) {
                 return Err(ManifestError::DestinationPattern {
                     pack,
-                    reason: err.to_string(),
+                    kind: destination.kind,
+                    pattern: destination.pattern,
+                    reason: err.reason,
                 });
             }
             destinations.push(Destination {
@@ -381,6 +398,43 @@ mod tests {
                 reason: "devices".into(),
             }],
         }
+    }
+
+    /// The SDK's `PackDef::validate` promises the verdicts of `pack add`: both read this table
+    /// (`sdk/tests/destination_cases.json`), so the two sets of rules cannot drift apart.
+    #[test]
+    fn destination_patterns_are_judged_as_the_sdk_judges_them() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sdk/tests/destination_cases.json"
+        );
+        let table: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = table["cases"].as_array().unwrap();
+        assert!(cases.len() > 20, "{path} lists the cases");
+        let mut disagreements = Vec::new();
+        for case in cases {
+            let mut pack = info();
+            pack.destinations = vec![WitDestination {
+                kind: case["kind"].as_str().unwrap().into(),
+                pattern: case["pattern"].as_str().unwrap().into(),
+                reason: "a case of the shared table".into(),
+            }];
+            let accepted = Manifest::from_info(pack).is_ok();
+            if accepted != case["accepted"].as_bool().unwrap() {
+                disagreements.push(format!("{case} (host: accepted={accepted})"));
+            }
+        }
+        assert!(disagreements.is_empty(), "{disagreements:#?}");
+    }
+
+    #[test]
+    fn a_bad_destination_is_named_once_with_the_fix() {
+        let mut pack = info();
+        pack.destinations[0].kind = "http".into();
+        pack.destinations[0].pattern = "https://api.example.com/v1".into();
+        let err = Manifest::from_info(pack).unwrap_err().to_string();
+        assert_eq!(err.matches("api.example.com").count(), 1, "{err}");
+        assert!(err.contains("PackDef::validate()"), "{err}");
     }
 
     #[test]

@@ -25,7 +25,11 @@ pub async fn run(session: &Session, file: &Path, json: bool) -> anyhow::Result<E
                 "{} {} by {}: {} action{}",
                 untrusted::line(&pack.name),
                 untrusted::line(&pack.version),
-                untrusted::line(if pack.vendor.is_empty() { "(no vendor)" } else { &pack.vendor }),
+                untrusted::line(if pack.vendor.is_empty() {
+                    "(no vendor)"
+                } else {
+                    &pack.vendor
+                }),
                 pack.actions,
                 if pack.actions == 1 { "" } else { "s" }
             )?,
@@ -48,7 +52,7 @@ pub async fn run(session: &Session, file: &Path, json: bool) -> anyhow::Result<E
         }
         report
             .findings
-            .sort_by(|a, b| b.severity.cmp(&a.severity));
+            .sort_by_key(|f| std::cmp::Reverse(f.severity));
         for finding in &report.findings {
             let label = match finding.severity {
                 Severity::Error => "error",

@@ -101,7 +101,10 @@ impl Driver<'_, '_> {
                 .push_back(Done::new(key, Err(builtins::error("unknown_action", msg))));
             return;
         };
-        let schema = match action.input.get_or_init(|| Schema::compile(&action.spec.input_schema)) {
+        let schema = match action
+            .input
+            .get_or_init(|| Schema::compile(&action.spec.input_schema))
+        {
             Ok(schema) => schema,
             Err(reason) => {
                 // Never invoke unchecked: a schema the host can no longer use (a stricter host

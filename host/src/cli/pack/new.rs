@@ -1,0 +1,179 @@
+//! `orch pack new NAME --lang rust`: scaffolds a pack crate that builds with one documented
+//! command, passes `orch pack check`, and shows in its tests how to test actions that use http
+//! and ssh natively (the SDK's scripted test host). The template is `host/templates/pack-new/`.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::packs::PackError;
+use crate::packs::manifest::is_pack_name;
+
+/// Refuses with a usage error (exit status 2) saying what to do instead.
+macro_rules! refuse {
+    ($($arg:tt)*) => {
+        return Err(PackError::Scaffold(format!($($arg)*)).into())
+    };
+}
+
+/// The languages a pack can be scaffolded in.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Language {
+    /// A Rust crate on the orch-sdk crate.
+    Rust,
+}
+
+/// The Rust template: (path in the new crate, text with `{{…}}` placeholders).
+const RUST_TEMPLATE: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../../templates/pack-new/rust/Cargo.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../../templates/pack-new/rust/src/lib.rs"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../templates/pack-new/rust/README.md"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../templates/pack-new/rust/gitignore"),
+    ),
+];
+
+/// Where the SDK was when this `orch` was built: a checkout's `sdk/` directory.
+const BUILT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
+
+pub fn run(
+    name: &str,
+    language: Language,
+    dir: Option<&Path>,
+    sdk: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    if !is_pack_name(name) {
+        refuse!(
+            "{name:?} cannot name a pack: use 1-64 lowercase letters, digits, `_` or `-`, \
+             starting with a letter (for example acme-firewall)"
+        );
+    }
+    let dir = dir.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
+    if fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        refuse!(
+            "{} already exists and is not empty; choose another directory with --dir",
+            dir.display()
+        );
+    }
+    let sdk = sdk_dependency(sdk)?;
+    let Language::Rust = language;
+    let crate_name = name.replace('-', "_");
+    for (path, text) in RUST_TEMPLATE {
+        let text = text
+            .replace("{{package}}", name)
+            .replace("{{name}}", name)
+            .replace("{{crate}}", &crate_name)
+            .replace("{{sdk}}", &sdk);
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    }
+    let shown = dir.display();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "created pack {name} in {shown} (Rust, on orch-sdk {sdk})\n\nnext:\n  cd {shown}\n  \
+         rustup target add wasm32-wasip2     # once per machine\n  cargo test\n  cargo build \
+         --target wasm32-wasip2 --release\n  orch pack check \
+         target/wasm32-wasip2/release/{crate_name}.wasm\n  orch pack add \
+         target/wasm32-wasip2/release/{crate_name}.wasm"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dependency line for `orch-sdk`: a path to an SDK directory, a git URL, or the SDK of
+/// the checkout this `orch` was built from.
+fn sdk_dependency(given: Option<&str>) -> anyhow::Result<String> {
+    if let Some(given) = given {
+        if given.starts_with("https://") || given.starts_with("ssh://") || given.ends_with(".git") {
+            return Ok(format!("{{ git = {} }}", toml_string(given)));
+        }
+        return sdk_path(Path::new(given));
+    }
+    sdk_path(Path::new(BUILT_SDK)).map_err(|_| {
+        PackError::Scaffold(format!(
+            "cannot find the orch SDK this orch was built with ({BUILT_SDK}); pass --sdk with \
+             the sdk/ directory of an orch checkout, or a git URL of the orch repository"
+        ))
+        .into()
+    })
+}
+
+fn sdk_path(dir: &Path) -> anyhow::Result<String> {
+    let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else {
+        refuse!(
+            "{} is not the orch SDK (no Cargo.toml); pass --sdk with the sdk/ directory of an \
+             orch checkout",
+            dir.display()
+        );
+    };
+    if !manifest.contains("name = \"orch-sdk\"") {
+        refuse!(
+            "{} is not the orch SDK (its Cargo.toml names another crate); pass --sdk with the \
+             sdk/ directory of an orch checkout",
+            dir.display()
+        );
+    }
+    let absolute = fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
+    Ok(format!(
+        "{{ path = {} }}",
+        toml_string(&absolute.display().to_string())
+    ))
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_strings_are_quoted_and_escaped() {
+        assert_eq!(toml_string(r#"/a "b"\c"#), r#""/a \"b\"\\c""#);
+        assert_eq!(toml_string("a\nb"), r#""a\u000ab""#);
+    }
+
+    #[test]
+    fn the_sdk_is_a_path_a_git_url_or_refused() {
+        assert!(
+            sdk_dependency(None)
+                .expect("built sdk")
+                .starts_with("{ path = ")
+        );
+        assert_eq!(
+            sdk_dependency(Some("https://git.example.com/orch.git")).expect("git"),
+            r#"{ git = "https://git.example.com/orch.git" }"#
+        );
+        let err = sdk_dependency(Some("/nonexistent")).expect_err("no sdk there");
+        assert!(err.to_string().contains("--sdk"), "{err}");
+    }
+}
