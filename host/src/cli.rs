@@ -20,6 +20,7 @@ mod secret;
 mod serve;
 mod session;
 mod token;
+mod trust;
 pub mod untrusted;
 mod workflow;
 
@@ -181,6 +182,9 @@ pub enum Command {
     /// Create, list and revoke tokens of the service's HTTP API (viewer, operator, admin).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Trust vendors' keys to sign packs, and require signed packs.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
     /// Print shell completions: `orch completions bash > /etc/bash_completion.d/orch`, or for
     /// zsh into a directory of your `fpath` as `_orch`.
     Completions {
@@ -206,6 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rule(command) => rule::run(&session, command).await,
         Command::Events(command) => events::run(&session, command).await,
         Command::Token(command) => token::run(&session, command).await,
+        Command::Trust(command) => trust::run(&session, command).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "orch", &mut std::io::stdout());

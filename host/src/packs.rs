@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod check;
+pub mod signing;
 pub mod manifest;
 
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub struct InstalledPack {
     pub installed_at: String,
     /// Last replaced.
     pub updated_at: String,
+    /// The public key (base64) that signed the installed file; `None`: unsigned.
+    pub signer: Option<String>,
 }
 
 impl InstalledPack {
@@ -54,6 +57,7 @@ impl InstalledPack {
             source: row.source,
             installed_at: row.installed_at,
             updated_at: row.updated_at,
+            signer: row.signer,
         })
     }
 }
@@ -97,6 +101,8 @@ pub struct AddReport {
     /// Credentials limited to the replaced pack, now suspended for that name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suspended_credentials: Vec<String>,
+    /// The name the signer's key is trusted under (`orch trust`), if it is.
+    pub signed_by: Option<String>,
 }
 
 /// Why adding a file replaces the installed pack of the same name in a way the operator must
@@ -123,6 +129,13 @@ pub enum ReplaceReason {
         /// The new destinations, as grants.
         added: Vec<String>,
     },
+    /// The installed file was signed, and this one is signed by another key or not at all.
+    OtherSigner {
+        /// Fingerprint of the installed file's signer.
+        installed: String,
+        /// Fingerprint of this file's signer, or `unsigned`.
+        new: String,
+    },
 }
 
 impl std::fmt::Display for ReplaceReason {
@@ -140,6 +153,11 @@ impl std::fmt::Display for ReplaceReason {
             Self::MoreDestinations { added } => {
                 write!(f, "it asks for more destinations: {}", added.join(", "))
             }
+            Self::OtherSigner { installed, new } => write!(
+                f,
+                "it is not signed by the key that signed the installed version ({installed}; \
+                 this file: {new})"
+            ),
         }
     }
 }
@@ -191,9 +209,29 @@ pub enum PackError {
         /// The system's reason.
         reason: String,
     },
-    /// `orch pack new` cannot scaffold as asked.
+    /// The file's signature is present but does not vouch for it.
+    #[error("{path} cannot be added: {cause}")]
+    Signature {
+        /// The file.
+        path: String,
+        /// Why.
+        cause: signing::SignatureError,
+    },
+    /// Signed packs are required and this one is unsigned or signed by an untrusted key.
+    #[error(
+        "{path} cannot be added: this home requires packs signed by a trusted key, and it is \
+         {what}; trust the vendor's key with `orch trust add NAME PUBLIC_KEY`, or ask the vendor \
+         for a signed file (`orch pack sign`)"
+    )]
+    NotTrusted {
+        /// The file.
+        path: String,
+        /// `unsigned`, or `signed by the untrusted key ed25519:…`.
+        what: String,
+    },
+    /// A pack or trust command refused as asked; the message says what to do instead.
     #[error("{0}")]
-    Scaffold(String),
+    Refused(String),
     /// Malformed `PACK.ACTION`.
     #[error("{0:?} is not an action reference; write PACK.ACTION, e.g. text.diff")]
     BadActionRef(String),
@@ -275,6 +313,9 @@ pub fn parse_action_ref(reference: &str) -> Result<(&str, &str), PackError> {
     }
 }
 
+/// The home setting that makes `pack add` refuse unsigned and untrusted packs (`on`/`off`).
+pub const REQUIRE_SIGNED: &str = "require_signed";
+
 /// The installed packs of one home.
 pub struct Packs<'a> {
     home: &'a Home,
@@ -301,17 +342,19 @@ impl<'a> Packs<'a> {
     /// Adds the pack in `path` as [`Packs::add_with`] does, refusing any replacement that needs
     /// confirming.
     pub async fn add(&self, path: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<AddReport> {
-        self.add_with(path, &|_| false, progress).await
+        self.add_with(path, false, &|_| false, progress).await
     }
 
-    /// Adds the pack in `path`: checks it, describes it in the sandbox, precompiles it and
-    /// records it. When a pack of the same name is installed and the file comes from another
+    /// Adds the pack in `path`: checks it, describes it in the sandbox, verifies its signature
+    /// (`FILE.sig`, if any; required with `require_signed` or the home's setting), precompiles
+    /// it and records it. When a pack of the same name is installed and the file comes from another
     /// vendor, is older, or asks for more destinations, `confirm` decides; a replacement by
     /// another vendor drops the grants and suspends the credentials limited to the name.
     /// `progress` receives a short phrase before each slow step.
     pub async fn add_with(
         &self,
         path: &Path,
+        require_signed: bool,
         confirm: &dyn Fn(&Replacement) -> bool,
         progress: &dyn Fn(&str),
     ) -> anyhow::Result<AddReport> {
@@ -321,47 +364,33 @@ impl<'a> Packs<'a> {
             reason: err.to_string(),
         })?;
         let digest = cache::sha256_hex(&wasm);
-        if let Some(existing) = self.installed_with_digest(&digest)? {
+        // The same file again is a no-op, unless it now comes with a signature it lacked (or
+        // without the one it had): then it is checked and recorded again.
+        if let Some(existing) = self.installed_with_digest(&digest)?
+            && signing::signature_path(path).exists() == existing.signer.is_some()
+        {
+            let signed_by = match &existing.signer {
+                Some(key) => self.store.trusted_key_name(key)?,
+                None => None,
+            };
             return Ok(AddReport {
                 change: AddChange::Unchanged,
                 pack: existing,
                 dropped_grants: Vec::new(),
                 suspended_credentials: Vec::new(),
+                signed_by,
             });
         }
-        progress("compiling");
-        let component = self
-            .runtime
-            .compile(&wasm)
-            .map_err(|cause| PackError::Component {
-                path: shown.clone(),
-                cause,
-            })?;
-        let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pack");
-        let prepared = self
-            .runtime
-            .prepare(file_name, &component)
-            .map_err(|cause| PackError::Component {
-                path: shown.clone(),
-                cause,
-            })?;
-        progress("describing");
-        let info = self
-            .runtime
-            .describe(&prepared)
-            .await
-            .map_err(|cause| PackError::Describe {
-                path: shown.clone(),
-                cause,
-            })?;
-        let manifest = Manifest::from_info(info).map_err(|cause| PackError::Manifest {
-            path: shown.clone(),
-            cause,
-        })?;
+        let Described {
+            component,
+            prepared,
+            manifest,
+        } = describe_file(self.runtime, path, &wasm, progress).await?;
+        let signer = self.signer(path, &shown, &manifest, &digest, require_signed)?;
         let previous = self.store.pack(&manifest.name)?;
         let mut other_vendor = false;
         if let Some(previous) = &previous {
-            let replacement = replacement(previous, &manifest)?;
+            let replacement = replacement(previous, &manifest, signer.as_deref())?;
             other_vendor = replacement
                 .reasons
                 .iter()
@@ -413,6 +442,7 @@ impl<'a> Packs<'a> {
                 .to_string(),
             installed_at: String::new(),
             updated_at: String::new(),
+            signer: signer.clone(),
         };
         let stored = self.store.put_pack(&row)?;
         let change = match previous {
@@ -422,12 +452,65 @@ impl<'a> Packs<'a> {
                 change_from(&previous, &manifest.version)
             }
         };
+        let signed_by = match &signer {
+            Some(key) => self.store.trusted_key_name(key)?,
+            None => None,
+        };
         Ok(AddReport {
             change,
             pack: InstalledPack::from_row(stored)?,
             dropped_grants,
             suspended_credentials,
+            signed_by,
         })
+    }
+
+    /// The public key that signed the file at `path` (its `FILE.sig`), `None` when unsigned.
+    /// A signature that is present but does not vouch for this very file refuses the file
+    /// whatever the policy; with `require_signed` (or the home's `require_signed` setting), so
+    /// does an unsigned file or one whose signer is not trusted.
+    fn signer(
+        &self,
+        path: &Path,
+        shown: &str,
+        manifest: &Manifest,
+        digest: &str,
+        require_signed: bool,
+    ) -> anyhow::Result<Option<String>> {
+        let signature = signing::signature_path(path);
+        let signer = if signature.exists() {
+            let key = signing::verify(&signature, &manifest.name, &manifest.version, digest)
+                .map_err(|cause| PackError::Signature {
+                    path: shown.to_owned(),
+                    cause,
+                })?;
+            Some(key)
+        } else {
+            None
+        };
+        let required =
+            require_signed || self.store.setting(REQUIRE_SIGNED)?.as_deref() == Some("on");
+        if required {
+            let what = match &signer {
+                None => "unsigned".to_owned(),
+                Some(key) if self.store.trusted_key_name(key)?.is_none() => format!(
+                    "signed by the untrusted key {}",
+                    signing::fingerprint(key)
+                ),
+                Some(_) => return Ok(signer),
+            };
+            return Err(PackError::NotTrusted {
+                path: shown.to_owned(),
+                what,
+            }
+            .into());
+        }
+        Ok(signer)
+    }
+
+    /// The name `public_key` is trusted under (`orch trust`), if it is.
+    pub fn trusted_name(&self, public_key: &str) -> anyhow::Result<Option<String>> {
+        self.store.trusted_key_name(public_key)
     }
 
     fn installed_with_digest(&self, digest: &str) -> anyhow::Result<Option<InstalledPack>> {
@@ -552,8 +635,75 @@ impl<'a> Packs<'a> {
 
 /// What replacing `previous` by `manifest` needs confirmed (nothing for an upgrade of the same
 /// vendor asking for no more).
-fn replacement(previous: &PackRow, manifest: &Manifest) -> anyhow::Result<Replacement> {
+/// A pack file compiled, linked and described, its description checked.
+pub struct Described {
+    /// The compiled component.
+    pub component: wasmtime::component::Component,
+    /// Linked, ready to instantiate.
+    pub prepared: PreparedPack,
+    /// What it says about itself, checked.
+    pub manifest: Manifest,
+}
+
+/// Compiles `wasm` (the contents of `path`), checks it against the contract, describes it in
+/// the sandbox and checks the description: what `pack add` and `pack sign` both need to know.
+/// `progress` receives a short phrase before each slow step.
+pub async fn describe_file(
+    runtime: &Runtime,
+    path: &Path,
+    wasm: &[u8],
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Described> {
+    let shown = path.display().to_string();
+    progress("compiling");
+    let component = runtime
+        .compile(wasm)
+        .map_err(|cause| PackError::Component {
+            path: shown.clone(),
+            cause,
+        })?;
+    let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pack");
+    let prepared = runtime
+        .prepare(file_name, &component)
+        .map_err(|cause| PackError::Component {
+            path: shown.clone(),
+            cause,
+        })?;
+    progress("describing");
+    let info = runtime
+        .describe(&prepared)
+        .await
+        .map_err(|cause| PackError::Describe {
+            path: shown.clone(),
+            cause,
+        })?;
+    let manifest = Manifest::from_info(info).map_err(|cause| PackError::Manifest {
+        path: shown,
+        cause,
+    })?;
+    Ok(Described {
+        component,
+        prepared,
+        manifest,
+    })
+}
+
+fn replacement(
+    previous: &PackRow,
+    manifest: &Manifest,
+    signer: Option<&str>,
+) -> anyhow::Result<Replacement> {
     let mut reasons = Vec::new();
+    // Once a pack arrived signed, only the same key vouches for its successors: a file signed by
+    // someone else (or by no one) is a different supplier, however it names itself.
+    if let Some(installed) = previous.signer.as_deref()
+        && signer != Some(installed)
+    {
+        reasons.push(ReplaceReason::OtherSigner {
+            installed: signing::fingerprint(installed),
+            new: signer.map_or_else(|| "unsigned".to_owned(), signing::fingerprint),
+        });
+    }
     if previous.vendor != manifest.vendor {
         reasons.push(ReplaceReason::OtherVendor {
             installed: previous.vendor.clone(),

@@ -12,6 +12,7 @@ mod grants;
 mod host_keys;
 mod packs;
 mod runs;
+mod trust;
 mod schema;
 
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -34,6 +35,7 @@ pub use events::{
 pub use grants::GrantRow;
 pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};
+pub use trust::TrustedKey;
 pub use runs::{
     AttemptId, AttemptRow, FINISHED_RUN_STATUSES, FinishedAttempt, JournalBatch, LeaseHeld, LogRow,
     NO_ITEM, NewAttempt, NewLog, RunFilter, RunRow, RunSummary, StatusChange, now_ms,

@@ -30,5 +30,6 @@ mod secret;
 mod serve;
 mod servicenow;
 mod servicenow_peer;
+mod signing;
 mod ssh_broker;
 mod workflow_run;

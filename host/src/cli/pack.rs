@@ -1,7 +1,8 @@
-//! `orch pack new|check|add|list|show|grant|revoke|remove`.
+//! `orch pack new|check|keygen|sign|add|list|show|grant|revoke|remove`.
 
 mod check;
 mod new;
+mod sign;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -41,9 +42,28 @@ pub enum PackCommand {
         /// asking for more destinations. `--yes` does not confirm these.
         #[arg(long)]
         replace: bool,
+        /// Refuse the file unless it carries a signature (`FILE.sig`) by a key this home
+        /// trusts (`orch trust`); `orch trust require on` makes this the home's default.
+        #[arg(long)]
+        require_signed: bool,
         /// Print the installed pack as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Make an ed25519 key for signing packs (a vendor does this once); prints its public key.
+    Keygen {
+        /// Where to write the private key (created readable by its owner only; never
+        /// overwritten).
+        file: PathBuf,
+    },
+    /// Sign a pack file: writes FILE.sig, a detached signature over the file's digest and the
+    /// name and version it describes itself with.
+    Sign {
+        /// The component file.
+        file: PathBuf,
+        /// The private key (from `orch pack keygen`).
+        #[arg(long)]
+        key: PathBuf,
     },
     /// Create a new pack crate, ready to test, build, check and add.
     ///
@@ -122,6 +142,8 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
     // Creating and checking a pack need no home: a vendor runs them on a build machine.
     match &command {
         PackCommand::Check { file, json } => return check::run(session, file, *json).await,
+        PackCommand::Keygen { file } => return sign::keygen(file),
+        PackCommand::Sign { file, key } => return sign::sign(session, file, key).await,
         PackCommand::New {
             name,
             lang,
@@ -138,6 +160,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             yes,
             grants,
             replace,
+            require_signed,
             json,
         } => {
             let explicit = parse_grants(&grants)?;
@@ -159,7 +182,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 spinner.suspend(|| confirm_replacement(replacement).unwrap_or(false))
             };
             let report = packs
-                .add_with(&file, &confirm_replace, &|step| {
+                .add_with(&file, require_signed, &confirm_replace, &|step| {
                     spinner.set_message(format!("{step} {shown}"))
                 })
                 .await;
@@ -180,7 +203,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 .filter(|g| !held.contains(&g.to_string()))
                 .collect();
             if !yes && to_grant.is_empty() && !json && !asked.is_empty() && stdin_is_terminal() {
-                describe(&mut out, pack, false)?;
+                describe(&mut out, pack, &signature_text(&packs, pack)?, false)?;
                 out.flush()?;
                 if confirm(&name, &asked)? {
                     to_grant.extend(asked.iter().cloned());
@@ -224,7 +247,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                     short(&pack.digest)
                 )?,
             }
-            describe(&mut out, pack, false)?;
+            describe(&mut out, pack, &signature_text(&packs, pack)?, false)?;
             if !report.dropped_grants.is_empty() {
                 writeln!(
                     out,
@@ -306,7 +329,7 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
                 untrusted::write_json(&mut out, &body)?;
             } else {
                 writeln!(out, "pack {} {}", pack.manifest.name, pack.manifest.version)?;
-                describe(&mut out, &pack, true)?;
+                describe(&mut out, &pack, &signature_text(&packs, &pack)?, true)?;
                 print_grants(&mut out, &held)?;
                 warn_ungranted(&pack, &held);
             }
@@ -320,20 +343,39 @@ pub async fn run(session: &Session, command: PackCommand) -> anyhow::Result<Exit
             )?;
             print_suspended(&mut out, &name, &suspended)?;
         }
-        PackCommand::Check { .. } | PackCommand::New { .. } => {
+        PackCommand::Check { .. }
+        | PackCommand::New { .. }
+        | PackCommand::Keygen { .. }
+        | PackCommand::Sign { .. } => {
             unreachable!("handled above, before the home is opened")
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Who signed the installed file, as `describe` shows it.
+fn signature_text(packs: &crate::packs::Packs<'_>, pack: &InstalledPack) -> anyhow::Result<String> {
+    let Some(key) = &pack.signer else {
+        return Ok("unsigned".to_owned());
+    };
+    let fingerprint = crate::packs::signing::fingerprint(key);
+    Ok(match packs.trusted_name(key)? {
+        Some(name) => format!("signed by {name} ({fingerprint})"),
+        None => format!(
+            "signed by an untrusted key ({fingerprint}); trust it with: orch trust add NAME {key}"
+        ),
+    })
+}
+
 fn describe(
     out: &mut impl std::io::Write,
     pack: &InstalledPack,
+    signature: &str,
     detailed: bool,
 ) -> anyhow::Result<()> {
     let m = &pack.manifest;
     writeln!(out, "  vendor:       {}", untrusted::line(&m.vendor))?;
+    writeln!(out, "  signature:    {signature}")?;
     writeln!(
         out,
         "  description:  {}",

@@ -29,6 +29,8 @@ pub struct PackRow {
     pub installed_at: String,
     /// When last replaced (RFC 3339).
     pub updated_at: String,
+    /// The public key (base64) whose signature the file carried when added; `None`: unsigned.
+    pub signer: Option<String>,
 }
 
 /// One compiled artifact on disk.
@@ -45,7 +47,7 @@ pub struct ArtifactRow {
 }
 
 const PACK_COLUMNS: &str = "name, version, vendor, description, digest, size, manifest, imports, \
-                            source, installed_at, updated_at";
+                            source, installed_at, updated_at, signer";
 
 fn pack_row(row: &Row<'_>) -> rusqlite::Result<PackRow> {
     Ok(PackRow {
@@ -60,6 +62,7 @@ fn pack_row(row: &Row<'_>) -> rusqlite::Result<PackRow> {
         source: row.get(8)?,
         installed_at: row.get(9)?,
         updated_at: row.get(10)?,
+        signer: row.get(11)?,
     })
 }
 
@@ -87,13 +90,14 @@ impl Store {
         let now = now();
         tx.execute(
             "INSERT INTO packs (name, version, vendor, description, digest, size, manifest, imports,
-                                source, installed_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                                source, installed_at, updated_at, signer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
              ON CONFLICT (name) DO UPDATE SET
                 version = excluded.version, vendor = excluded.vendor,
                 description = excluded.description, digest = excluded.digest,
                 size = excluded.size, manifest = excluded.manifest, imports = excluded.imports,
-                source = excluded.source, updated_at = excluded.updated_at",
+                source = excluded.source, updated_at = excluded.updated_at,
+                signer = excluded.signer",
             params![
                 pack.name,
                 pack.version,
@@ -104,7 +108,8 @@ impl Store {
                 pack.manifest,
                 pack.imports,
                 pack.source,
-                now
+                now,
+                pack.signer
             ],
         )?;
         let sql = format!("SELECT {PACK_COLUMNS} FROM packs WHERE name = ?1");
@@ -207,6 +212,7 @@ mod tests {
             source: "/tmp/x.wasm".into(),
             installed_at: String::new(),
             updated_at: String::new(),
+            signer: None,
         }
     }
 

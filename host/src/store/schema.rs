@@ -341,6 +341,20 @@ pub fn migrations() -> Migrations<'static> {
                 expires_at INTEGER NOT NULL
             ) STRICT, WITHOUT ROWID;",
         ),
+        // Signed packs: who signed the installed file (a public key, NULL when unsigned), the
+        // vendor keys the operator trusts, and the home's settings (`require_signed`).
+        M::up(
+            "ALTER TABLE packs ADD COLUMN signer TEXT;
+            CREATE TABLE trusted_keys (
+                name       TEXT PRIMARY KEY,
+                public_key TEXT NOT NULL UNIQUE,
+                added_at   TEXT NOT NULL
+            ) STRICT;
+            CREATE TABLE settings (
+                key   TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            ) STRICT, WITHOUT ROWID;",
+        ),
     ])
 }
 

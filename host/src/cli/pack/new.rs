@@ -15,7 +15,7 @@ use crate::packs::manifest::is_pack_name;
 /// Refuses with a usage error (exit status 2) saying what to do instead.
 macro_rules! refuse {
     ($($arg:tt)*) => {
-        return Err(PackError::Scaffold(format!($($arg)*)).into())
+        return Err(PackError::Refused(format!($($arg)*)).into())
     };
 }
 
@@ -106,7 +106,7 @@ fn sdk_dependency(given: Option<&str>) -> anyhow::Result<String> {
         return sdk_path(Path::new(given));
     }
     sdk_path(Path::new(BUILT_SDK)).map_err(|_| {
-        PackError::Scaffold(format!(
+        PackError::Refused(format!(
             "cannot find the orch SDK this orch was built with ({BUILT_SDK}); pass --sdk with \
              the sdk/ directory of an orch checkout, or a git URL of the orch repository"
         ))
