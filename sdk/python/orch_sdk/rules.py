@@ -39,7 +39,7 @@ def is_action_name(name: str) -> bool:
 
 def check_version(version: str) -> Optional[str]:
     """None for a semantic version (`1.4.0`, `2.0.0-rc.1+b5`), else why not."""
-    version, _, build = version.partition("+")
+    version, plus, build = version.partition("+")
     core, dash, pre = version.partition("-")
     parts = core.split(".")
     if len(parts) != 3:
@@ -58,7 +58,7 @@ def check_version(version: str) -> Optional[str]:
                 return problem
             if identifier.isdigit() and len(identifier) > 1 and identifier.startswith("0"):
                 return f"pre-release identifier {identifier!r} has a leading zero"
-    if "+" in version or build:
+    if plus:
         for identifier in build.split("."):
             problem = _check_identifier(identifier, "build metadata")
             if problem:
