@@ -2,6 +2,9 @@
 //! `scripts/build-packs`):
 //! - a no-op action on a fresh instance, JSON in and out, vs the same JSON work around a native
 //!   Rust function (the baseline);
+//! - `echo` with and without its output held to the declared output schema;
+//! - a Python pack's lightest action on a fresh instance (when `scripts/build-python-packs` ran),
+//!   against the Rust no-op;
 //! - loading a precompiled pack from its serialized artifact vs compiling it from the `.wasm`;
 //! - resident memory over 1,000 sequential invocations (it must not grow).
 //!
@@ -73,6 +76,60 @@ fn main() {
             black_box(output)
         })
     });
+    // The cost of holding an output to its declared schema (every invocation pays it): `echo`
+    // with and without the check, the schema compiled once as the engine's driver does.
+    let echo = json!({"message": "hello", "count": 2}).to_string();
+    let echo_schema = {
+        let info = tokio.block_on(runtime.describe(&pack)).expect("describe");
+        let spec = info
+            .actions
+            .iter()
+            .find(|a| a.name == "echo")
+            .expect("echo");
+        let schema: Value = serde_json::from_str(&spec.output_schema).expect("schema");
+        orch::schema::Schema::compile(&schema).expect("compile")
+    };
+    group.bench_function("wasm_echo", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let invocation = runtime
+                .invoke(&pack, "echo", &echo, &ctx, &limits, &lent)
+                .await
+                .expect("invoke");
+            black_box(invocation.result.expect("ok"))
+        })
+    });
+    group.bench_function("wasm_echo_output_checked", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let mut invocation = runtime
+                .invoke(&pack, "echo", &echo, &ctx, &limits, &lent)
+                .await
+                .expect("invoke");
+            invocation.check_output(&echo_schema, "misbehave.echo");
+            black_box(invocation.result.expect("ok"))
+        })
+    });
+    // A Python pack (componentize-py, `scripts/build-python-packs`): its lightest action on a
+    // fresh instance, when the component has been built.
+    let python = guests::python_guest("pyexample").map(|path| {
+        let wasm = std::fs::read(path).expect("read pyexample");
+        let component = runtime.compile(&wasm).expect("compile pyexample");
+        runtime
+            .prepare("pyexample", &component)
+            .expect("prepare pyexample")
+    });
+    if let Some(python) = &python {
+        let lent = CapabilityContext::nothing("pyexample", &Broker::detached());
+        let input = json!({"text": "a", "top": 1}).to_string();
+        group.bench_function("python_fresh_instance_word_stats", |b| {
+            b.to_async(&tokio).iter(|| async {
+                let invocation = runtime
+                    .invoke(python, "word_stats", &input, &ctx, &limits, &lent)
+                    .await
+                    .expect("invoke");
+                black_box(invocation.result.expect("ok"))
+            })
+        });
+    }
     group.finish();
 
     let serialized = component.serialize().expect("serialize");
@@ -92,6 +149,14 @@ fn main() {
     criterion.final_summary();
 
     report_ratio("invoke", "wasm_fresh_instance_noop", "native_noop");
+    report_ratio("invoke", "wasm_echo_output_checked", "wasm_echo");
+    if python.is_some() {
+        report_ratio(
+            "invoke",
+            "python_fresh_instance_word_stats",
+            "wasm_fresh_instance_noop",
+        );
+    }
     report_ratio("load", "compile_from_wasm", "deserialize_precompiled");
     report_memory(&tokio, &runtime, &pack, &ctx, &lent);
 }

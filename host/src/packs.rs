@@ -3,8 +3,8 @@
 
 pub mod cache;
 pub mod check;
-pub mod signing;
 pub mod manifest;
+pub mod signing;
 
 use std::collections::HashMap;
 use std::fs;
@@ -493,10 +493,9 @@ impl<'a> Packs<'a> {
         if required {
             let what = match &signer {
                 None => "unsigned".to_owned(),
-                Some(key) if self.store.trusted_key_name(key)?.is_none() => format!(
-                    "signed by the untrusted key {}",
-                    signing::fingerprint(key)
-                ),
+                Some(key) if self.store.trusted_key_name(key)?.is_none() => {
+                    format!("signed by the untrusted key {}", signing::fingerprint(key))
+                }
                 Some(_) => return Ok(signer),
             };
             return Err(PackError::NotTrusted {
@@ -663,12 +662,13 @@ pub async fn describe_file(
             cause,
         })?;
     let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pack");
-    let prepared = runtime
-        .prepare(file_name, &component)
-        .map_err(|cause| PackError::Component {
-            path: shown.clone(),
-            cause,
-        })?;
+    let prepared =
+        runtime
+            .prepare(file_name, &component)
+            .map_err(|cause| PackError::Component {
+                path: shown.clone(),
+                cause,
+            })?;
     progress("describing");
     let info = runtime
         .describe(&prepared)
@@ -677,10 +677,8 @@ pub async fn describe_file(
             path: shown.clone(),
             cause,
         })?;
-    let manifest = Manifest::from_info(info).map_err(|cause| PackError::Manifest {
-        path: shown,
-        cause,
-    })?;
+    let manifest =
+        Manifest::from_info(info).map_err(|cause| PackError::Manifest { path: shown, cause })?;
     Ok(Described {
         component,
         prepared,

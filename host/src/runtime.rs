@@ -732,11 +732,39 @@ fn panic_message(stderr: &str) -> Option<String> {
         .take_while(|line| !line.starts_with("note:"))
         .collect::<Vec<_>>()
         .join("\n");
-    Some(format!(
+    let mut text = format!(
         "{} (at {})",
         message.trim(),
         location.trim().trim_end_matches(':')
-    ))
+    );
+    // What the guest printed before the panic line: a language runtime built on Rust
+    // (componentize-py's CPython, a JavaScript engine) prints the language's own error and
+    // traceback there, then panics with a generic message ("Python function threw an
+    // unexpected exception"); without it the operator would not know what failed.
+    let before = stderr[..start]
+        .rsplit_once('\n')
+        .map_or("", |(before, _thread_line)| before);
+    let lines: Vec<&str> = before.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !lines.is_empty() {
+        let tail = lines[lines.len().saturating_sub(PANIC_CONTEXT_LINES)..].join("\n");
+        text.push_str("\nthe pack wrote before it:\n");
+        text.push_str(tail_bytes(&tail, PANIC_CONTEXT_BYTES));
+    }
+    Some(text)
+}
+
+/// Lines of what a guest wrote before panicking that a panic's message carries (a traceback's
+/// last frames and its error line), and at most this many bytes of them.
+const PANIC_CONTEXT_LINES: usize = 16;
+const PANIC_CONTEXT_BYTES: usize = 4096;
+
+/// The last `max` bytes of `text`, cut at a character boundary.
+fn tail_bytes(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }
 
 fn tail(text: &str, max: usize) -> String {
@@ -762,6 +790,25 @@ mod tests {
             "misbehave panicked on purpose (at src/lib.rs:42:5)"
         );
         assert_eq!(panic_message("plain text"), None);
+    }
+
+    #[test]
+    fn a_panic_carries_the_traceback_the_guest_printed_before_it() {
+        let stderr = "Traceback (most recent call last):\n  File \"/0/app.py\", line 35, in invoke\n  File \"/0/app.py\", line 11, in _parse\nValueError: invalid literal for int() with base 10: 'x'\nthread '<unnamed>' panicked at runtime/src/lib.rs:1293:29:\nPython function threw an unexpected exception\n";
+        let message = panic_message(stderr).unwrap();
+        assert!(
+            message.starts_with("Python function threw an unexpected exception (at runtime/src/lib.rs:1293:29)\nthe pack wrote before it:\nTraceback"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("ValueError: invalid literal for int() with base 10: 'x'"),
+            "{message}"
+        );
+        let long = format!(
+            "{}\nthread 'x' panicked at a.rs:1:1:\nboom\n",
+            "é".repeat(5000)
+        );
+        assert!(panic_message(&long).unwrap().len() < 4200);
     }
 
     #[test]

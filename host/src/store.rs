@@ -12,8 +12,8 @@ mod grants;
 mod host_keys;
 mod packs;
 mod runs;
-mod trust;
 mod schema;
+mod trust;
 
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
@@ -35,11 +35,11 @@ pub use events::{
 pub use grants::GrantRow;
 pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};
-pub use trust::TrustedKey;
 pub use runs::{
     AttemptId, AttemptRow, FINISHED_RUN_STATUSES, FinishedAttempt, JournalBatch, LeaseHeld, LogRow,
     NO_ITEM, NewAttempt, NewLog, RunFilter, RunRow, RunSummary, StatusChange, now_ms,
 };
+pub use trust::TrustedKey;
 
 /// The store.
 pub struct Store {

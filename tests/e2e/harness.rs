@@ -42,6 +42,38 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// The path of the built Python guest `name` (`pyexample`, `pyraw`), building the Python packs
+/// on the first call (`scripts/build-python-packs`: skipped when their sources did not change).
+pub fn python_guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(workspace().join("scripts/build-python-packs"))
+            .current_dir(workspace())
+            .status()
+            .expect("running scripts/build-python-packs");
+        assert!(
+            status.success(),
+            "scripts/build-python-packs failed (scripts/setup installs componentize-py)"
+        );
+    });
+    let path = guest_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "python guest {} was not built",
+        path.display()
+    );
+    path
+}
+
+/// componentize-py as `scripts/setup` installs it.
+pub fn componentize_py() -> PathBuf {
+    guest_dir()
+        .parent()
+        .and_then(Path::parent)
+        .expect("the target directory")
+        .join("pack-venv/bin/componentize-py")
+}
+
 /// One `ORCH_HOME` and the `orch` binary.
 pub struct TestHost {
     home: tempfile::TempDir,

@@ -25,6 +25,7 @@ mod pack_add;
 mod pack_check;
 mod pack_new;
 mod peers_smoke;
+mod python_pack;
 mod sandbox_limits;
 mod secret;
 mod serve;

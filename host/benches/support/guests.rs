@@ -22,3 +22,13 @@ pub fn guest(name: &str) -> PathBuf {
     );
     path
 }
+
+/// The built Python guest `name` (`pyexample`), if `scripts/build-python-packs` built it (it
+/// needs componentize-py from `scripts/setup`).
+#[allow(dead_code, reason = "only the invoke bench runs a Python pack")]
+pub fn python_guest(name: &str) -> Option<PathBuf> {
+    let path = target_dir()
+        .join("wasm32-wasip2/guest")
+        .join(format!("{name}.wasm"));
+    path.exists().then_some(path)
+}

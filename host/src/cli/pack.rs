@@ -65,9 +65,9 @@ pub enum PackCommand {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Create a new pack crate, ready to test, build, check and add.
+    /// Create a new pack (a Rust crate or a Python module), ready to test, build, check and add.
     ///
-    /// The crate has three example actions (one computing, one calling an HTTP API with a
+    /// The pack has three example actions (one computing, one calling an HTTP API with a
     /// credential, one running a command over SSH), their native tests with scripted replies,
     /// and the release profile that gives small components.
     New {
@@ -79,8 +79,9 @@ pub enum PackCommand {
         /// Where to create it (default: ./NAME); must be absent or empty.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The orch SDK to depend on: the sdk/ directory of an orch checkout or a git URL of
-        /// the orch repository (default: the SDK this orch was built from).
+        /// The orch SDK to build on: for Rust the sdk/ directory of an orch checkout or a git
+        /// URL of the orch repository, for Python its sdk/python directory (default: the SDK
+        /// this orch was built from).
         #[arg(long, value_name = "PATH|URL")]
         sdk: Option<String>,
     },

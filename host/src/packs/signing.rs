@@ -149,8 +149,8 @@ pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
             );
         }
     }
-    let text =
-        fs::read_to_string(path).map_err(|err| anyhow::anyhow!("cannot read key file {shown}: {err}"))?;
+    let text = fs::read_to_string(path)
+        .map_err(|err| anyhow::anyhow!("cannot read key file {shown}: {err}"))?;
     let file: KeyFile = serde_json::from_str(&text).map_err(|_| {
         anyhow::anyhow!("{shown} is not an orch signing key; make one with: orch pack keygen FILE")
     })?;
@@ -159,7 +159,12 @@ pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
         .ok()
         .and_then(|bytes| bytes.try_into().ok())
         .filter(|_| file.format == KEY_FORMAT)
-        .ok_or_else(|| anyhow::anyhow!("{shown} is not an orch signing key (format {})", file.format))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{shown} is not an orch signing key (format {})",
+                file.format
+            )
+        })?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
@@ -182,28 +187,45 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
         .decode(text.trim().as_bytes())
         .ok()
         .and_then(|bytes| bytes.try_into().ok())
-        .ok_or_else(|| format!("{text:?} is not an ed25519 public key (44 characters of base64)"))?;
+        .ok_or_else(|| {
+            format!("{text:?} is not an ed25519 public key (44 characters of base64)")
+        })?;
     VerifyingKey::from_bytes(&bytes).map_err(|err| format!("{text:?} is not a public key: {err}"))
 }
 
 /// Reads the signature at `path` and checks that it signs `name` `version` with `digest`.
 /// Returns the signer's public key, base64.
-pub fn verify(path: &Path, name: &str, version: &str, digest: &str) -> Result<String, SignatureError> {
+pub fn verify(
+    path: &Path,
+    name: &str,
+    version: &str,
+    digest: &str,
+) -> Result<String, SignatureError> {
     let shown = path.display().to_string();
     let unusable = |reason: String| SignatureError::Unusable {
         path: shown.clone(),
         reason,
     };
     let text = fs::read_to_string(path).map_err(|err| unusable(err.to_string()))?;
-    let file: SignatureFile =
-        serde_json::from_str(&text).map_err(|err| unusable(format!("not a signature file: {err}")))?;
+    let file: SignatureFile = serde_json::from_str(&text)
+        .map_err(|err| unusable(format!("not a signature file: {err}")))?;
     if file.format != SIGNATURE_FORMAT {
         return Err(unusable(format!("unknown format {:?}", file.format)));
     }
-    if (file.name.as_str(), file.version.as_str(), file.digest.as_str()) != (name, version, digest) {
+    if (
+        file.name.as_str(),
+        file.version.as_str(),
+        file.digest.as_str(),
+    ) != (name, version, digest)
+    {
         return Err(SignatureError::Mismatch {
             path: shown,
-            signed: format!("{} {} (sha256 {})", file.name, file.version, short(&file.digest)),
+            signed: format!(
+                "{} {} (sha256 {})",
+                file.name,
+                file.version,
+                short(&file.digest)
+            ),
             actual: format!("{name} {version}, sha256 {}", short(digest)),
         });
     }
@@ -245,7 +267,11 @@ mod tests {
         let signed = sign(&key, "netdev", "1.2.0", "ab12");
         let path = write(dir.path(), &signed);
         assert_eq!(verify(&path, "netdev", "1.2.0", "ab12").unwrap(), public);
-        for (name, version, digest) in [("other", "1.2.0", "ab12"), ("netdev", "1.3.0", "ab12"), ("netdev", "1.2.0", "cd34")] {
+        for (name, version, digest) in [
+            ("other", "1.2.0", "ab12"),
+            ("netdev", "1.3.0", "ab12"),
+            ("netdev", "1.2.0", "cd34"),
+        ] {
             assert!(matches!(
                 verify(&path, name, version, digest),
                 Err(SignatureError::Mismatch { .. })

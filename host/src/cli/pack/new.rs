@@ -1,6 +1,7 @@
-//! `orch pack new NAME --lang rust`: scaffolds a pack crate that builds with one documented
+//! `orch pack new NAME --lang rust|python`: scaffolds a pack that builds with one documented
 //! command, passes `orch pack check`, and shows in its tests how to test actions that use http
-//! and ssh natively (the SDK's scripted test host). The template is `host/templates/pack-new/`.
+//! and ssh natively (the SDK's scripted test host). The templates are in
+//! `host/templates/pack-new/`.
 
 use std::fs;
 use std::io::Write as _;
@@ -24,6 +25,8 @@ macro_rules! refuse {
 pub enum Language {
     /// A Rust crate on the orch-sdk crate.
     Rust,
+    /// A Python module on the orch_sdk package, built with componentize-py.
+    Python,
 }
 
 /// The Rust template: (path in the new crate, text with `{{…}}` placeholders).
@@ -46,7 +49,28 @@ const RUST_TEMPLATE: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where the SDK was when this `orch` was built: a checkout's `sdk/` directory.
+/// The Python template: (path in the new directory, text with `{{…}}` placeholders).
+const PYTHON_TEMPLATE: &[(&str, &str)] = &[
+    (
+        "app.py",
+        include_str!("../../../templates/pack-new/python/app.py"),
+    ),
+    (
+        "test_app.py",
+        include_str!("../../../templates/pack-new/python/test_app.py"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../templates/pack-new/python/README.md"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../templates/pack-new/python/gitignore"),
+    ),
+];
+
+/// Where the SDK was when this `orch` was built: a checkout's `sdk/` directory (the Rust crate;
+/// the Python package is its `python/`, the contract its `wit/`).
 const BUILT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
 
 pub fn run(
@@ -68,30 +92,59 @@ pub fn run(
             dir.display()
         );
     }
-    let sdk = sdk_dependency(sdk)?;
-    let Language::Rust = language;
-    let crate_name = name.replace('-', "_");
-    for (path, text) in RUST_TEMPLATE {
-        let text = text
-            .replace("{{package}}", name)
-            .replace("{{name}}", name)
-            .replace("{{crate}}", &crate_name)
-            .replace("{{sdk}}", &sdk);
+    let (template, placeholders, next) = match language {
+        Language::Rust => {
+            let sdk = sdk_dependency(sdk)?;
+            let crate_name = name.replace('-', "_");
+            let next = format!(
+                "Rust, on orch-sdk {sdk})\n\nnext:\n  cd {shown}\n  rustup target add \
+                 wasm32-wasip2     # once per machine\n  cargo test\n  cargo build --target \
+                 wasm32-wasip2 --release\n  orch pack check \
+                 target/wasm32-wasip2/release/{crate_name}.wasm\n  orch pack add \
+                 target/wasm32-wasip2/release/{crate_name}.wasm",
+                shown = dir.display()
+            );
+            let placeholders = vec![
+                ("{{package}}", name.to_owned()),
+                ("{{crate}}", crate_name),
+                ("{{sdk}}", sdk),
+            ];
+            (RUST_TEMPLATE, placeholders, next)
+        }
+        Language::Python => {
+            let sdk = python_sdk(sdk)?;
+            let wit = sdk.join("../wit");
+            let (sdk, wit) = (sdk.display().to_string(), wit.display().to_string());
+            let next = format!(
+                "Python, on orch_sdk in {sdk})\n\nnext:\n  cd {shown}\n  python3 -m venv .venv \
+                 && .venv/bin/pip install componentize-py==0.25.1   # once\n  \
+                 PYTHONPATH={sdk} python3 -m unittest\n  .venv/bin/componentize-py -d {wit} -w \
+                 pack componentize app -p . -p {sdk} -o {name}.wasm\n  orch pack check \
+                 {name}.wasm\n  orch pack add {name}.wasm",
+                shown = dir.display()
+            );
+            (
+                PYTHON_TEMPLATE,
+                vec![("{{sdk}}", sdk), ("{{wit}}", wit)],
+                next,
+            )
+        }
+    };
+    for (path, text) in template {
+        let mut text = text.replace("{{name}}", name);
+        for (placeholder, value) in &placeholders {
+            text = text.replace(placeholder, value);
+        }
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     }
-    let shown = dir.display();
-    let mut out = std::io::stdout().lock();
     writeln!(
-        out,
-        "created pack {name} in {shown} (Rust, on orch-sdk {sdk})\n\nnext:\n  cd {shown}\n  \
-         rustup target add wasm32-wasip2     # once per machine\n  cargo test\n  cargo build \
-         --target wasm32-wasip2 --release\n  orch pack check \
-         target/wasm32-wasip2/release/{crate_name}.wasm\n  orch pack add \
-         target/wasm32-wasip2/release/{crate_name}.wasm"
+        std::io::stdout().lock(),
+        "created pack {name} in {} ({next}",
+        dir.display()
     )?;
     Ok(ExitCode::SUCCESS)
 }
@@ -112,6 +165,20 @@ fn sdk_dependency(given: Option<&str>) -> anyhow::Result<String> {
         ))
         .into()
     })
+}
+
+/// The directory of the Python `orch_sdk` package's parent: given (`--sdk`, the `sdk/python`
+/// directory of an orch checkout), or the one of the checkout this `orch` was built from.
+fn python_sdk(given: Option<&str>) -> anyhow::Result<PathBuf> {
+    let dir = given.map_or_else(|| Path::new(BUILT_SDK).join("python"), PathBuf::from);
+    if !dir.join("orch_sdk").join("__init__.py").is_file() || !dir.join("../wit").is_dir() {
+        refuse!(
+            "{} is not the orch Python SDK (no orch_sdk package beside a wit/ contract); pass \
+             --sdk with the sdk/python directory of an orch checkout",
+            dir.display()
+        );
+    }
+    fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))
 }
 
 fn sdk_path(dir: &Path) -> anyhow::Result<String> {
