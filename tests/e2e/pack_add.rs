@@ -194,6 +194,29 @@ fn a_corrupt_or_truncated_cache_entry_is_rebuilt() {
         .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .expect("an artifact");
     let bytes = std::fs::read(&artifact).expect("read artifact");
+    // The file's identity is recorded when written: later loads map it without hashing it.
+    let identity = || -> Option<String> {
+        host.db()
+            .query_row("SELECT file_identity FROM compiled_artifacts", [], |r| {
+                r.get(0)
+            })
+            .expect("the artifact's row")
+    };
+    let written = identity().expect("an identity recorded at pack add");
+
+    // The same bytes in another file (a copied or restored home): verified by its hash once,
+    // loaded, and its new identity recorded.
+    let copy = artifact.with_extension("copy");
+    std::fs::copy(&artifact, &copy).expect("copy");
+    std::fs::rename(&copy, &artifact).expect("rename");
+    let run = host.orch(&["-v", "action", "run", "text.diff", "--input", input]);
+    assert_eq!(run.json(), expected);
+    assert!(!run.stderr.contains("compiling pack"), "{}", run.stderr);
+    let verified = identity().expect("identity");
+    assert_ne!(
+        verified, written,
+        "the new file's identity replaced the old one"
+    );
 
     // Truncated.
     std::fs::write(&artifact, &bytes[..bytes.len() / 2]).expect("truncate");

@@ -3,9 +3,18 @@
 //!
 //! Loading serialized code is `unsafe` in wasmtime (it is machine code that will run), so an
 //! artifact is loaded only when it sits in the owner-only home, under the key of this engine's
-//! configuration, and its bytes hash to the sha256 recorded when this host wrote it. Anything
-//! else (missing, truncated, corrupt, foreign, from another wasmtime) is rebuilt from the
-//! stored pack, never trusted.
+//! configuration, and is the file this host wrote: its bytes hash to the sha256 recorded then.
+//! Anything else (missing, truncated, corrupt, foreign, from another wasmtime) is rebuilt from
+//! the stored pack, never trusted.
+//!
+//! Hashing a Python pack's 35 MB artifact on every load cost ~60 ms of CPU per `orch` process,
+//! so the hash is checked once: the file's identity (device, inode, size, and the change time
+//! the kernel sets on every write, truncation, rename or chmod, which a process cannot set) is
+//! recorded when it is written or verified, and a load whose file still has that identity maps
+//! it without reading it (`Component::deserialize_file`). Any other identity (a copied or
+//! restored home, an edited file) falls back to the full hash, which records the identity again
+//! when it passes. Artifacts are only ever replaced by a rename, never written in place, so a
+//! mapped file never changes under the process that mapped it.
 
 use std::fs;
 use std::io::Write as _;
@@ -80,6 +89,21 @@ fn try_load(
         .map_err(|err| format!("cannot read the artifact record: {err:#}"))?
         .ok_or_else(|| "no compiled artifact for this engine configuration".to_owned())?;
     let path = home.artifact_file(digest, key);
+    let refused = |err: wasmtime::Error| {
+        format!(
+            "artifact {} was refused by wasmtime: {err:#}",
+            path.display()
+        )
+    };
+    let identity =
+        file_identity(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    if row.file_identity.as_deref() == Some(identity.as_str()) {
+        // SAFETY: this is the very file this host wrote or verified (same device, inode, size
+        // and change time as recorded, in the owner-only home) for this engine configuration
+        // (the key); artifacts are replaced by rename, never modified in place, so the mapping
+        // stays valid. wasmtime still checks the header and the configuration.
+        return unsafe { Component::deserialize_file(runtime.engine(), &path) }.map_err(refused);
+    }
     let bytes = fs::read(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     if sha256_hex(&bytes) != row.artifact_sha256 {
         return Err(format!(
@@ -90,12 +114,27 @@ fn try_load(
     // SAFETY: the bytes were written by this host (the record's sha256 matches, and the record
     // and file live in the owner-only home) for this exact engine configuration (the key).
     // wasmtime still checks the header and the configuration before using them.
-    unsafe { Component::deserialize(runtime.engine(), &bytes) }.map_err(|err| {
-        format!(
-            "artifact {} was refused by wasmtime: {err:#}",
-            path.display()
-        )
-    })
+    let component = unsafe { Component::deserialize(runtime.engine(), &bytes) }.map_err(refused)?;
+    // Verified: later loads map it without reading it, as long as it stays this file.
+    if let Err(err) = store.set_artifact_identity(digest, key, &identity) {
+        tracing::warn!("cannot record the identity of {}: {err:#}", path.display());
+    }
+    Ok(component)
+}
+
+/// What identifies the file at `path` as the one last written there: device, inode, size and
+/// change time (nanoseconds).
+fn file_identity(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = fs::metadata(path)?;
+    Ok(format!(
+        "{}:{}:{}:{}.{:09}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    ))
 }
 
 /// Serializes `component` into the cache and records its hash.
@@ -118,6 +157,7 @@ pub fn save(
         engine_key: key.to_owned(),
         artifact_sha256: sha256_hex(&bytes),
         size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        file_identity: file_identity(&path).ok(),
     })
 }
 

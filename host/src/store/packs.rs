@@ -44,6 +44,9 @@ pub struct ArtifactRow {
     pub artifact_sha256: String,
     /// Size in bytes.
     pub size: i64,
+    /// The file's identity when it was written or last verified (device, inode, size, change
+    /// time): while it has it, it is loaded without being hashed again.
+    pub file_identity: Option<String>,
 }
 
 const PACK_COLUMNS: &str = "name, version, vendor, description, digest, size, manifest, imports, \
@@ -144,8 +147,8 @@ impl Store {
         let conn = self.conn();
         Ok(conn
             .query_row(
-                "SELECT digest, engine_key, artifact_sha256, size FROM compiled_artifacts
-                 WHERE digest = ?1 AND engine_key = ?2",
+                "SELECT digest, engine_key, artifact_sha256, size, file_identity
+                 FROM compiled_artifacts WHERE digest = ?1 AND engine_key = ?2",
                 [digest, engine_key],
                 |row| {
                     Ok(ArtifactRow {
@@ -153,6 +156,7 @@ impl Store {
                         engine_key: row.get(1)?,
                         artifact_sha256: row.get(2)?,
                         size: row.get(3)?,
+                        file_identity: row.get(4)?,
                     })
                 },
             )
@@ -165,17 +169,33 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT OR REPLACE INTO compiled_artifacts
-                (digest, engine_key, artifact_sha256, size, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+                (digest, engine_key, artifact_sha256, size, created_at, file_identity)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 artifact.digest,
                 artifact.engine_key,
                 artifact.artifact_sha256,
                 artifact.size,
-                now()
+                now(),
+                artifact.file_identity
             ],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the identity of an artifact's file after its bytes were verified.
+    pub fn set_artifact_identity(
+        &self,
+        digest: &str,
+        engine_key: &str,
+        identity: &str,
+    ) -> anyhow::Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE compiled_artifacts SET file_identity = ?3 WHERE digest = ?1 AND engine_key = ?2",
+            params![digest, engine_key, identity],
+        )?;
         Ok(())
     }
 
@@ -237,6 +257,7 @@ mod tests {
             engine_key: "k1".into(),
             artifact_sha256: "ff".into(),
             size: 3,
+            file_identity: None,
         };
         store.put_artifact(&artifact).unwrap();
         assert_eq!(store.artifact("aa", "k1").unwrap(), Some(artifact));

@@ -355,6 +355,8 @@ pub fn migrations() -> Migrations<'static> {
                 value TEXT NOT NULL
             ) STRICT, WITHOUT ROWID;",
         ),
+        // The identity of each compiled artifact's file once verified (see packs/cache.rs).
+        M::up("ALTER TABLE compiled_artifacts ADD COLUMN file_identity TEXT;"),
     ])
 }
 
