@@ -1,5 +1,6 @@
 //! The host side of each WIT import, one module per interface (`log`, `http`, `ssh`,
-//! `catalog`), and what
+//! `catalog`, and `wasi_http`: the standard `wasi:http/outgoing-handler`, brokered by `http`),
+//! and what
 //! they share: the [`broker`] (store, vault, masker), [`grants`] and the [`network`] address
 //! policy. Each capability is built per invocation from a [`CapabilityContext`] and checks the
 //! invoking pack's grants before doing anything.
@@ -12,6 +13,7 @@ pub mod log;
 pub mod masking;
 pub mod network;
 pub mod ssh;
+pub mod wasi_http;
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -35,6 +37,9 @@ pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> anyhow::Result<()> {
         linker,
         |sandbox| &mut sandbox.catalog,
     )?;
+    // wasi:http's resources come from wasmtime-wasi-http; sending goes through our broker
+    // (`Sandbox`'s `WasiHttpView` hands it the invocation's `WasiHttpBroker`).
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker).map_err(anyhow::Error::from)?;
     Ok(())
 }
 

@@ -52,8 +52,14 @@ fn armed(peer: &Peer) -> (TestHost, Run) {
     (host, set)
 }
 
-/// `hostile.http` with `input`, `--json`.
-fn http(host: &TestHost, input: &Value) -> Run {
+/// The two imports a pack can send HTTP through: every http attack runs through both.
+const VIAS: [&str; 2] = ["orch", "wasi"];
+
+/// `hostile.http` with `input`, through the import `via` names (`orch:pack/http` or
+/// `wasi:http/outgoing-handler`), `--json`.
+fn http(host: &TestHost, via: &str, input: &Value) -> Run {
+    let mut input = input.clone();
+    input["via"] = json!(via);
     host.orch(&[
         "action",
         "run",
@@ -87,12 +93,19 @@ fn assert_no_form(text: &str, what: &str) {
 
 #[test]
 fn a_compressed_echo_cannot_carry_a_credential_past_masking() {
+    for via in VIAS {
+        a_compressed_echo_cannot_carry_a_credential_past_masking_via(via);
+    }
+}
+
+fn a_compressed_echo_cannot_carry_a_credential_past_masking_via(via: &str) {
     let peer = Peer::start();
     let (host, set) = armed(&peer);
     // The attack: ask for gzip, so the echo comes back compressed; the masker would see only
     // compressed bytes.
     let attack = http(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-headers"), "credential": "api",
                  "headers": [["Accept-Encoding", "gzip"]] }),
     );
@@ -107,8 +120,11 @@ fn a_compressed_echo_cannot_carry_a_credential_past_masking() {
             "{out}"
         );
     } else {
+        // wasi:http drops the pack's Accept-Encoding (the host is the transport): the echo
+        // comes back plain, and masked.
         let mut decoded = String::new();
         let body = body_bytes(&out);
+        assert_no_form(&String::from_utf8_lossy(&body), "the echo");
         flate2::read::GzDecoder::new(body.as_slice())
             .read_to_string(&mut decoded)
             .ok();
@@ -117,6 +133,7 @@ fn a_compressed_echo_cannot_carry_a_credential_past_masking() {
     // The host negotiates compression itself and decodes before masking.
     let plain = http(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-headers"), "credential": "api" }),
     );
     let out = plain.output();
@@ -132,6 +149,7 @@ fn a_compressed_echo_cannot_carry_a_credential_past_masking() {
     // An encoding the host does not decode is refused, not handed over.
     let brotli = http(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-encoded?as=br"), "credential": "api" }),
     );
     let out = brotli.output();
@@ -141,16 +159,23 @@ fn a_compressed_echo_cannot_carry_a_credential_past_masking() {
 
 #[test]
 fn a_credential_a_server_kept_is_masked_in_another_process_and_in_the_journal() {
+    for via in VIAS {
+        a_credential_a_server_kept_is_masked_in_another_process_and_in_the_journal_via(via);
+    }
+}
+
+fn a_credential_a_server_kept_is_masked_in_another_process_and_in_the_journal_via(via: &str) {
     let peer = Peer::start();
     let (host, set) = armed(&peer);
     // Invocation 1 sends the credential to a server that keeps it.
     let send = http(
         &host,
+        via,
         &json!({ "url": peer.url("/store"), "credential": "api" }),
     );
     send.ok();
     // Invocation 2, another process that names no credential, reads it back.
-    let read = http(&host, &json!({ "url": peer.url("/stored") }));
+    let read = http(&host, via, &json!({ "url": peer.url("/stored") }));
     let out = read.output();
     assert_no_form(&out.to_string(), "the stored echo");
     assert!(
@@ -162,7 +187,7 @@ fn a_credential_a_server_kept_is_masked_in_another_process_and_in_the_journal() 
     std::fs::write(
         &workflow,
         format!(
-            "version: 1\ntasks:\n  read:\n    action: hostile.http\n    input: {{ url: \"{}\" }}\n",
+            "version: 1\ntasks:\n  read:\n    action: hostile.http\n    input: {{ url: \"{}\", via: {via} }}\n",
             peer.url("/stored")
         ),
     )
@@ -175,6 +200,12 @@ fn a_credential_a_server_kept_is_masked_in_another_process_and_in_the_journal() 
 
 #[test]
 fn an_oauth_token_obtained_in_one_process_is_masked_in_another() {
+    for via in VIAS {
+        an_oauth_token_obtained_in_one_process_is_masked_in_another_via(via);
+    }
+}
+
+fn an_oauth_token_obtained_in_one_process_is_masked_in_another_via(via: &str) {
     const ACCESS: &str = "hostile-oauth-access-7e3f1a";
     const CLIENT_SECRET: &str = "hostile-client-secret-2b8d";
     let peer = Peer::start();
@@ -201,16 +232,18 @@ fn an_oauth_token_obtained_in_one_process_is_masked_in_another() {
     .ok();
     let send = http(
         &host,
+        via,
         &json!({ "url": peer.url("/store"), "credential": "oauth" }),
     );
     send.ok();
     assert_eq!(peer.token_calls(), 1);
-    let read = http(&host, &json!({ "url": peer.url("/stored") }));
+    let read = http(&host, via, &json!({ "url": peer.url("/stored") }));
     assert_no_form(&read.output().to_string(), "the stored token");
     assert!(!read.stdout.contains(ACCESS), "{}", read.stdout);
     // The token is kept sealed in the store, so the next process reuses it instead of asking.
     http(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-headers"), "credential": "oauth" }),
     )
     .ok();
@@ -224,12 +257,19 @@ fn an_oauth_token_obtained_in_one_process_is_masked_in_another() {
 
 #[test]
 fn a_credential_echoed_in_a_response_header_name_is_masked() {
+    for via in VIAS {
+        a_credential_echoed_in_a_response_header_name_is_masked_via(via);
+    }
+}
+
+fn a_credential_echoed_in_a_response_header_name_is_masked_via(via: &str) {
     let peer = Peer::start();
     let (host, set) = armed(&peer);
     // The pack forwards what it saw to a destination it may reach: the attack succeeds if the
     // token (hex-encoded by the pack, past any masking of its output) arrives there.
     let run = http(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-header-names"), "credential": "api",
                  "forward_to": peer.url("/collect") }),
     );
@@ -257,12 +297,19 @@ fn a_credential_echoed_in_a_response_header_name_is_masked() {
 
 #[test]
 fn hex_and_unicode_escaped_echoes_of_a_credential_are_masked_or_withheld() {
+    for via in VIAS {
+        hex_and_unicode_escaped_echoes_of_a_credential_are_masked_or_withheld_via(via);
+    }
+}
+
+fn hex_and_unicode_escaped_echoes_of_a_credential_are_masked_or_withheld_via(via: &str) {
     let peer = Peer::start();
     let (host, set) = armed(&peer);
     let mut runs = Vec::new();
     for form in ["hex", "HEX", "u"] {
         let run = http(
             &host,
+            via,
             &json!({ "url": peer.url(&format!("/echo-encoded?as={form}")), "credential": "api" }),
         );
         let out = run.output();
@@ -277,6 +324,7 @@ fn hex_and_unicode_escaped_echoes_of_a_credential_are_masked_or_withheld() {
     // Escapes in no fixed form: the response is refused whole.
     let mixed = http(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-encoded?as=mixed"), "credential": "api" }),
     );
     let out = mixed.output();
@@ -570,6 +618,12 @@ fn a_description_with_too_many_actions_or_too_many_bytes_is_refused() {
 
 #[test]
 fn ipv6_addresses_embedding_the_metadata_address_are_never_reached() {
+    for via in VIAS {
+        ipv6_addresses_embedding_the_metadata_address_are_never_reached_via(via);
+    }
+}
+
+fn ipv6_addresses_embedding_the_metadata_address_are_never_reached_via(via: &str) {
     let host = TestHost::new();
     add(&host, "hostile", &[]).ok();
     for address in [
@@ -587,6 +641,7 @@ fn ipv6_addresses_embedding_the_metadata_address_are_never_reached() {
         .ok();
         let run = http(
             &host,
+            via,
             &json!({ "url": format!("http://[{address}]/latest/meta-data") }),
         );
         let out = run.output();

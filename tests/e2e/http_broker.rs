@@ -38,11 +38,18 @@ fn secret(host: &TestHost, name: &str, kind: &str, args: &[&str], value: &str) -
     run
 }
 
-fn request(host: &TestHost, input: &Value) -> Run {
-    request_env(host, input, &[])
+/// The two imports a pack can send HTTP through: the tests that do not depend on redirects
+/// being followed by the host (wasi:http clients get them back) run through both.
+const VIAS: [&str; 2] = ["orch", "wasi"];
+
+/// `broker.http_request` with `input`, through the import `via` names.
+fn request(host: &TestHost, via: &str, input: &Value) -> Run {
+    request_env(host, via, input, &[])
 }
 
-fn request_env(host: &TestHost, input: &Value, env: &[(&str, &str)]) -> Run {
+fn request_env(host: &TestHost, via: &str, input: &Value, env: &[(&str, &str)]) -> Run {
+    let mut input = input.clone();
+    input["via"] = json!(via);
     let input = input.to_string();
     host.orch_env_stdin(
         &[
@@ -70,10 +77,10 @@ fn assert_denied(run: &Run, needles: &[&str]) -> String {
 
 /// Runs a workflow of two `http_request` tasks to `url` with `credential`: two requests in one
 /// process (the OAuth2 token cache lives in the process).
-fn run_twice(host: &TestHost, url: &str, credential: &str) -> Run {
+fn run_twice(host: &TestHost, via: &str, url: &str, credential: &str) -> Run {
     let workflow = host.home().join("twice.yaml");
     let task = format!(
-        "    action: broker.http_request\n    input: {{ url: \"{url}\", credential: {credential} }}\n"
+        "    action: broker.http_request\n    input: {{ url: \"{url}\", credential: {credential}, via: {via} }}\n"
     );
     std::fs::write(
         &workflow,
@@ -87,6 +94,12 @@ fn run_twice(host: &TestHost, url: &str, credential: &str) -> Run {
 
 #[test]
 fn http_fetches_a_page_with_an_injected_bearer_token() {
+    for via in VIAS {
+        http_fetches_a_page_with_an_injected_bearer_token_via(via);
+    }
+}
+
+fn http_fetches_a_page_with_an_injected_bearer_token_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     peer.expect("authorization", &format!("Bearer {BEARER}"));
@@ -94,7 +107,7 @@ fn http_fetches_a_page_with_an_injected_bearer_token() {
     let bind = format!("127.0.0.1:{}", peer.port());
     let set = secret(&host, "api", "bearer", &["--bind", &bind], BEARER);
 
-    let without = request(&host, &json!({ "url": peer.url("/protected") }));
+    let without = request(&host, via, &json!({ "url": peer.url("/protected") }));
     assert_eq!(
         without.output()["status"],
         401,
@@ -102,6 +115,7 @@ fn http_fetches_a_page_with_an_injected_bearer_token() {
     );
     let with = request(
         &host,
+        via,
         &json!({ "url": peer.url("/protected"), "credential": "api" }),
     );
     let out = with.output();
@@ -113,6 +127,12 @@ fn http_fetches_a_page_with_an_injected_bearer_token() {
 
 #[test]
 fn http_injects_basic_and_header_credentials() {
+    for via in VIAS {
+        http_injects_basic_and_header_credentials_via(via);
+    }
+}
+
+fn http_injects_basic_and_header_credentials_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     grant_peer(&host, &peer);
@@ -136,6 +156,7 @@ fn http_injects_basic_and_header_credentials() {
     peer.expect("authorization", &format!("Basic {pair}"));
     let run_basic = request(
         &host,
+        via,
         &json!({ "url": peer.url("/protected"), "credential": "basic" }),
     );
     assert_eq!(run_basic.output()["body"], "welcome");
@@ -143,6 +164,7 @@ fn http_injects_basic_and_header_credentials() {
     peer.expect("x-api-key", API_KEY);
     let run_header = request(
         &host,
+        via,
         &json!({ "url": peer.url("/protected"), "credential": "key" }),
     );
     assert_eq!(run_header.output()["body"], "welcome");
@@ -150,6 +172,7 @@ fn http_injects_basic_and_header_credentials() {
     // The pack may not set the header the credential injects.
     let shadow = request(
         &host,
+        via,
         &json!({
             "url": peer.url("/protected"),
             "credential": "key",
@@ -168,6 +191,12 @@ fn http_injects_basic_and_header_credentials() {
 
 #[test]
 fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request() {
+    for via in VIAS {
+        http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request_via(via);
+    }
+}
+
+fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     peer.oauth("orch-client", CLIENT_SECRET, ACCESS_TOKEN);
@@ -195,6 +224,7 @@ fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request() {
     // One invocation: one token.
     let single = request(
         &host,
+        via,
         &json!({ "url": peer.url("/protected"), "credential": "oauth" }),
     );
     assert_eq!(single.output()["body"], "welcome");
@@ -203,7 +233,7 @@ fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request() {
     // Two requests in another process (a workflow of two tasks): the token the first process
     // obtained is kept sealed in the store, so neither asks for a new one.
     let url = peer.url("/protected");
-    let twice = run_twice(&host, &url, "oauth");
+    let twice = run_twice(&host, via, &url, "oauth");
     twice.ok();
     assert_eq!(
         peer.token_calls(),
@@ -234,6 +264,12 @@ fn http_oauth2_client_token_is_obtained_once_and_cached_for_the_next_request() {
 
 #[test]
 fn http_oauth2_cached_token_refused_with_401_is_renewed_once() {
+    for via in VIAS {
+        http_oauth2_cached_token_refused_with_401_is_renewed_once_via(via);
+    }
+}
+
+fn http_oauth2_cached_token_refused_with_401_is_renewed_once_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     peer.oauth("orch-client", CLIENT_SECRET, ACCESS_TOKEN);
@@ -256,7 +292,7 @@ fn http_oauth2_cached_token_refused_with_401_is_renewed_once() {
         CLIENT_SECRET,
     );
     let url = peer.url("/protected");
-    let twice = run_twice(&host, &url, "oauth");
+    let twice = run_twice(&host, via, &url, "oauth");
     twice.ok();
     // first: token 1, accepted; second: cached token 1 gets 401, token 2, accepted.
     assert_eq!(peer.token_calls(), 2);
@@ -283,6 +319,12 @@ fn http_oauth2_cached_token_refused_with_401_is_renewed_once() {
 
 #[test]
 fn http_oauth2_token_url_outside_the_binding_is_refused() {
+    for via in VIAS {
+        http_oauth2_token_url_outside_the_binding_is_refused_via(via);
+    }
+}
+
+fn http_oauth2_token_url_outside_the_binding_is_refused_via(via: &str) {
     let host = host();
     let api = Peer::start();
     let auth = Peer::start();
@@ -306,6 +348,7 @@ fn http_oauth2_token_url_outside_the_binding_is_refused() {
     );
     let run = request(
         &host,
+        via,
         &json!({ "url": api.url("/protected"), "credential": "oauth" }),
     );
     assert_denied(&run, &["token url", "binding"]);
@@ -316,10 +359,16 @@ fn http_oauth2_token_url_outside_the_binding_is_refused() {
 
 #[test]
 fn http_reaches_a_granted_ipv6_literal() {
+    for via in VIAS {
+        http_reaches_a_granted_ipv6_literal_via(via);
+    }
+}
+
+fn http_reaches_a_granted_ipv6_literal_via(via: &str) {
     let host = host();
     let peer = Peer::start_on("[::1]:0");
     grant(&host, &format!("http:http://[::1]:{}", peer.port()));
-    let run = request(&host, &json!({ "url": peer.url("/echo-headers") }));
+    let run = request(&host, via, &json!({ "url": peer.url("/echo-headers") }));
     let out = run.output();
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(out["url"], peer.url("/echo-headers"));
@@ -327,11 +376,17 @@ fn http_reaches_a_granted_ipv6_literal() {
 
 #[test]
 fn http_denies_a_host_not_granted() {
+    for via in VIAS {
+        http_denies_a_host_not_granted_via(via);
+    }
+}
+
+fn http_denies_a_host_not_granted_via(via: &str) {
     let host = host();
     let granted = Peer::start();
     let other = Peer::start();
     grant_peer(&host, &granted);
-    let run = request(&host, &json!({ "url": other.url("/") }));
+    let run = request(&host, via, &json!({ "url": other.url("/") }));
     let expected_fix = format!(
         "orch pack grant broker http:http://127.0.0.1:{}",
         other.port()
@@ -340,12 +395,13 @@ fn http_denies_a_host_not_granted() {
     assert!(other.hits().is_empty());
     // The granted one works.
     assert_eq!(
-        (request(&host, &json!({ "url": granted.url("/") }))).output()["body"],
+        (request(&host, via, &json!({ "url": granted.url("/") }))).output()["body"],
         "peer"
     );
     // https to a host granted for http only is another origin.
     let run = request(
         &host,
+        via,
         &json!({ "url": format!("https://127.0.0.1:{}/", granted.port()) }),
     );
     assert_denied(&run, &["may not reach"]);
@@ -353,9 +409,15 @@ fn http_denies_a_host_not_granted() {
 
 #[test]
 fn http_without_any_grant_is_denied_naming_the_missing_grant() {
+    for via in VIAS {
+        http_without_any_grant_is_denied_naming_the_missing_grant_via(via);
+    }
+}
+
+fn http_without_any_grant_is_denied_naming_the_missing_grant_via(via: &str) {
     let host = host();
     let peer = Peer::start();
-    let run = request(&host, &json!({ "url": peer.url("/") }));
+    let run = request(&host, via, &json!({ "url": peer.url("/") }));
     // The message names the grant that would let this very request through.
     let wanted = format!(
         "orch pack grant broker http:http://127.0.0.1:{}",
@@ -367,6 +429,12 @@ fn http_without_any_grant_is_denied_naming_the_missing_grant() {
 
 #[test]
 fn http_denies_obfuscated_forms_of_loopback_with_only_a_name_grant() {
+    for via in VIAS {
+        http_denies_obfuscated_forms_of_loopback_with_only_a_name_grant_via(via);
+    }
+}
+
+fn http_denies_obfuscated_forms_of_loopback_with_only_a_name_grant_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     let port = peer.port();
@@ -379,7 +447,7 @@ fn http_denies_obfuscated_forms_of_loopback_with_only_a_name_grant() {
         format!("http://0177.0.0.1:{port}/"),
         format!("http://[::ffff:127.0.0.1]:{port}/"),
     ] {
-        let run = request(&host, &json!({ "url": url }));
+        let run = request(&host, via, &json!({ "url": url }));
         assert_denied(&run, &["may not reach"]);
     }
     assert!(peer.hits().is_empty(), "{:?}", peer.hits());
@@ -387,6 +455,12 @@ fn http_denies_obfuscated_forms_of_loopback_with_only_a_name_grant() {
 
 #[test]
 fn http_never_reaches_link_local_metadata_even_when_granted() {
+    for via in VIAS {
+        http_never_reaches_link_local_metadata_even_when_granted_via(via);
+    }
+}
+
+fn http_never_reaches_link_local_metadata_even_when_granted_via(via: &str) {
     let host = host();
     grant(&host, "http:http://169.254.169.254");
     for url in [
@@ -395,18 +469,25 @@ fn http_never_reaches_link_local_metadata_even_when_granted() {
         "http://0xa9fea9fe/",
         "http://[::ffff:169.254.169.254]/",
     ] {
-        let run = request(&host, &json!({ "url": url, "timeout_ms": 2000 }));
+        let run = request(&host, via, &json!({ "url": url, "timeout_ms": 2000 }));
         assert_denied(&run, &["link-local"]);
     }
 }
 
 #[test]
 fn http_denies_a_granted_name_that_resolves_to_loopback() {
+    for via in VIAS {
+        http_denies_a_granted_name_that_resolves_to_loopback_via(via);
+    }
+}
+
+fn http_denies_a_granted_name_that_resolves_to_loopback_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     grant(&host, &format!("http:http://localhost:{}", peer.port()));
     let run = request(
         &host,
+        via,
         &json!({ "url": format!("http://localhost:{}/", peer.port()) }),
     );
     assert_denied(&run, &["localhost", "loopback"]);
@@ -415,28 +496,35 @@ fn http_denies_a_granted_name_that_resolves_to_loopback() {
 
 #[test]
 fn http_redirect_to_a_forbidden_or_ungranted_host_is_denied() {
+    // Through orch:pack/http only: wasi:http hands redirects and caps to the client
+    // (tests/e2e/wasi_http.rs).
+    let via = "orch";
     let host = host();
     let peer = Peer::start();
     let elsewhere = Peer::start();
     grant_peer(&host, &peer);
     grant(&host, "http:http://169.254.169.254");
     let to_metadata = peer.url("/redirect?to=http://169.254.169.254/latest/meta-data/");
-    let run = request(&host, &json!({ "url": to_metadata }));
+    let run = request(&host, via, &json!({ "url": to_metadata }));
     assert_denied(&run, &["redirected from", "link-local"]);
 
     let to_ungranted = peer.url(&format!("/redirect?to={}", elsewhere.url("/")));
-    let run = request(&host, &json!({ "url": to_ungranted }));
+    let run = request(&host, via, &json!({ "url": to_ungranted }));
     assert_denied(&run, &["redirected from", "may not reach"]);
     assert!(elsewhere.hits().is_empty());
 }
 
 #[test]
 fn http_redirect_chain_past_the_cap_is_an_error_and_zero_returns_the_redirect() {
+    // Through orch:pack/http only: wasi:http hands redirects and caps to the client
+    // (tests/e2e/wasi_http.rs).
+    let via = "orch";
     let host = host();
     let peer = Peer::start();
     grant_peer(&host, &peer);
     let run = request(
         &host,
+        via,
         &json!({ "url": peer.url("/loop?n=0"), "max_redirects": 3 }),
     );
     let (code, message) = run.action_error();
@@ -449,6 +537,7 @@ fn http_redirect_chain_past_the_cap_is_an_error_and_zero_returns_the_redirect() 
 
     let run = request(
         &host,
+        via,
         &json!({ "url": peer.url("/loop?n=0"), "max_redirects": 0 }),
     );
     let out = run.output();
@@ -458,6 +547,7 @@ fn http_redirect_chain_past_the_cap_is_an_error_and_zero_returns_the_redirect() 
     // Within the cap the redirect is followed; a 303 turns the POST into a GET.
     let run = request(
         &host,
+        via,
         &json!({
             "method": "POST",
             "url": peer.url("/redirect?status=303&to=/echo-headers"),
@@ -474,6 +564,9 @@ fn http_redirect_chain_past_the_cap_is_an_error_and_zero_returns_the_redirect() 
 
 #[test]
 fn http_redirect_to_another_granted_origin_drops_the_credential() {
+    // Through orch:pack/http only: wasi:http hands redirects and caps to the client
+    // (tests/e2e/wasi_http.rs).
+    let via = "orch";
     let host = host();
     let api = Peer::start();
     let other = Peer::start();
@@ -484,7 +577,7 @@ fn http_redirect_to_another_granted_origin_drops_the_credential() {
     let set = secret(&host, "api", "bearer", &["--bind", &bind], BEARER);
 
     let away = api.url(&format!("/redirect?to={}", other.url("/echo-headers")));
-    let run = request(&host, &json!({ "url": away, "credential": "api" }));
+    let run = request(&host, via, &json!({ "url": away, "credential": "api" }));
     let out = run.output();
     assert_eq!(out["url"], other.url("/echo-headers"));
     let echoed: Value = serde_json::from_str(out["body"].as_str().expect("body")).expect("json");
@@ -503,6 +596,7 @@ fn http_redirect_to_another_granted_origin_drops_the_credential() {
     // The pack's own Authorization header does not follow a redirect to another origin either.
     let own = request(
         &host,
+        via,
         &json!({ "url": away, "headers": { "authorization": "Bearer pack-own-token" } }),
     );
     let echoed: Value =
@@ -511,13 +605,19 @@ fn http_redirect_to_another_granted_origin_drops_the_credential() {
 
     // A redirect inside the binding keeps it.
     let inside = api.url("/redirect?to=/protected");
-    let kept = request(&host, &json!({ "url": inside, "credential": "api" }));
+    let kept = request(&host, via, &json!({ "url": inside, "credential": "api" }));
     assert_eq!(kept.output()["body"], "welcome");
     assert_no_leak(&host, BEARER, &[&set, &run, &kept]);
 }
 
 #[test]
 fn http_credential_outside_its_binding_is_denied_even_where_the_pack_may_go() {
+    for via in VIAS {
+        http_credential_outside_its_binding_is_denied_even_where_the_pack_may_go_via(via);
+    }
+}
+
+fn http_credential_outside_its_binding_is_denied_even_where_the_pack_may_go_via(via: &str) {
     let host = host();
     let bound = Peer::start();
     let reachable = Peer::start();
@@ -527,6 +627,7 @@ fn http_credential_outside_its_binding_is_denied_even_where_the_pack_may_go() {
     let set = secret(&host, "api", "bearer", &["--bind", &bind], BEARER);
     let run = request(
         &host,
+        via,
         &json!({ "url": reachable.url("/echo-headers"), "credential": "api" }),
     );
     assert_denied(&run, &["bound to", "api"]);
@@ -536,6 +637,12 @@ fn http_credential_outside_its_binding_is_denied_even_where_the_pack_may_go() {
 
 #[test]
 fn http_credential_limited_to_another_pack_is_denied() {
+    for via in VIAS {
+        http_credential_limited_to_another_pack_is_denied_via(via);
+    }
+}
+
+fn http_credential_limited_to_another_pack_is_denied_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     grant_peer(&host, &peer);
@@ -549,6 +656,7 @@ fn http_credential_limited_to_another_pack_is_denied() {
     );
     let run = request(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-headers"), "credential": "api" }),
     );
     assert_denied(&run, &["may not use credential"]);
@@ -558,6 +666,12 @@ fn http_credential_limited_to_another_pack_is_denied() {
 
 #[test]
 fn http_ignores_proxy_environment_variables() {
+    for via in VIAS {
+        http_ignores_proxy_environment_variables_via(via);
+    }
+}
+
+fn http_ignores_proxy_environment_variables_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     let proxy = Peer::start();
@@ -572,7 +686,12 @@ fn http_ignores_proxy_environment_variables() {
         ("all_proxy", proxy_url.as_str()),
         ("NO_PROXY", ""),
     ];
-    let run = request_env(&host, &json!({ "url": peer.url("/echo-headers") }), &env);
+    let run = request_env(
+        &host,
+        via,
+        &json!({ "url": peer.url("/echo-headers") }),
+        &env,
+    );
     assert_eq!(run.output()["status"], 200);
     assert_eq!(peer.hits().len(), 1, "the request went direct");
     assert!(proxy.hits().is_empty(), "the proxy saw {:?}", proxy.hits());
@@ -583,20 +702,30 @@ fn http_response_larger_than_the_cap_is_too_large() {
     let host = host();
     let peer = Peer::start();
     grant_peer(&host, &peer);
-    // 20 MiB streamed without a length, past the host's 16 MiB cap.
-    let run = request(&host, &json!({ "url": peer.url("/big?bytes=20971520") }));
-    let (code, message) = run.action_error();
-    assert_eq!(code, "too_large", "{message}");
-    assert!(message.contains("16777216"), "{message}");
+    // 20 MiB streamed without a length, past the host's 16 MiB cap, through either import.
+    for via in VIAS {
+        let run = request(
+            &host,
+            via,
+            &json!({ "url": peer.url("/big?bytes=20971520") }),
+        );
+        let (code, message) = run.action_error();
+        assert_eq!(code, "too_large", "{via}: {message}");
+        assert!(message.contains("16777216"), "{via}: {message}");
+    }
+    // A smaller cap of the pack's own: orch:pack/http's max-response-bytes.
+    let via = "orch";
     for url in ["/big?bytes=1001", "/big?bytes=1001&length=1"] {
         let run = request(
             &host,
+            via,
             &json!({ "url": peer.url(url), "max_response_bytes": 1000 }),
         );
         assert_eq!(run.action_error().0, "too_large", "{url}");
     }
     let run = request(
         &host,
+        via,
         &json!({ "url": peer.url("/big?bytes=1000"), "max_response_bytes": 1000 }),
     );
     assert_eq!(run.output()["body"].as_str().map(str::len), Some(1000));
@@ -604,6 +733,12 @@ fn http_response_larger_than_the_cap_is_too_large() {
 
 #[test]
 fn http_masks_a_credential_echoed_by_the_server() {
+    for via in VIAS {
+        http_masks_a_credential_echoed_by_the_server_via(via);
+    }
+}
+
+fn http_masks_a_credential_echoed_by_the_server_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     grant_peer(&host, &peer);
@@ -611,6 +746,7 @@ fn http_masks_a_credential_echoed_by_the_server() {
     let set = secret(&host, "api", "bearer", &["--bind", &bind], BEARER);
     let run = request(
         &host,
+        via,
         &json!({ "url": peer.url("/echo-headers"), "credential": "api" }),
     );
     let out = run.output();
@@ -627,6 +763,9 @@ fn http_masks_a_credential_echoed_by_the_server() {
 
 #[test]
 fn http_refuses_bad_requests_and_times_out() {
+    // Through orch:pack/http only: wasi:http hands redirects and caps to the client
+    // (tests/e2e/wasi_http.rs).
+    let via = "orch";
     let host = host();
     let peer = Peer::start();
     grant_peer(&host, &peer);
@@ -652,7 +791,7 @@ fn http_refuses_bad_requests_and_times_out() {
             "user info",
         ),
     ] {
-        let run = request(&host, &input);
+        let run = request(&host, via, &input);
         let (code, message) = run.action_error();
         assert_eq!(code, "invalid", "{input}: {message}");
         assert!(message.contains(expected), "{input}: {message}");
@@ -662,6 +801,7 @@ fn http_refuses_bad_requests_and_times_out() {
     let started = std::time::Instant::now();
     let run = request(
         &host,
+        via,
         &json!({ "url": peer.url("/slow?ms=10000"), "timeout_ms": 300 }),
     );
     let (code, message) = run.action_error();
@@ -674,6 +814,12 @@ fn http_refuses_bad_requests_and_times_out() {
 
 #[test]
 fn http_the_most_verbose_logs_never_show_an_injected_credential() {
+    for via in VIAS {
+        http_the_most_verbose_logs_never_show_an_injected_credential_via(via);
+    }
+}
+
+fn http_the_most_verbose_logs_never_show_an_injected_credential_via(via: &str) {
     let host = host();
     let peer = Peer::start();
     grant_peer(&host, &peer);
@@ -691,6 +837,7 @@ fn http_the_most_verbose_logs_never_show_an_injected_credential() {
     // Every crate at trace level: hyper and reqwest hold the Authorization header in clear.
     let run = request_env(
         &host,
+        via,
         &json!({ "url": peer.url("/protected"), "credential": "basic" }),
         &[("ORCH_LOG", "trace")],
     );

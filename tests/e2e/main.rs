@@ -33,4 +33,5 @@ mod servicenow;
 mod servicenow_peer;
 mod signing;
 mod ssh_broker;
+mod wasi_http;
 mod workflow_run;

@@ -48,7 +48,21 @@ impl Capability {
             Self::Catalog => "orch:pack/catalog",
         }
     }
+
+    /// The capability an imported interface (`orch:pack/http@0.1.0`,
+    /// `wasi:http/outgoing-handler@0.2.6`) uses, if any: the standard http import is brokered
+    /// under the same http grants as ours.
+    pub fn of_import(import: &str) -> Option<Self> {
+        let interface = import.split('@').next().unwrap_or(import);
+        [Self::Http, Self::Ssh, Self::Catalog]
+            .into_iter()
+            .find(|c| c.interface() == interface)
+            .or((interface == WASI_HTTP_OUTGOING).then_some(Self::Http))
+    }
 }
+
+/// The standard outgoing HTTP interface, brokered like `orch:pack/http`.
+pub const WASI_HTTP_OUTGOING: &str = "wasi:http/outgoing-handler";
 
 /// URL schemes an http grant can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -336,6 +350,25 @@ impl Grants {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imports_name_their_capability() {
+        assert_eq!(
+            Capability::of_import("orch:pack/http@0.1.0"),
+            Some(Capability::Http)
+        );
+        assert_eq!(
+            Capability::of_import("wasi:http/outgoing-handler@0.2.6"),
+            Some(Capability::Http)
+        );
+        assert_eq!(
+            Capability::of_import("orch:pack/ssh@0.1.0"),
+            Some(Capability::Ssh)
+        );
+        assert_eq!(Capability::of_import("wasi:http/types@0.2.6"), None);
+        assert_eq!(Capability::of_import("orch:pack/log@0.1.0"), None);
+        assert_eq!(Capability::of_import("orch:pack/httpx@0.1.0"), None);
+    }
 
     #[test]
     fn parses_and_shows_grants_canonically() {

@@ -15,7 +15,7 @@
 //! [`network`]: super::network
 
 mod oauth;
-mod policy;
+pub(super) mod policy;
 mod transport;
 
 use std::sync::Arc;
@@ -74,56 +74,66 @@ impl HttpCapability {
 
 impl Host for HttpCapability {
     async fn send(&mut self, request: Request) -> Result<Response, HostError> {
-        // What comes back may carry a secret another process sent out: mask them all.
-        self.context.broker.mask_stored_secrets()?;
-        let masker = Arc::clone(self.context.broker.masker());
-        let asked = request
-            .timeout_ms
-            .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()));
-        let budget = asked.min(self.deadline.saturating_duration_since(Instant::now()));
-        let shown = policy::parse_url(&request.url)
-            .ok()
-            .and_then(|url| Origin::of(&url).ok())
-            .map_or_else(|| "the destination".to_owned(), |o| o.to_string());
-        let outcome = match tokio::time::timeout(budget, exchange(&self.context, request)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(host_error(
-                ErrorCode::Timeout,
-                format!(
-                    "the http exchange with {shown} took longer than {} ms (the request's \
-                     timeout-ms, default {} ms, capped by what is left of the invocation's \
-                     deadline)",
-                    budget.as_millis(),
-                    DEFAULT_TIMEOUT.as_millis()
-                ),
-            )),
-        };
-        match outcome {
-            Ok(mut response) => {
-                // A server echoing a credential must not hand it to the pack: not in the body,
-                // nor in a header's name or value, nor in the final URL.
-                let Some(body) = masker.mask_or_refuse(std::mem::take(&mut response.body)) else {
-                    return Err(host_error(
-                        ErrorCode::Denied,
-                        format!(
-                            "the response from {shown} contains a stored credential in an \
-                             encoded form the host cannot mask, so it is not handed to the pack"
-                        ),
-                    ));
-                };
-                response.body = body;
-                for (name, value) in &mut response.headers {
-                    masker.mask_in_place(name);
-                    masker.mask_in_place(value);
-                }
-                masker.mask_in_place(&mut response.url);
-                Ok(response)
+        send(&self.context, self.deadline, request).await
+    }
+}
+
+/// One brokered exchange for a pack, whichever import asked for it (`orch:pack/http` or
+/// `wasi:http/outgoing-handler`): the checks, the hops, and the masking of everything returned.
+pub(super) async fn send(
+    context: &CapabilityContext,
+    deadline: Instant,
+    request: Request,
+) -> Result<Response, HostError> {
+    // What comes back may carry a secret another process sent out: mask them all.
+    context.broker.mask_stored_secrets()?;
+    let masker = Arc::clone(context.broker.masker());
+    let asked = request
+        .timeout_ms
+        .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()));
+    let budget = asked.min(deadline.saturating_duration_since(Instant::now()));
+    let shown = policy::parse_url(&request.url)
+        .ok()
+        .and_then(|url| Origin::of(&url).ok())
+        .map_or_else(|| "the destination".to_owned(), |o| o.to_string());
+    let outcome = match tokio::time::timeout(budget, exchange(context, request)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(host_error(
+            ErrorCode::Timeout,
+            format!(
+                "the http exchange with {shown} took longer than {} ms (the request's \
+                 timeout-ms, default {} ms, capped by what is left of the invocation's \
+                 deadline)",
+                budget.as_millis(),
+                DEFAULT_TIMEOUT.as_millis()
+            ),
+        )),
+    };
+    match outcome {
+        Ok(mut response) => {
+            // A server echoing a credential must not hand it to the pack: not in the body,
+            // nor in a header's name or value, nor in the final URL.
+            let Some(body) = masker.mask_or_refuse(std::mem::take(&mut response.body)) else {
+                return Err(host_error(
+                    ErrorCode::Denied,
+                    format!(
+                        "the response from {shown} contains a stored credential in an \
+                         encoded form the host cannot mask, so it is not handed to the pack"
+                    ),
+                ));
+            };
+            response.body = body;
+            for (name, value) in &mut response.headers {
+                masker.mask_in_place(name);
+                masker.mask_in_place(value);
             }
-            Err(mut error) => {
-                masker.mask_in_place(&mut error.message);
-                tracing::debug!(pack = %self.context.pack, code = ?error.code, "http request refused or failed");
-                Err(error)
-            }
+            masker.mask_in_place(&mut response.url);
+            Ok(response)
+        }
+        Err(mut error) => {
+            masker.mask_in_place(&mut error.message);
+            tracing::debug!(pack = %context.pack, code = ?error.code, "http request refused or failed");
+            Err(error)
         }
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::session::Session;
 use super::untrusted;
-use crate::capabilities::grants::Grant;
+use crate::capabilities::grants::{Capability, Grant, WASI_HTTP_OUTGOING};
 use crate::packs::{AddChange, InstalledPack, Replacement};
 use crate::runtime::Limits;
 
@@ -419,10 +419,20 @@ fn describe(
         }
     }
     writeln!(out, "  imports (all the pack could ever touch):")?;
-    let (wasi, orch): (Vec<&String>, Vec<&String>) =
-        pack.imports.iter().partition(|i| i.starts_with("wasi:"));
+    // WASI interfaces are summed up in one line, except the one that reaches the network.
+    let (wasi, orch): (Vec<&String>, Vec<&String>) = pack
+        .imports
+        .iter()
+        .partition(|i| i.starts_with("wasi:") && Capability::of_import(i).is_none());
     for import in orch {
-        writeln!(out, "    {import}")?;
+        if import.starts_with(WASI_HTTP_OUTGOING) {
+            writeln!(
+                out,
+                "    {import} (brokered like orch:pack/http, under its http grants)"
+            )?;
+        } else {
+            writeln!(out, "    {import}")?;
+        }
     }
     if !wasi.is_empty() {
         let names: Vec<&str> = wasi
@@ -553,7 +563,7 @@ fn warn_ungranted(pack: &InstalledPack, held: &[String]) {
             let imported = pack
                 .imports
                 .iter()
-                .any(|i| i.starts_with(&format!("orch:pack/{capability}@")));
+                .any(|i| Capability::of_import(i).is_some_and(|c| c.as_str() == *capability));
             let granted = held
                 .iter()
                 .any(|g| g.starts_with(&format!("{capability}:")));

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::manifest::{ActionSpec, Manifest};
 use crate::capabilities::broker::{Broker, CapabilityContext};
+use crate::capabilities::grants::Capability;
 use crate::runtime::bindings::CallContext;
 use crate::runtime::{Limits, PreparedPack, Runtime};
 use crate::schema::Schema;
@@ -193,10 +194,17 @@ fn check_metadata(report: &mut CheckReport, manifest: &Manifest) {
 /// The capabilities a pack imports against the destinations it declares: an import without a
 /// declared destination leaves the operator guessing what to grant.
 fn check_imports(report: &mut CheckReport, manifest: &Manifest) {
-    for (kind, interface) in [("http", "orch:pack/http"), ("ssh", "orch:pack/ssh")] {
-        let imported = report.imports.iter().any(|i| i.starts_with(interface));
+    for capability in [Capability::Http, Capability::Ssh] {
+        let (kind, interface) = (capability.as_str(), capability.interface());
+        let imported = report
+            .imports
+            .iter()
+            .find(|i| Capability::of_import(i) == Some(capability))
+            .map(|i| i.split('@').next().unwrap_or(i).to_owned());
         let declared = manifest.destinations.iter().any(|d| d.kind == kind);
-        if imported && !declared {
+        if let Some(interface) = &imported
+            && !declared
+        {
             report.found(
                 Severity::Note,
                 "imports",
@@ -207,7 +215,7 @@ fn check_imports(report: &mut CheckReport, manifest: &Manifest) {
                 ),
             );
         }
-        if declared && !imported {
+        if declared && imported.is_none() {
             report.found(
                 Severity::Warning,
                 "imports",

@@ -9,6 +9,7 @@ use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::CallContext;
 use super::limits::MemoryLimiter;
@@ -17,6 +18,7 @@ use crate::capabilities::catalog::CatalogCapability;
 use crate::capabilities::http::HttpCapability;
 use crate::capabilities::log::LogCapability;
 use crate::capabilities::ssh::SshCapability;
+use crate::capabilities::wasi_http::WasiHttpBroker;
 
 /// Bytes of a guest's stdout and stderr kept per invocation (a panic message fits easily).
 const STDIO_CAPTURE_BYTES: usize = 64 << 10;
@@ -34,6 +36,8 @@ pub struct Sandbox {
     pub(crate) http: HttpCapability,
     pub(crate) ssh: SshCapability,
     pub(crate) catalog: CatalogCapability,
+    wasi_http: WasiHttpCtx,
+    wasi_http_broker: WasiHttpBroker,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -71,6 +75,8 @@ impl Sandbox {
             limiter: MemoryLimiter::new(memory_cap),
             log: LogCapability::default(),
             http: HttpCapability::new(capabilities.clone(), deadline),
+            wasi_http: WasiHttpCtx::new(),
+            wasi_http_broker: WasiHttpBroker::new(capabilities.clone(), deadline),
             catalog: CatalogCapability::new(capabilities.clone(), call),
             ssh: SshCapability::new(capabilities, deadline),
             stdout,
@@ -94,6 +100,16 @@ impl WasiView for Sandbox {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Sandbox {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.wasi_http,
+            table: &mut self.table,
+            hooks: &mut self.wasi_http_broker,
         }
     }
 }

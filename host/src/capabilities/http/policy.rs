@@ -135,6 +135,11 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Whether `name` (lowercase) is a header the host sets itself (transport, encoding).
+pub fn is_host_owned(name: &str) -> bool {
+    HOST_OWNED_HEADERS.contains(&name)
+}
+
 /// Checks the pack's headers: names and values must be valid HTTP, and none may be one the host
 /// owns. `credential_header` is the header the host injects for the named credential
 /// (`authorization`, or the `header` kind's name), refused too so a pack cannot shadow or
@@ -145,7 +150,7 @@ pub fn check_headers(
 ) -> Result<(), String> {
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
-        if HOST_OWNED_HEADERS.contains(&lower.as_str()) {
+        if is_host_owned(&lower) {
             return Err(format!(
                 "header {name:?} is set by the host; remove it from the request"
             ));

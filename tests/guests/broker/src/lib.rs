@@ -37,6 +37,9 @@ struct HttpRequestInput {
     max_response_bytes: Option<u32>,
     /// Timeout of the whole exchange.
     timeout_ms: Option<u32>,
+    /// The import to send through: `orch` (default, `orch:pack/http` through the SDK) or
+    /// `wasi` (`wasi:http/outgoing-handler`, as a standard client would).
+    via: Option<String>,
 }
 
 /// Output of `http_request`.
@@ -267,6 +270,9 @@ fn default_method() -> String {
 }
 
 fn http_request(input: HttpRequestInput, _: &Context) -> Result<HttpRequestOutput, ActionError> {
+    if input.via.as_deref() == Some("wasi") {
+        return http_request_wasi(input);
+    }
     let mut request = Request::new(input.method, input.url);
     for (name, value) in input.headers {
         request = request.header(name, value);
@@ -302,6 +308,37 @@ fn http_request(input: HttpRequestInput, _: &Context) -> Result<HttpRequestOutpu
         headers,
         body: response.text().into_owned(),
         url: response.url,
+    })
+}
+
+/// `http_request` through `wasi:http` (no redirects followed: the host hands them back; no
+/// `max_redirects` or `max_response_bytes`: wasi:http has neither).
+fn http_request_wasi(input: HttpRequestInput) -> Result<HttpRequestOutput, ActionError> {
+    let request = wasi_client::Request {
+        method: input.method,
+        url: input.url.clone(),
+        headers: input.headers.into_iter().collect(),
+        body: input.body.map(String::into_bytes),
+        credential: input.credential,
+        timeout: input.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+    };
+    let response = wasi_client::send(&request)
+        .map_err(|failure| ActionError::new(failure.code, failure.message))?;
+    let mut headers = BTreeMap::<String, String>::new();
+    for (name, value) in response.headers {
+        headers
+            .entry(name)
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    Ok(HttpRequestOutput {
+        status: response.status,
+        headers,
+        body: String::from_utf8_lossy(&response.body).into_owned(),
+        url: input.url,
     })
 }
 

