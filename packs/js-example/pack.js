@@ -137,7 +137,13 @@ function wordStats({ text, top = 3 }, ctx) {
   }
   const ranked = [...counts].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).slice(0, top);
   ctx.log.info("counted", { words: words.length });
-  return { words: words.length, lines: text === "" ? 0 : text.split(/\r?\n/).length - (text.endsWith("\n") ? 1 : 0), most_common: Object.fromEntries(ranked) };
+  return { words: words.length, lines: countLines(text), most_common: Object.fromEntries(ranked) };
+}
+
+function countLines(text) {
+  // As an editor counts them: a final newline ends the last line, it does not start another.
+  const lines = text.split(/\r\n|\n|\r/);
+  return lines.at(-1) === "" ? lines.length - 1 : lines.length;
 }
 
 function parseThreshold(reason) {
