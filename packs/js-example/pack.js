@@ -61,10 +61,22 @@ export const handler = definePack({
     fetch_status: {
       description: "Ask the status API for a device's status, through the SDK's http.",
       idempotent: true,
-      input: deviceInput(),
+      input: {
+        type: "object",
+        properties: {
+          device: { type: "string", minLength: 1, maxLength: 64, description: "The device's name in the status API." },
+          api: {
+            type: "string",
+            default: "https://api.example.com",
+            description: "The status API's base URL (another one must be granted: orch pack grant jsexample http:URL).",
+          },
+        },
+        required: ["device"],
+        additionalProperties: false,
+      },
       output: statusOutput(),
-      run: async ({ device }, ctx) => {
-        const response = await http.get(`https://api.example.com/v1/devices/${encodeURIComponent(device)}`, {
+      run: async ({ device, api = "https://api.example.com" }, ctx) => {
+        const response = await http.get(`${api}/v1/devices/${encodeURIComponent(device)}`, {
           credential: "status-api",
           timeoutMs: 10_000,
         });
@@ -149,15 +161,6 @@ function countLines(text) {
 function parseThreshold(reason) {
   // A helper frame, so the stack shows more than the action's own line.
   throw new Error(`jsexample exploded: ${reason}`);
-}
-
-function deviceInput() {
-  return {
-    type: "object",
-    properties: { device: { type: "string", minLength: 1, maxLength: 64, description: "The device's name in the status API." } },
-    required: ["device"],
-    additionalProperties: false,
-  };
 }
 
 function statusOutput() {

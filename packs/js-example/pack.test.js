@@ -45,6 +45,13 @@ test("fetch_status asks the API with its credential", async (t) => {
   assert.deepEqual(ctx.logs[0].fields, { device: "r 1", status: "up" });
 });
 
+test("fetch_status asks another status API when given one", async (t) => {
+  const host = hostFor(t);
+  host.http.on("GET", "http://127.0.0.1:8080/v1/devices/r1").reply(200, { status: "down" });
+  const out = await handler.call("fetch_status", { device: "r1", api: "http://127.0.0.1:8080" }, host.context());
+  assert.deepEqual(out, { status: "down", since: null });
+});
+
 test("fetch_status turns the API's statuses into codes a workflow retries on", async (t) => {
   const host = hostFor(t);
   host.http.on("GET", "https://api.example.com/v1/devices/busy").reply(503, { error: "maintenance" });
