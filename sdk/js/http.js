@@ -131,7 +131,8 @@ export async function request(method, url, options = {}) {
     body: data,
     timeoutMs: clampU32(timeoutMs),
     credential: credential ?? undefined,
-    maxRedirects: maxRedirects ?? undefined,
+    // A u8 in the contract, which the bindings would wrap (300 → 44): clamp instead.
+    maxRedirects: maxRedirects === undefined || maxRedirects === null ? undefined : Math.min(clampU32(maxRedirects), 255),
     maxResponseBytes: clampU32(maxResponseBytes),
   });
   return new Response(r.status, r.headers.map(([k, v]) => [k, v]), r.body, r.url);
@@ -167,7 +168,8 @@ function findHeader(headers, name) {
   return null;
 }
 
-/** A duration or size as the contract's u32, or undefined. */
+/** A duration or size as the contract's u32, or undefined. The generated bindings wrap a
+ * number out of range (`>>> 0`), so a negative timeout would become 49 days: clamp instead. */
 export function clampU32(value) {
   if (value === undefined || value === null) return undefined;
   const n = Math.trunc(Number(value));

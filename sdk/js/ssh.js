@@ -174,7 +174,13 @@ function normalTarget(target) {
     return Object.freeze({ inventory: target.inventory });
   }
   if (target && typeof target === "object" && typeof target.host === "string") {
-    return Object.freeze({ host: target.host, port: target.port ?? 22 });
+    const port = target.port ?? 22;
+    // The contract's port is a u16, and the generated bindings wrap a larger number silently:
+    // 70000 would reach port 4464.
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new HostError("invalid", `the port of ${target.host} must be a number from 1 to 65535, not ${port}`);
+    }
+    return Object.freeze({ host: target.host, port });
   }
   throw new HostError("invalid", "an ssh target is an inventory device's name or {host, port}");
 }

@@ -92,11 +92,13 @@ test("http: a given content type is kept, and text and bytes bodies go as they a
   host.http.on("PUT", "https://api.example.com/*").replyText(204, "");
   await http.put("https://api.example.com/a", { json: [1], headers: [["Content-Type", "application/merge-patch+json"]] });
   await http.put("https://api.example.com/b", { body: "plain" });
-  await http.put("https://api.example.com/c", { body: new Uint8Array([1, 2]) });
+  await http.put("https://api.example.com/c", { body: new Uint8Array([1, 2]), maxRedirects: 300, timeoutMs: -5 });
   const [a, b, c] = host.http.requests;
   assert.deepEqual(a.headers, [["Content-Type", "application/merge-patch+json"]]);
   assert.equal(b.text(), "plain");
   assert.deepEqual([...c.body], [1, 2]);
+  // Numbers out of the contract's range are clamped, never wrapped by the bindings.
+  assert.deepEqual([c.maxRedirects, c.timeoutMs], [255, 0]);
   await rejectsWith(http.put("https://api.example.com/d", { json: { n: 1n } }), "invalid", /could not be serialised to json/);
 });
 
@@ -206,6 +208,7 @@ test("ssh: a scripted connect failure", async (t) => {
   host.ssh.onConnect("R1").fail("host_key", "the host key of R1 changed");
   await rejectsWith(ssh.connect("R1"), "host_key", /changed/);
   await rejectsWith(ssh.connect(42), "invalid", /an ssh target is/);
+  await rejectsWith(ssh.connect({ host: "10.0.0.1", port: 70000 }), "invalid", /from 1 to 65535, not 70000/);
 });
 
 test("ssh: a shell echoes lines, answers them, and changes its prompt", async (t) => {
