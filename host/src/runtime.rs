@@ -255,10 +255,31 @@ impl SandboxError {
 
 fn stderr_suffix(stderr: &str) -> String {
     if stderr.trim().is_empty() {
-        String::new()
-    } else {
-        format!("\nthe pack wrote to stderr:\n{}", stderr.trim_end())
+        return String::new();
     }
+    // componentize-js's bindings name files in the directory they were built in, which means
+    // nothing where the pack runs.
+    static BUILD_DIR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"/tmp/[0-9a-f]+/sources/").expect("a valid pattern")
+    });
+    let stderr = BUILD_DIR.replace_all(stderr.trim_end(), "");
+    let mut text = format!("\nthe pack wrote to stderr:\n{stderr}");
+    if is_js_error_lowering(&stderr) {
+        text.push_str(
+            "\n(a JavaScript pack threw something out of `invoke` that is not an action-error \
+             record: componentize-js lowers a thrown value as the action's error, so a plain \
+             Error traps and its message is lost. The pack's author catches errors in `invoke` \
+             and returns {tag: \"err\", val: {code, message, retryable}}, or uses orch-sdk for \
+             JavaScript, which reports them as unhandled_exception with the stack.)",
+        );
+    }
+    text
+}
+
+/// Whether `stderr` is componentize-js failing to lower what `invoke` threw as its
+/// `action-error` (a field of the wrong type: most often a plain `Error`, which has no `code`).
+fn is_js_error_lowering(stderr: &str) -> bool {
+    stderr.contains("expected a string, received") && stderr.contains("export_handler_0_1_0$invoke")
 }
 
 /// Raised from the epoch callback when the deadline passes.
@@ -457,7 +478,7 @@ impl Runtime {
             }
             Err(error) => Err(bounded_action_error(error)),
         };
-        let (logs, logs_dropped) = store.data_mut().log.take();
+        let (logs, logs_dropped) = store.data_mut().take_logs();
         Ok(Invocation {
             result,
             logs,
@@ -780,6 +801,21 @@ fn tail(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_javascript_error_that_cannot_be_lowered_is_explained() {
+        // What componentize-js 0.23 prints when invoke throws a plain Error.
+        let stderr = "expected a string, received [undefined]\nStack:\n  \
+                      _utf8AllocateAndEncode@/tmp/6e13f9ef4378/sources/initializer.js:94:11\n  \
+                      export_handler_0_1_0$invoke@/tmp/6e13f9ef4378/sources/initializer.js:2563:45\n";
+        let text = super::stderr_suffix(stderr);
+        assert!(text.contains("a plain Error traps"), "{text}");
+        assert!(text.contains("@initializer.js:94:11"), "{text}");
+        assert!(!text.contains("/tmp/"), "{text}");
+        let other = super::stderr_suffix("thread panicked at src/lib.rs:3:5:\nboom\n");
+        assert!(!other.contains("JavaScript"), "{other}");
+        assert_eq!(super::stderr_suffix("  \n"), "");
+    }
+
     use super::*;
 
     #[test]

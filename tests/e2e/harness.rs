@@ -74,6 +74,38 @@ pub fn componentize_py() -> PathBuf {
         .join("pack-venv/bin/componentize-py")
 }
 
+/// The path of the built JavaScript guest `name` (`jsexample`, `jsraw`), building the
+/// JavaScript packs once per test binary (scripts/build-js-packs skips what is up to date).
+pub fn js_guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(workspace().join("scripts/build-js-packs"))
+            .current_dir(workspace())
+            .status()
+            .expect("running scripts/build-js-packs");
+        assert!(
+            status.success(),
+            "scripts/build-js-packs failed (scripts/setup installs componentize-js and esbuild)"
+        );
+    });
+    let path = guest_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "JavaScript guest {} was not built",
+        path.display()
+    );
+    path
+}
+
+/// The `node_modules/.bin` of the JavaScript pack toolchain scripts/setup installs.
+pub fn pack_node_bin() -> PathBuf {
+    guest_dir()
+        .parent()
+        .and_then(Path::parent)
+        .expect("the target directory")
+        .join("pack-node/node_modules/.bin")
+}
+
 /// One `ORCH_HOME` and the `orch` binary.
 pub struct TestHost {
     home: tempfile::TempDir,

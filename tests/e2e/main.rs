@@ -20,6 +20,7 @@ mod grants;
 mod hostile;
 mod http_broker;
 mod http_peer;
+mod js_pack;
 mod netdev;
 mod pack_add;
 mod pack_check;

@@ -17,8 +17,11 @@
 //! - redirects are not followed: the client gets the 3xx and decides, and its next request is
 //!   checked like any other;
 //! - a refusal is a `wasi:http` `internal-error` whose text starts with orch's error code
-//!   (`denied: pack "x" may not reach …`), so the pack can still show the operator the fix.
+//!   (`denied: pack "x" may not reach …`), so the pack can still show the operator the fix;
+//!   since many clients drop that text (JavaScript's `fetch` throws a bare `NetworkError`), the
+//!   host also writes it as a `warn` line in the invocation's logs.
 
+use std::sync::{Arc, Mutex};
 #[cfg(test)]
 use std::time::Duration;
 use std::time::Instant;
@@ -38,16 +41,30 @@ pub const CREDENTIAL_HEADER: &str = "x-orch-credential";
 /// Largest request body a pack may send through `wasi:http`.
 pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 
-/// The `wasi:http` hooks of one invocation: what its pack was lent, and when it ends.
+/// Refusals kept per invocation for its logs (a pack retrying in a loop adds no more).
+const MAX_REFUSALS_KEPT: usize = 20;
+
+/// The `wasi:http` hooks of one invocation: what its pack was lent, when it ends, and the
+/// refusals it met (for the invocation's logs; the sending future runs in its own task).
 pub struct WasiHttpBroker {
     context: CapabilityContext,
     deadline: Instant,
+    refusals: Arc<Mutex<Vec<String>>>,
 }
 
 impl WasiHttpBroker {
     /// The hooks for one invocation ending at `deadline`.
     pub fn new(context: CapabilityContext, deadline: Instant) -> Self {
-        Self { context, deadline }
+        Self {
+            context,
+            deadline,
+            refusals: Arc::default(),
+        }
+    }
+
+    /// The refusals met so far ("code: message", masked), oldest first; taken once.
+    pub fn take_refusals(&mut self) -> Vec<String> {
+        std::mem::take(&mut *self.refusals.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -70,11 +87,18 @@ impl WasiHttpHooks for WasiHttpBroker {
     {
         let context = self.context.clone();
         let deadline = self.deadline;
+        let refusals = Arc::clone(&self.refusals);
         Box::new(async move {
             let request = to_orch_request(request, options).await?;
             let response = http::send(&context, deadline, request)
                 .await
-                .map_err(refusal)?;
+                .map_err(|error| {
+                    let mut kept = refusals.lock().unwrap_or_else(|e| e.into_inner());
+                    if kept.len() < MAX_REFUSALS_KEPT {
+                        kept.push(format!("{}: {}", code_name(error.code), error.message));
+                    }
+                    refusal(error)
+                })?;
             Ok((
                 to_wasi_response(response)?,
                 Box::new(async { Ok(()) }) as Driver,

@@ -194,6 +194,25 @@ fn check_metadata(report: &mut CheckReport, manifest: &Manifest) {
 /// The capabilities a pack imports against the destinations it declares: an import without a
 /// declared destination leaves the operator guessing what to grant.
 fn check_imports(report: &mut CheckReport, manifest: &Manifest) {
+    // componentize-py and componentize-js import every interface of the world, used or not:
+    // an import then says nothing about what the pack does, so say that once, not per import.
+    let imports_everything = [Capability::Http, Capability::Ssh, Capability::Catalog]
+        .iter()
+        .all(|c| {
+            report
+                .imports
+                .iter()
+                .any(|i| Capability::of_import(i) == Some(*c))
+        });
+    if imports_everything {
+        report.found(
+            Severity::Note,
+            "imports",
+            "the component imports every interface of the contract (componentize-py and \
+             componentize-js always do): operators are asked only for the destinations it \
+             declares",
+        );
+    }
     for capability in [Capability::Http, Capability::Ssh] {
         let (kind, interface) = (capability.as_str(), capability.interface());
         let imported = report
@@ -204,6 +223,7 @@ fn check_imports(report: &mut CheckReport, manifest: &Manifest) {
         let declared = manifest.destinations.iter().any(|d| d.kind == kind);
         if let Some(interface) = &imported
             && !declared
+            && !imports_everything
         {
             report.found(
                 Severity::Note,

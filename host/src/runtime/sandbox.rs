@@ -84,6 +84,19 @@ impl Sandbox {
         }
     }
 
+    /// The pack's log lines and the count dropped past the cap, with a `warn` line for each
+    /// wasi:http request the host refused (many clients drop the reason; the operator sees it).
+    pub fn take_logs(&mut self) -> (Vec<crate::capabilities::log::LogLine>, usize) {
+        for refusal in self.wasi_http_broker.take_refusals() {
+            self.log.record(
+                "warn",
+                &format!("orch refused a wasi:http request: {refusal}"),
+                None,
+            );
+        }
+        self.log.take()
+    }
+
     /// What the guest wrote to stdout, lossily decoded.
     pub fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout.contents()).into_owned()

@@ -1,4 +1,4 @@
-//! `orch pack new NAME --lang rust|python`: scaffolds a pack that builds with one documented
+//! `orch pack new NAME --lang rust|python|js`: scaffolds a pack that builds with one documented
 //! command, passes `orch pack check`, and shows in its tests how to test actions that use http
 //! and ssh natively (the SDK's scripted test host). The templates are in
 //! `host/templates/pack-new/`.
@@ -27,6 +27,9 @@ pub enum Language {
     Rust,
     /// A Python module on the orch_sdk package, built with componentize-py.
     Python,
+    /// A JavaScript module on the orch-sdk package, bundled with esbuild and built with
+    /// componentize-js.
+    Js,
 }
 
 /// The Rust template: (path in the new crate, text with `{{…}}` placeholders).
@@ -66,6 +69,30 @@ const PYTHON_TEMPLATE: &[(&str, &str)] = &[
     (
         ".gitignore",
         include_str!("../../../templates/pack-new/python/gitignore"),
+    ),
+];
+
+/// The JavaScript template: (path in the new directory, text with `{{…}}` placeholders).
+const JS_TEMPLATE: &[(&str, &str)] = &[
+    (
+        "package.json",
+        include_str!("../../../templates/pack-new/js/package.json"),
+    ),
+    (
+        "pack.js",
+        include_str!("../../../templates/pack-new/js/pack.js"),
+    ),
+    (
+        "pack.test.js",
+        include_str!("../../../templates/pack-new/js/pack.test.js"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../templates/pack-new/js/README.md"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../templates/pack-new/js/gitignore"),
     ),
 ];
 
@@ -110,6 +137,27 @@ pub fn run(
                 ("{{sdk}}", sdk),
             ];
             (RUST_TEMPLATE, placeholders, next)
+        }
+        Language::Js => {
+            let sdk = js_sdk(sdk)?;
+            let wit = fs::canonicalize(sdk.join("../wit"))
+                .with_context(|| format!("resolving {}/../wit", sdk.display()))?;
+            let (sdk, wit) = (sdk.display().to_string(), wit.display().to_string());
+            // Both land in package.json's strings: refuse what would need escaping there.
+            if [&sdk, &wit].iter().any(|p| p.contains(['"', '\\'])) {
+                refuse!(
+                    "the SDK's path {sdk} holds a quote or a backslash, which package.json \
+                     cannot take as is; move the orch checkout or pass --sdk with another copy \
+                     of sdk/js"
+                );
+            }
+            let next = format!(
+                "JavaScript, on orch-sdk in {sdk})\n\nnext:\n  cd {shown}\n  npm install     \
+                 # once: the SDK (linked), componentize-js and esbuild, pinned\n  npm test\n  \
+                 npm run build\n  orch pack check {name}.wasm\n  orch pack add {name}.wasm",
+                shown = dir.display()
+            );
+            (JS_TEMPLATE, vec![("{{sdk}}", sdk), ("{{wit}}", wit)], next)
         }
         Language::Python => {
             let sdk = python_sdk(sdk)?;
@@ -175,6 +223,23 @@ fn python_sdk(given: Option<&str>) -> anyhow::Result<PathBuf> {
         refuse!(
             "{} is not the orch Python SDK (no orch_sdk package beside a wit/ contract); pass \
              --sdk with the sdk/python directory of an orch checkout",
+            dir.display()
+        );
+    }
+    fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))
+}
+
+/// The JavaScript SDK's directory: given (`--sdk`, the `sdk/js` directory of an orch
+/// checkout), or the one of the checkout this `orch` was built from.
+fn js_sdk(given: Option<&str>) -> anyhow::Result<PathBuf> {
+    let dir = given.map_or_else(|| Path::new(BUILT_SDK).join("js"), PathBuf::from);
+    let is_sdk = fs::read_to_string(dir.join("package.json"))
+        .is_ok_and(|text| text.contains("\"name\": \"orch-sdk\""));
+    if !is_sdk || !dir.join("component.js").is_file() || !dir.join("../wit").is_dir() {
+        refuse!(
+            "{} is not the orch JavaScript SDK (no package.json naming orch-sdk with its \
+             component.js, beside a wit/ contract); pass --sdk with the sdk/js directory of an \
+             orch checkout",
             dir.display()
         );
     }
