@@ -3,8 +3,8 @@
 //! - a no-op action on a fresh instance, JSON in and out, vs the same JSON work around a native
 //!   Rust function (the baseline);
 //! - `echo` with and without its output held to the declared output schema;
-//! - a Python pack's lightest action on a fresh instance (when `scripts/build-python-packs` ran),
-//!   against the Rust no-op;
+//! - the Python and JavaScript example packs' lightest action on a fresh instance (when
+//!   `scripts/build-python-packs` and `scripts/build-js-packs` ran), against the Rust no-op;
 //! - loading a precompiled pack from its serialized artifact vs compiling it from the `.wasm`;
 //! - resident memory over 1,000 sequential invocations (it must not grow).
 //!
@@ -108,27 +108,32 @@ fn main() {
             black_box(invocation.result.expect("ok"))
         })
     });
-    // A Python pack (componentize-py, `scripts/build-python-packs`): its lightest action on a
-    // fresh instance, when the component has been built.
-    let python = guests::python_guest("pyexample").map(|path| {
-        let wasm = std::fs::read(path).expect("read pyexample");
-        let component = runtime.compile(&wasm).expect("compile pyexample");
-        runtime
-            .prepare("pyexample", &component)
-            .expect("prepare pyexample")
-    });
-    if let Some(python) = &python {
-        let lent = CapabilityContext::nothing("pyexample", &Broker::detached());
+    // Packs in other languages (componentize-py, componentize-js; built by
+    // `scripts/build-python-packs` and `scripts/build-js-packs`): the same lightest action on a
+    // fresh instance, for each component that has been built.
+    let mut other_languages = Vec::new();
+    for (name, bench) in [
+        ("pyexample", "python_fresh_instance_word_stats"),
+        ("jsexample", "js_fresh_instance_word_stats"),
+    ] {
+        let Some(path) = guests::built_guest(name) else {
+            continue;
+        };
+        let wasm = std::fs::read(path).expect("read the component");
+        let component = runtime.compile(&wasm).expect("compile the component");
+        let prepared = runtime.prepare(name, &component).expect("prepare");
+        let lent = CapabilityContext::nothing(name, &Broker::detached());
         let input = json!({"text": "a", "top": 1}).to_string();
-        group.bench_function("python_fresh_instance_word_stats", |b| {
+        group.bench_function(bench, |b| {
             b.to_async(&tokio).iter(|| async {
                 let invocation = runtime
-                    .invoke(python, "word_stats", &input, &ctx, &limits, &lent)
+                    .invoke(&prepared, "word_stats", &input, &ctx, &limits, &lent)
                     .await
                     .expect("invoke");
                 black_box(invocation.result.expect("ok"))
             })
         });
+        other_languages.push(bench);
     }
     group.finish();
 
@@ -150,12 +155,8 @@ fn main() {
 
     report_ratio("invoke", "wasm_fresh_instance_noop", "native_noop");
     report_ratio("invoke", "wasm_echo_output_checked", "wasm_echo");
-    if python.is_some() {
-        report_ratio(
-            "invoke",
-            "python_fresh_instance_word_stats",
-            "wasm_fresh_instance_noop",
-        );
+    for bench in other_languages {
+        report_ratio("invoke", bench, "wasm_fresh_instance_noop");
     }
     report_ratio("load", "compile_from_wasm", "deserialize_precompiled");
     report_memory(&tokio, &runtime, &pack, &ctx, &lent);

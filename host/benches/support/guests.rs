@@ -23,10 +23,14 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
-/// The built Python guest `name` (`pyexample`), if `scripts/build-python-packs` built it (it
-/// needs componentize-py from `scripts/setup`).
-#[allow(dead_code, reason = "only the invoke bench runs a Python pack")]
-pub fn python_guest(name: &str) -> Option<PathBuf> {
+/// The built Python or JavaScript guest `name` (`pyexample`, `jsexample`), if
+/// `scripts/build-python-packs` or `scripts/build-js-packs` built it (they need the toolchains
+/// `scripts/setup` installs).
+#[allow(
+    dead_code,
+    reason = "only the invoke bench runs Python and JavaScript packs"
+)]
+pub fn built_guest(name: &str) -> Option<PathBuf> {
     let path = target_dir()
         .join("wasm32-wasip2/guest")
         .join(format!("{name}.wasm"));
