@@ -5,9 +5,11 @@
 //!     the grant check, resolution and address check, the pinned client from the cache, the
 //!     body cap and masking (what one pack call costs end to end);
 //! plus (c) building one reqwest client the way the capability does, the cost its client
-//! cache avoids on every request after the first to a destination.
+//! cache avoids on every request after the first to a destination, and (d) the same request as
+//! (b) sent by the pack through the standard `wasi:http/outgoing-handler` (brokered by the same
+//! code; what a componentize-js `fetch` or another standard client costs).
 //!
-//! Prints the median (and p90) of each, and the ratio (b)/(a).
+//! Prints the median (and p90) of each, and the ratios (b)/(a) and (d)/(b).
 
 #[path = "support/guests.rs"]
 mod guests;
@@ -83,6 +85,13 @@ fn main() {
         assert!(output.contains(BODY), "{output}");
     }));
 
+    // (d) the same through wasi:http (the wasmtime-wasi-http resources around the broker).
+    let wasi_input = json!({ "url": url, "via": "wasi" }).to_string();
+    let wasi_figure = tokio.block_on(sample(warmup, samples, || async {
+        let output = invoker.call("http_request", &wasi_input).await;
+        assert!(output.contains(BODY), "{output}");
+    }));
+
     // (c) what the client cache saves: building one client.
     let build_figure = tokio.block_on(sample(warmup, samples, || async {
         let client = orch::capabilities::http::build_client_for_bench().expect("client");
@@ -96,9 +105,15 @@ fn main() {
     show("(a) native reqwest, client reused", native_figure);
     show("(b) through the host (broker.http_request)", host_figure);
     show("(c) building one capability client", build_figure);
+    show("(d) through wasi:http (broker.http_request)", wasi_figure);
     println!(
         "ratio (b)/(a): {:.1}x   (b)-(a): {:.1} µs",
         host_figure.median.as_secs_f64() / native_figure.median.as_secs_f64(),
         (host_figure.median.as_secs_f64() - native_figure.median.as_secs_f64()) * 1e6
+    );
+    println!(
+        "ratio (d)/(b): {:.2}x   (d)-(b): {:.1} µs",
+        wasi_figure.median.as_secs_f64() / host_figure.median.as_secs_f64(),
+        (wasi_figure.median.as_secs_f64() - host_figure.median.as_secs_f64()) * 1e6
     );
 }

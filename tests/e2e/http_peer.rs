@@ -15,7 +15,7 @@
 //! - `/loop?n=N`: a redirect to `/loop?n=N+1`, forever;
 //! - `/big?bytes=N[&length=1]`: N bytes streamed in 64 KiB chunks (with a Content-Length when
 //!   `length` is set);
-//! - `/slow?ms=N`: answers after N milliseconds;
+//! - `/slow?ms=N`: answers after N milliseconds (counting how many it answers at once);
 //! - `/oauth/token`: the client-credentials grant: checks HTTP basic client authentication and
 //!   the form, counts calls, returns `{"access_token", "token_type": "Bearer", "expires_in":
 //!   3600}`;
@@ -54,6 +54,9 @@ struct PeerState {
     single_use: Mutex<bool>,
     accepted: Mutex<usize>,
     stored: Mutex<BTreeMap<String, String>>,
+    /// `/slow` requests being answered now, and the most there ever were at once.
+    slow_now: Mutex<usize>,
+    slow_most: Mutex<usize>,
 }
 
 #[derive(Clone)]
@@ -162,6 +165,11 @@ impl Peer {
     /// How many times `/oauth/token` handed out a token.
     pub fn token_calls(&self) -> usize {
         *self.state.token_calls.lock().expect("lock")
+    }
+
+    /// The most `/slow` requests the peer was answering at once.
+    pub fn most_slow_at_once(&self) -> usize {
+        *self.state.slow_most.lock().expect("lock")
     }
 
     /// Every request seen so far.
@@ -355,9 +363,19 @@ async fn big(Query(query): Query<HashMap<String, String>>) -> Response {
     }
 }
 
-async fn slow(Query(query): Query<HashMap<String, String>>) -> &'static str {
+async fn slow(
+    State(state): State<Arc<PeerState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> &'static str {
+    {
+        let mut now = state.slow_now.lock().expect("lock");
+        *now += 1;
+        let mut most = state.slow_most.lock().expect("lock");
+        *most = (*most).max(*now);
+    }
     let ms: u64 = query.get("ms").and_then(|n| n.parse().ok()).unwrap_or(0);
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    *state.slow_now.lock().expect("lock") -= 1;
     "finally"
 }
 

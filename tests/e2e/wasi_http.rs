@@ -220,3 +220,36 @@ fn transport_headers_other_schemes_and_slow_servers_through_wasi_http() {
         "the timeout did not cut the exchange"
     );
 }
+
+#[test]
+fn a_burst_of_wasi_http_requests_is_held_to_eight_in_flight() {
+    // orch:pack/http sends one request at a time; with wasi:http a pack can start thousands
+    // (each may bring back 16 MiB), so the host lets eight of one invocation be in flight and
+    // the others wait for a slot.
+    let peer = Peer::start();
+    let host = host_with_credential(&peer);
+    grant(&host, &peer);
+    let run = host.orch(&[
+        "action",
+        "run",
+        "hostile.burst",
+        "--json",
+        "--input",
+        &json!({ "url": peer.url("/slow?ms=300"), "n": 20 }).to_string(),
+    ]);
+    let out = run.output();
+    assert_eq!(
+        out["ok"], 20,
+        "every request was answered in the end: {out}"
+    );
+    assert_eq!(peer.hits().len(), 20);
+    let most = peer.most_slow_at_once();
+    assert!(
+        most <= 8,
+        "{most} requests of one invocation were in flight at once"
+    );
+    assert!(
+        most >= 2,
+        "the requests did run concurrently ({most} at most)"
+    );
+}

@@ -43,6 +43,15 @@ pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// Refusals kept per invocation for its logs (a pack retrying in a loop adds no more).
 const MAX_REFUSALS_KEPT: usize = 20;
+/// Requests one invocation may have in flight at once; more wait for a slot (within the
+/// deadline). `orch:pack/http` sends one at a time; wasi:http lets a pack start many, and each
+/// may hold a response of up to 16 MiB, so without a bound a pack could fan out to a granted
+/// server thousands of times or fill the host's memory.
+pub const MAX_IN_FLIGHT: usize = 8;
+/// Largest write to a request body's stream the host buffers. wasmtime-wasi-http keeps one
+/// such chunk per body stream before the request is sent (1 MiB by default); a pack can open
+/// thousands of requests without sending them, so the chunk is kept small.
+const BODY_CHUNK_BYTES: usize = 16 << 10;
 
 /// The `wasi:http` hooks of one invocation: what its pack was lent, when it ends, and the
 /// refusals it met (for the invocation's logs; the sending future runs in its own task).
@@ -50,6 +59,7 @@ pub struct WasiHttpBroker {
     context: CapabilityContext,
     deadline: Instant,
     refusals: Arc<Mutex<Vec<String>>>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl WasiHttpBroker {
@@ -59,6 +69,7 @@ impl WasiHttpBroker {
             context,
             deadline,
             refusals: Arc::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -78,6 +89,10 @@ impl WasiHttpHooks for WasiHttpBroker {
         false
     }
 
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        BODY_CHUNK_BYTES
+    }
+
     fn send_request(
         &mut self,
         request: ::http::Request<WasiBody>,
@@ -88,7 +103,14 @@ impl WasiHttpHooks for WasiHttpBroker {
         let context = self.context.clone();
         let deadline = self.deadline;
         let refusals = Arc::clone(&self.refusals);
+        let in_flight = Arc::clone(&self.in_flight);
         Box::new(async move {
+            // Held until the response is whole; the wait is bounded by the deadline.
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let _slot = match tokio::time::timeout(wait, in_flight.acquire_owned()).await {
+                Ok(Ok(slot)) => slot,
+                _ => return Err(WasiHttpError::ConnectionLimitReached),
+            };
             let request = to_orch_request(request, options).await?;
             let response = http::send(&context, deadline, request)
                 .await

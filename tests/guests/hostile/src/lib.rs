@@ -76,6 +76,11 @@ fn standard_actions() -> Vec<ActionInfo> {
             "true".to_owned(),
         ),
         action(
+            "burst",
+            "Starts `n` wasi:http GETs of `url` at once, then waits for them all.",
+            "true".to_owned(),
+        ),
+        action(
             "flood",
             "Passes `mib` MiB to the host in one call.",
             "true".to_owned(),
@@ -143,6 +148,7 @@ impl Guest for Hostile {
             "http" => send(&input),
             "log" => log_lines(&input),
             "flood" => flood(&input),
+            "burst" => burst(&input),
             other => Err(fail("unknown_action", other)),
         }
     }
@@ -240,6 +246,27 @@ fn exchange(via: &str, request: &http::Request) -> Result<http::Response, (Strin
         "wasi" => send_wasi(request),
         _ => http::send(request).map_err(|err| (code_name(err.code).to_owned(), err.message)),
     }
+}
+
+/// `{url, n}` -> `{ok, errors: [code]}`: `n` GETs started together through wasi:http (as
+/// `Promise.all` of fetches would), so the host's bound on requests in flight is what paces them.
+fn burst(input: &Value) -> Result<String, ActionError> {
+    let url = text(input, "url").unwrap_or_default();
+    let n = input.get("n").and_then(Value::as_u64).unwrap_or(1) as usize;
+    let requests: Vec<wasi_client::Request> = (0..n)
+        .map(|_| wasi_client::Request {
+            method: "GET".to_owned(),
+            url: url.clone(),
+            ..wasi_client::Request::default()
+        })
+        .collect();
+    let outcomes = wasi_client::send_all(&requests);
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    let errors: Vec<String> = outcomes
+        .into_iter()
+        .filter_map(|o| o.err().map(|failure| failure.code))
+        .collect();
+    Ok(json!({ "ok": ok, "errors": errors }).to_string())
 }
 
 /// The same request through `wasi:http/outgoing-handler`, as a standard client sends it.

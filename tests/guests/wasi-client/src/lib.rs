@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -59,6 +60,10 @@ fn failed(code: &str, message: impl Into<String>) -> Failure {
     }
 }
 
+fn bad(what: &str) -> Failure {
+    failed("invalid", format!("bad {what}"))
+}
+
 /// orch's refusals arrive as `internal-error("code: message")`; anything else by its name.
 fn from_wasi(error: ErrorCode) -> Failure {
     match error {
@@ -67,12 +72,30 @@ fn from_wasi(error: ErrorCode) -> Failure {
             None => failed("internal", text),
         },
         ErrorCode::ConnectionTimeout => failed("timeout", "connection timeout"),
+        ErrorCode::ConnectionLimitReached => failed("connection_limit", "connection limit reached"),
         other => failed("wasi", format!("{other:?}")),
     }
 }
 
 /// Sends `request` through `wasi:http/outgoing-handler`.
 pub fn send(request: &Request) -> Result<Response, Failure> {
+    let future = start(request)?;
+    finish(&future)
+}
+
+/// Starts every request before waiting for any (as `Promise.all` of fetches does); the
+/// outcomes in order.
+pub fn send_all(requests: &[Request]) -> Vec<Result<Response, Failure>> {
+    let started: Vec<Result<FutureIncomingResponse, Failure>> =
+        requests.iter().map(start).collect();
+    started
+        .into_iter()
+        .map(|future| future.and_then(|future| finish(&future)))
+        .collect()
+}
+
+/// Builds and hands `request` to the host, its body written; the response to come.
+fn start(request: &Request) -> Result<FutureIncomingResponse, Failure> {
     let (scheme, rest) = request
         .url
         .split_once("://")
@@ -106,7 +129,6 @@ pub fn send(request: &Request) -> Result<Response, Failure> {
         "https" => Scheme::Https,
         other => Scheme::Other(other.to_owned()),
     };
-    let bad = |what: &str| failed("invalid", format!("bad {what}"));
     outgoing.set_method(&method).map_err(|()| bad("method"))?;
     outgoing
         .set_scheme(Some(&scheme))
@@ -135,6 +157,11 @@ pub fn send(request: &Request) -> Result<Response, Failure> {
         }
     }
     OutgoingBody::finish(body, None).map_err(from_wasi)?;
+    Ok(future)
+}
+
+/// Waits for the response to `future` and reads it whole.
+fn finish(future: &FutureIncomingResponse) -> Result<Response, Failure> {
     future.subscribe().block();
     let response = future
         .get()
