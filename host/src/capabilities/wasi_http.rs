@@ -21,6 +21,7 @@
 //!   since many clients drop that text (JavaScript's `fetch` throws a bare `NetworkError`), the
 //!   host also writes it as a `warn` line in the invocation's logs.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 #[cfg(test)]
 use std::time::Duration;
@@ -48,6 +49,12 @@ const MAX_REFUSALS_KEPT: usize = 20;
 /// may hold a response of up to 16 MiB, so without a bound a pack could fan out to a granted
 /// server thousands of times or fill the host's memory.
 pub const MAX_IN_FLIGHT: usize = 8;
+/// Bytes of responses one invocation may hold without having read them. A response handed to
+/// a wasi:http client stays in the host until the pack reads or drops its body; a pack starting
+/// requests and never reading them would otherwise pile up 16 MiB per response. Past the
+/// budget a response is refused (`too-large`), not waited for: a client waiting for all its
+/// responses before reading any would wait forever.
+pub const MAX_HELD_RESPONSE_BYTES: usize = 64 << 20;
 /// Largest write to a request body's stream the host buffers. wasmtime-wasi-http keeps one
 /// such chunk per body stream before the request is sent (1 MiB by default); a pack can open
 /// thousands of requests without sending them, so the chunk is kept small.
@@ -60,6 +67,7 @@ pub struct WasiHttpBroker {
     deadline: Instant,
     refusals: Arc<Mutex<Vec<String>>>,
     in_flight: Arc<tokio::sync::Semaphore>,
+    held: Arc<AtomicUsize>,
 }
 
 impl WasiHttpBroker {
@@ -70,6 +78,7 @@ impl WasiHttpBroker {
             deadline,
             refusals: Arc::default(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            held: Arc::default(),
         }
     }
 
@@ -104,6 +113,7 @@ impl WasiHttpHooks for WasiHttpBroker {
         let deadline = self.deadline;
         let refusals = Arc::clone(&self.refusals);
         let in_flight = Arc::clone(&self.in_flight);
+        let held = Arc::clone(&self.held);
         Box::new(async move {
             // Held until the response is whole; the wait is bounded by the deadline.
             let wait = deadline.saturating_duration_since(Instant::now());
@@ -112,17 +122,19 @@ impl WasiHttpHooks for WasiHttpBroker {
                 _ => return Err(WasiHttpError::ConnectionLimitReached),
             };
             let request = to_orch_request(request, options).await?;
+            let note = |error: HostError| {
+                let mut kept = refusals.lock().unwrap_or_else(|e| e.into_inner());
+                if kept.len() < MAX_REFUSALS_KEPT {
+                    kept.push(format!("{}: {}", code_name(error.code), error.message));
+                }
+                refusal(error)
+            };
             let response = http::send(&context, deadline, request)
                 .await
-                .map_err(|error| {
-                    let mut kept = refusals.lock().unwrap_or_else(|e| e.into_inner());
-                    if kept.len() < MAX_REFUSALS_KEPT {
-                        kept.push(format!("{}: {}", code_name(error.code), error.message));
-                    }
-                    refusal(error)
-                })?;
+                .map_err(note)?;
+            let hold = Held::take(&held, response.body.len()).map_err(note)?;
             Ok((
-                to_wasi_response(response)?,
+                to_wasi_response(response, hold)?,
                 Box::new(async { Ok(()) }) as Driver,
             ))
         })
@@ -176,9 +188,45 @@ async fn to_orch_request(
     })
 }
 
-/// The `wasi:http` response for a brokered (and masked) one.
+/// A response body's share of [`MAX_HELD_RESPONSE_BYTES`], given back when the body is
+/// dropped (read to its end, or dropped unread).
+struct Held {
+    held: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Counts `bytes` more held, or refuses when that passes the budget.
+    fn take(held: &Arc<AtomicUsize>, bytes: usize) -> Result<Self, HostError> {
+        let before = held.fetch_add(bytes, Ordering::SeqCst);
+        if before + bytes > MAX_HELD_RESPONSE_BYTES {
+            held.fetch_sub(bytes, Ordering::SeqCst);
+            return Err(host_error(
+                ErrorCode::TooLarge,
+                format!(
+                    "the pack holds {before} bytes of wasi:http responses it has not read, and \
+                     this one ({bytes} bytes) would pass the {MAX_HELD_RESPONSE_BYTES}-byte \
+                     budget; read or drop responses before starting more requests"
+                ),
+            ));
+        }
+        Ok(Self {
+            held: Arc::clone(held),
+            bytes,
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
+/// The `wasi:http` response for a brokered (and masked) one, its body holding `hold`.
 fn to_wasi_response(
     response: crate::runtime::bindings::orch::pack::http::Response,
+    hold: Held,
 ) -> Result<::http::Response<WasiBody>, WasiHttpError> {
     let mut builder = ::http::Response::builder().status(response.status);
     for (name, value) in &response.headers {
@@ -186,6 +234,11 @@ fn to_wasi_response(
     }
     let body = Full::new(Bytes::from(response.body))
         .map_err(|never| match never {})
+        // The budget share lives as long as the body does.
+        .map_frame(move |frame| {
+            let _ = &hold;
+            frame
+        })
         .boxed_unsync();
     builder
         .body(body)
@@ -318,14 +371,34 @@ mod tests {
 
     #[test]
     fn a_response_keeps_status_headers_and_body() {
-        let response = to_wasi_response(crate::runtime::bindings::orch::pack::http::Response {
-            status: 302,
-            headers: vec![("location".into(), "/next".into())],
-            body: b"moved".to_vec(),
-            url: "https://api.example.com/".into(),
-        })
+        let held = Arc::new(AtomicUsize::new(0));
+        let hold = Held::take(&held, 5).unwrap();
+        let response = to_wasi_response(
+            crate::runtime::bindings::orch::pack::http::Response {
+                status: 302,
+                headers: vec![("location".into(), "/next".into())],
+                body: b"moved".to_vec(),
+                url: "https://api.example.com/".into(),
+            },
+            hold,
+        )
         .unwrap();
         assert_eq!(response.status(), 302);
         assert_eq!(response.headers()["location"], "/next");
+        assert_eq!(held.load(Ordering::SeqCst), 5, "held while the body lives");
+        drop(response);
+        assert_eq!(held.load(Ordering::SeqCst), 0, "given back with the body");
+    }
+
+    #[test]
+    fn responses_held_unread_past_the_budget_are_refused() {
+        let held = Arc::new(AtomicUsize::new(0));
+        let first = Held::take(&held, MAX_HELD_RESPONSE_BYTES - 10).unwrap();
+        let err = Held::take(&held, 11).err().expect("over the budget");
+        assert_eq!(err.code, ErrorCode::TooLarge);
+        assert!(err.message.contains("read or drop"), "{}", err.message);
+        let _fits = Held::take(&held, 10).unwrap();
+        drop(first);
+        assert_eq!(held.load(Ordering::SeqCst), 10);
     }
 }

@@ -77,7 +77,8 @@ fn standard_actions() -> Vec<ActionInfo> {
         ),
         action(
             "burst",
-            "Starts `n` wasi:http GETs of `url` at once, then waits for them all.",
+            "Starts `n` wasi:http GETs of `url` at once, then waits for them all (`unread`: \
+             collects every response before reading any body).",
             "true".to_owned(),
         ),
         action(
@@ -248,8 +249,9 @@ fn exchange(via: &str, request: &http::Request) -> Result<http::Response, (Strin
     }
 }
 
-/// `{url, n}` -> `{ok, errors: [code]}`: `n` GETs started together through wasi:http (as
-/// `Promise.all` of fetches would), so the host's bound on requests in flight is what paces them.
+/// `{url, n, unread}` -> `{ok, errors: [code]}`: `n` GETs started together through wasi:http
+/// (as `Promise.all` of fetches would), so the host's bound on requests in flight is what paces
+/// them; with `unread`, every response is collected before any body is read.
 fn burst(input: &Value) -> Result<String, ActionError> {
     let url = text(input, "url").unwrap_or_default();
     let n = input.get("n").and_then(Value::as_u64).unwrap_or(1) as usize;
@@ -260,7 +262,18 @@ fn burst(input: &Value) -> Result<String, ActionError> {
             ..wasi_client::Request::default()
         })
         .collect();
-    let outcomes = wasi_client::send_all(&requests);
+    let unread = input.get("unread").and_then(Value::as_bool) == Some(true);
+    let outcomes: Vec<Result<(), wasi_client::Failure>> = if unread {
+        wasi_client::send_all_unread(&requests)
+            .into_iter()
+            .map(|o| o.map(drop))
+            .collect()
+    } else {
+        wasi_client::send_all(&requests)
+            .into_iter()
+            .map(|o| o.map(drop))
+            .collect()
+    };
     let ok = outcomes.iter().filter(|o| o.is_ok()).count();
     let errors: Vec<String> = outcomes
         .into_iter()

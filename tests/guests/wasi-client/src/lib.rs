@@ -94,6 +94,32 @@ pub fn send_all(requests: &[Request]) -> Vec<Result<Response, Failure>> {
         .collect()
 }
 
+/// Starts every request, then waits for every response without reading any body (a client
+/// that collects all its responses first); the statuses in order. The bodies are dropped at
+/// the end.
+pub fn send_all_unread(requests: &[Request]) -> Vec<Result<u16, Failure>> {
+    let started: Vec<Result<FutureIncomingResponse, Failure>> =
+        requests.iter().map(start).collect();
+    let mut held = Vec::new();
+    let statuses = started
+        .into_iter()
+        .map(|future| {
+            let future = future?;
+            future.subscribe().block();
+            let response = future
+                .get()
+                .ok_or_else(|| failed("wasi", "no response"))?
+                .map_err(|()| failed("wasi", "response taken twice"))?
+                .map_err(from_wasi)?;
+            let status = response.status();
+            held.push((response, future));
+            Ok(status)
+        })
+        .collect();
+    drop(held);
+    statuses
+}
+
 /// Builds and hands `request` to the host, its body written; the response to come.
 fn start(request: &Request) -> Result<FutureIncomingResponse, Failure> {
     let (scheme, rest) = request
