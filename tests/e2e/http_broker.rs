@@ -462,6 +462,15 @@ fn http_never_reaches_link_local_metadata_even_when_granted() {
 
 fn http_never_reaches_link_local_metadata_even_when_granted_via(via: &str) {
     let host = host();
+    // Without any http grant the refusal is the address policy's, not an offer of a grant
+    // that would still be refused.
+    let run = request(
+        &host,
+        via,
+        &json!({ "url": "http://169.254.169.254/latest/meta-data/" }),
+    );
+    let message = assert_denied(&run, &["link-local"]);
+    assert!(!message.contains("orch pack grant"), "{message}");
     grant(&host, "http:http://169.254.169.254");
     for url in [
         "http://169.254.169.254/latest/meta-data/",

@@ -154,9 +154,19 @@ async fn exchange(context: &CapabilityContext, request: Request) -> Result<Respo
     let credential_header = request.credential.as_ref().map(|_| "authorization");
     policy::check_headers(&request.headers, credential_header).map_err(invalid)?;
     if !context.grants.has(Capability::Http) {
-        // Name the grant that would let this very request through.
-        let wanted = Origin::of(&url).map_or_else(|_| "https://HOST".to_owned(), |o| o.to_string());
-        return Err(no_grant(pack, Capability::Http, &wanted));
+        // Name the grant that would let this very request through, unless no grant would: an
+        // address the host never reaches is refused as such, not offered as a grant.
+        if let Ok(origin) = Origin::of(&url) {
+            if let Some(ip) = origin.ip
+                && let Err(err) = network::refuse_forbidden(&origin.host, ip)
+            {
+                return Err(denied(format!(
+                    "pack {pack:?} may not reach {origin}: {err}"
+                )));
+            }
+            return Err(no_grant(pack, Capability::Http, &origin.to_string()));
+        }
+        return Err(no_grant(pack, Capability::Http, "https://HOST"));
     }
     let max_redirects = request
         .max_redirects
