@@ -28,27 +28,8 @@ fn add(host: &TestHost, name: &str, extra: &[&str]) -> Run {
 fn armed(peer: &Peer) -> (TestHost, Run) {
     let host = TestHost::new();
     add(&host, "hostile", &[]).ok();
-    host.orch(&[
-        "pack",
-        "grant",
-        "hostile",
-        &format!("http:http://127.0.0.1:{}", peer.port()),
-    ])
-    .ok();
-    let set = host.orch_with_stdin(
-        &[
-            "secret",
-            "set",
-            "api",
-            "--kind",
-            "bearer",
-            "--from-stdin",
-            "--bind",
-            &format!("127.0.0.1:{}", peer.port()),
-        ],
-        TOKEN,
-    );
-    set.ok();
+    peer.grant_to(&host, "hostile");
+    let set = peer.bearer(&host, "api", TOKEN);
     (host, set)
 }
 

@@ -34,6 +34,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use base64::Engine as _;
 
+use crate::harness::{Run, TestHost};
+
 /// One request the peer saw.
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -165,6 +167,37 @@ impl Peer {
     /// How many times `/oauth/token` handed out a token.
     pub fn token_calls(&self) -> usize {
         *self.state.token_calls.lock().expect("lock")
+    }
+
+    /// `orch pack grant PACK http:http://127.0.0.1:PORT` in `host` (asserting success).
+    pub fn grant_to(&self, host: &TestHost, pack: &str) {
+        host.orch(&[
+            "pack",
+            "grant",
+            pack,
+            &format!("http:http://127.0.0.1:{}", self.port()),
+        ])
+        .ok();
+    }
+
+    /// `orch secret set NAME --kind bearer --bind 127.0.0.1:PORT` in `host`, `token` on stdin
+    /// (asserting success).
+    pub fn bearer(&self, host: &TestHost, name: &str, token: &str) -> Run {
+        let run = host.orch_with_stdin(
+            &[
+                "secret",
+                "set",
+                name,
+                "--kind",
+                "bearer",
+                "--from-stdin",
+                "--bind",
+                &format!("127.0.0.1:{}", self.port()),
+            ],
+            token,
+        );
+        run.ok();
+        run
     }
 
     /// The most `/slow` requests the peer was answering at once.

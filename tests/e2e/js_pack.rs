@@ -60,27 +60,8 @@ fn the_javascript_example_pack_checks_installs_runs_fetches_and_reports_an_error
     // The standard fetch, through wasi:http: granted, the credential injected by the host.
     let peer = Peer::start();
     let other = Peer::start();
-    host.orch(&[
-        "pack",
-        "grant",
-        "jsexample",
-        &format!("http:http://127.0.0.1:{}", peer.port()),
-    ])
-    .ok();
-    let set = host.orch_with_stdin(
-        &[
-            "secret",
-            "set",
-            "status-api",
-            "--kind",
-            "bearer",
-            "--from-stdin",
-            "--bind",
-            &format!("127.0.0.1:{}", peer.port()),
-        ],
-        TOKEN,
-    );
-    set.ok();
+    peer.grant_to(&host, "jsexample");
+    let set = peer.bearer(&host, "status-api", TOKEN);
     let fetched = host.orch(&[
         "action",
         "run",

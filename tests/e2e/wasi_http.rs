@@ -17,31 +17,12 @@ fn host_with_credential(peer: &Peer) -> TestHost {
     let host = TestHost::new();
     host.orch(&["pack", "add", guest("hostile").to_str().expect("utf-8")])
         .ok();
-    host.orch_with_stdin(
-        &[
-            "secret",
-            "set",
-            "api",
-            "--kind",
-            "bearer",
-            "--from-stdin",
-            "--bind",
-            &format!("127.0.0.1:{}", peer.port()),
-        ],
-        TOKEN,
-    )
-    .ok();
+    peer.bearer(&host, "api", TOKEN);
     host
 }
 
 fn grant(host: &TestHost, peer: &Peer) {
-    host.orch(&[
-        "pack",
-        "grant",
-        "hostile",
-        &format!("http:http://127.0.0.1:{}", peer.port()),
-    ])
-    .ok();
+    peer.grant_to(host, "hostile");
 }
 
 /// `hostile.http` through wasi:http; its output (the response or `{error}`).
@@ -57,6 +38,18 @@ fn send(host: &TestHost, input: Value) -> (Value, crate::harness::Run) {
         "--json",
     ]);
     (run.output(), run)
+}
+
+/// `hostile.burst` with `input`, `--json`.
+fn burst(host: &TestHost, input: Value) -> crate::harness::Run {
+    host.orch(&[
+        "action",
+        "run",
+        "hostile.burst",
+        "--json",
+        "--input",
+        &input.to_string(),
+    ])
 }
 
 #[test]
@@ -174,13 +167,7 @@ fn a_redirect_comes_back_to_the_client_and_its_next_hop_is_checked() {
 fn transport_headers_other_schemes_and_slow_servers_through_wasi_http() {
     let host = TestHost::with_packs(&["broker"]);
     let peer = Peer::start();
-    host.orch(&[
-        "pack",
-        "grant",
-        "broker",
-        &format!("http:http://127.0.0.1:{}", peer.port()),
-    ])
-    .ok();
+    peer.grant_to(&host, "broker");
     let request = |input: Value| {
         let mut input = input;
         input["via"] = json!("wasi");
@@ -235,14 +222,7 @@ fn a_burst_of_wasi_http_requests_is_held_to_eight_in_flight() {
     let peer = Peer::start();
     let host = host_with_credential(&peer);
     grant(&host, &peer);
-    let run = host.orch(&[
-        "action",
-        "run",
-        "hostile.burst",
-        "--json",
-        "--input",
-        &json!({ "url": peer.url("/slow?ms=300"), "n": 20 }).to_string(),
-    ]);
+    let run = burst(&host, json!({ "url": peer.url("/slow?ms=300"), "n": 20 }));
     let out = run.output();
     assert_eq!(
         out["ok"], 20,
@@ -270,15 +250,8 @@ fn responses_a_pack_leaves_unread_are_held_to_a_budget() {
     let peer = Peer::start();
     let host = host_with_credential(&peer);
     grant(&host, &peer);
-    let run = host.orch(&[
-        "action",
-        "run",
-        "hostile.burst",
-        "--json",
-        "--input",
-        &json!({ "url": peer.url("/big?bytes=8388608&length=1"), "n": 12, "unread": true })
-            .to_string(),
-    ]);
+    let big = peer.url("/big?bytes=8388608&length=1");
+    let run = burst(&host, json!({ "url": big, "n": 12, "unread": true }));
     let out = run.output();
     assert_eq!(out["ok"], 8, "{out}");
     assert_eq!(
@@ -288,14 +261,7 @@ fn responses_a_pack_leaves_unread_are_held_to_a_budget() {
     );
     // Read one after the other while the others arrive: whatever is refused is refused for the
     // budget, nothing hangs, and at least the first eight are read.
-    let run = host.orch(&[
-        "action",
-        "run",
-        "hostile.burst",
-        "--json",
-        "--input",
-        &json!({ "url": peer.url("/big?bytes=8388608&length=1"), "n": 12 }).to_string(),
-    ]);
+    let run = burst(&host, json!({ "url": big, "n": 12 }));
     let out = run.output();
     assert!(out["ok"].as_u64().unwrap_or(0) >= 8, "{out}");
     let errors = out["errors"].as_array().expect("errors");

@@ -157,13 +157,7 @@ async fn exchange(context: &CapabilityContext, request: Request) -> Result<Respo
         // Name the grant that would let this very request through, unless no grant would: an
         // address the host never reaches is refused as such, not offered as a grant.
         if let Ok(origin) = Origin::of(&url) {
-            if let Some(ip) = origin.ip
-                && let Err(err) = network::refuse_forbidden(&origin.host, ip)
-            {
-                return Err(denied(format!(
-                    "pack {pack:?} may not reach {origin}: {err}"
-                )));
-            }
+            refuse_forbidden(pack, &origin)?;
             return Err(no_grant(pack, Capability::Http, &origin.to_string()));
         }
         return Err(no_grant(pack, Capability::Http, "https://HOST"));
@@ -294,19 +288,22 @@ async fn exchange(context: &CapabilityContext, request: Request) -> Result<Respo
     }
 }
 
+/// Refuses an origin whose address the host never connects to (link-local, unspecified, …)
+/// as such, whatever the grants say or could say.
+fn refuse_forbidden(pack: &str, origin: &Origin) -> Result<(), HostError> {
+    match origin.ip {
+        Some(ip) => network::refuse_forbidden(&origin.host, ip)
+            .map_err(|err| denied(format!("pack {pack:?} may not reach {origin}: {err}"))),
+        None => Ok(()),
+    }
+}
+
 /// Checks `origin` against the pack's grants and every resolved address against the address
 /// policy; the checked addresses to connect to.
 async fn admit(context: &CapabilityContext, origin: &Origin) -> Result<Target, HostError> {
     let pack = context.pack.as_str();
     let grants = &context.grants;
-    // An address the host never connects to is refused as such, whatever the grants say.
-    if let Some(ip) = origin.ip
-        && let Err(err) = network::refuse_forbidden(&origin.host, ip)
-    {
-        return Err(denied(format!(
-            "pack {pack:?} may not reach {origin}: {err}"
-        )));
-    }
+    refuse_forbidden(pack, origin)?;
     if !grants.admits(
         Capability::Http,
         Some(origin.scheme),

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -105,12 +105,7 @@ pub fn send_all_unread(requests: &[Request]) -> Vec<Result<u16, Failure>> {
         .into_iter()
         .map(|future| {
             let future = future?;
-            future.subscribe().block();
-            let response = future
-                .get()
-                .ok_or_else(|| failed("wasi", "no response"))?
-                .map_err(|()| failed("wasi", "response taken twice"))?
-                .map_err(from_wasi)?;
+            let response = response_of(&future)?;
             let status = response.status();
             held.push((response, future));
             Ok(status)
@@ -186,14 +181,19 @@ fn start(request: &Request) -> Result<FutureIncomingResponse, Failure> {
     Ok(future)
 }
 
-/// Waits for the response to `future` and reads it whole.
-fn finish(future: &FutureIncomingResponse) -> Result<Response, Failure> {
+/// Waits for the response to `future`, its body not read.
+fn response_of(future: &FutureIncomingResponse) -> Result<IncomingResponse, Failure> {
     future.subscribe().block();
-    let response = future
+    future
         .get()
         .ok_or_else(|| failed("wasi", "no response"))?
         .map_err(|()| failed("wasi", "response taken twice"))?
-        .map_err(from_wasi)?;
+        .map_err(from_wasi)
+}
+
+/// Waits for the response to `future` and reads it whole.
+fn finish(future: &FutureIncomingResponse) -> Result<Response, Failure> {
+    let response = response_of(future)?;
     let status = response.status();
     let headers = response
         .headers()
