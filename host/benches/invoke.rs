@@ -18,7 +18,7 @@ use std::hint::black_box;
 
 use criterion::Criterion;
 use orch::capabilities::{Broker, CapabilityContext};
-use orch::runtime::bindings::CallContext;
+use orch::contract::CallContext;
 use orch::runtime::{Limits, Runtime};
 use serde_json::{Value, json};
 use wasmtime::component::Component;

@@ -10,10 +10,10 @@
 use std::hint::black_box;
 
 use criterion::Criterion;
-use orch::capabilities::masking::Masker;
+use orch::contract::PackInfo;
+use orch::contract::orch::pack::types::ActionInfo;
 use orch::packs::Manifest;
-use orch::runtime::bindings::PackInfo;
-use orch::runtime::bindings::orch::pack::types::ActionInfo;
+use orch::policy::masking::Masker;
 use orch::schema::{Schema, cost};
 use serde_json::json;
 

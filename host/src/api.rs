@@ -244,7 +244,7 @@ pub fn failed(err: &anyhow::Error) -> HttpError {
             return bad("invalid_input");
         }
         if cause.is::<crate::catalog::CatalogError>()
-            || cause.is::<crate::capabilities::grants::BadGrant>()
+            || cause.is::<crate::policy::grants::BadGrant>()
             || cause.is::<crate::events::NoEvent>()
         {
             return bad("bad_request");

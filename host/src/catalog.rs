@@ -3,15 +3,13 @@
 //! pruning (`policy.rs` holds their pure rules). SQL lives in `store::catalog`; the CLI, the
 //! workflow built-ins and the `catalog` capability all go through here.
 
-pub mod policy;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use self::policy::{Effective, Policy, QuotaExceeded, Source};
+use crate::policy::catalog::{self as policy, Effective, Policy, QuotaExceeded, Source};
 use crate::store::{
     DeviceRow, ImportChange, NewRecord, PruneReport, PutError, RecordRow, Store, Written,
 };
@@ -314,7 +312,7 @@ fn check_device(entry: DeviceEntry) -> Result<DeviceRow, String> {
             "invalid device name {name:?}: use letters, digits, '_', '-' or '.'"
         ));
     }
-    if let Err(err) = crate::capabilities::network::parse_ip_literal(&entry.address) {
+    if let Err(err) = crate::policy::network::parse_ip_literal(&entry.address) {
         return Err(format!("device {name:?}: {err}"));
     }
     if entry.address.is_empty() || entry.address.contains(['/', ' ', '@']) {

@@ -106,7 +106,7 @@ classified!(
         crate::engine::EngineError,
         crate::engine::rehearsals::SpecsError,
         crate::vault::VaultError,
-        crate::capabilities::grants::BadGrant,
+        crate::policy::grants::BadGrant,
         crate::catalog::CatalogError,
         crate::auth::AuthError,
         crate::service::ServeError,

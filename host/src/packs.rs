@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::capabilities::grants::Grant;
 use crate::home::Home;
+use crate::policy::grants::Grant;
 use crate::runtime::{ComponentError, PreparedPack, Runtime, SandboxError};
 use crate::store::{PackRow, Store};
 pub use cache::CacheOutcome;

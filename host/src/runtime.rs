@@ -5,7 +5,6 @@
 //! oversized output) ends as a [`SandboxError`] naming the pack, the action and the limit; the
 //! process and other invocations go on.
 
-pub mod bindings;
 pub mod engine;
 pub mod inspect;
 pub mod limits;
@@ -19,9 +18,9 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use crate::capabilities::masking::Masker;
 use crate::capabilities::{self, Broker, CapabilityContext, log::LogLine};
-use bindings::{ActionError, CallContext, PackInfo, PackPre};
+use crate::contract::{ActionError, CallContext, PackInfo, PackPre};
+use crate::policy::masking::Masker;
 pub use inspect::{ComponentError, Shape};
 pub use limits::Limits;
 use sandbox::Sandbox;

@@ -8,8 +8,6 @@
 //! open. The key comes from `ORCH_MASTER_KEY` or from `ORCH_HOME/master.key` (created 0600 at
 //! first use; a key file others can read is refused).
 
-pub mod binding;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{ErrorKind, Write as _};
@@ -23,7 +21,7 @@ use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-pub use binding::{BadBinding, Binding};
+use crate::policy::destination::{BadBinding, Binding};
 
 use crate::store::{CredentialRow, SealedField, Store};
 
@@ -464,7 +462,7 @@ fn validate(credential: &NewCredential) -> Result<CredentialRow, VaultError> {
     }
     // The host masks secret values wherever they would be printed or stored; a value this short
     // would turn ordinary text into asterisks, so it cannot be masked and is refused.
-    let min = crate::capabilities::masking::MIN_MASKED_LEN;
+    let min = crate::policy::masking::MIN_MASKED_LEN;
     if let Some((f, _)) = credential
         .secrets
         .iter()

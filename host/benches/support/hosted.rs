@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use orch::capabilities::{Broker, BrokerSettings, CapabilityContext};
+use orch::contract::CallContext;
 use orch::home::Home;
 use orch::packs::Packs;
-use orch::runtime::bindings::CallContext;
 use orch::runtime::{Limits, PreparedPack, Runtime};
 use orch::store::Store;
 use orch::vault::MasterKey;

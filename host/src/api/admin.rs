@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::{Body, Caller, failed};
 use crate::auth::{self, Role};
-use crate::capabilities::grants::Grant;
+use crate::policy::grants::Grant;
 use crate::service::{Core, HttpError, blocking};
 use crate::store::now_ms;
 

@@ -20,15 +20,15 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::grants::{Capability, Grants};
-use super::masking::Masker;
 use super::{HostError, host_error};
+use crate::contract::orch::pack::types::ErrorCode;
 use crate::home::Home;
-use crate::runtime::bindings::orch::pack::types::ErrorCode;
+use crate::policy::destination::Binding;
+use crate::policy::grants::{Capability, Grants};
+use crate::policy::masking::Masker;
 use crate::store::CredentialRow;
 use crate::store::Store;
 use crate::store::{StoredToken, TOKEN_FIELD};
-use crate::vault::binding::Binding;
 use crate::vault::{Kind, MasterKey, Vault};
 
 /// What to do with an SSH host key the store does not know.

@@ -6,15 +6,14 @@
 //!
 //! A grant is not a licence to fill the disk: each value is capped, an invocation may make a
 //! bounded number of writes, and the store checks every write against the invocation's byte
-//! budget and the collection's quota (`catalog::policy`) inside its write transaction. A
+//! budget and the collection's quota (`policy::catalog`) inside its write transaction. A
 //! refusal is `quota-exceeded`, naming the budget and the operator's fix.
 
 use super::broker::CapabilityContext;
-use super::grants::Capability;
 use super::{ErrorCode, HostError, host_error};
 use crate::catalog;
-use crate::runtime::bindings::CallContext;
-use crate::runtime::bindings::orch::pack::catalog::{Device, Entry, Host};
+use crate::contract::orch::pack::catalog::{Device, Entry, Host};
+use crate::policy::grants::Capability;
 use crate::store::{DeviceRow, NewRecord, PutError, RecordRow, Store};
 
 /// Bytes of one record value a pack may write.
@@ -33,12 +32,13 @@ pub struct CatalogCapability {
 }
 
 impl CatalogCapability {
-    /// The capability for one invocation with `call` as its origin.
-    pub fn new(context: CapabilityContext, call: &CallContext) -> Self {
+    /// The capability for one invocation, writing as the run and task it comes from.
+    pub fn lend(lending: &super::Lending) -> Self {
+        let call = lending.call;
         Self {
             writer: catalog::run_writer(&call.run_id, &call.task),
             step_key: call.idempotency_key.clone(),
-            context,
+            context: lending.context.clone(),
             writes: 0,
             bytes_written: 0,
         }

@@ -12,7 +12,7 @@
 //!
 //! [`policy`] holds the pure rules, [`transport`] one hop's I/O, [`oauth`] the token cache.
 //!
-//! [`network`]: super::network
+//! [`network`]: crate::policy::network
 
 mod oauth;
 pub(super) mod policy;
@@ -28,10 +28,10 @@ use zeroize::Zeroizing;
 use self::policy::Origin;
 use self::transport::{Injected, Target};
 use super::broker::CapabilityContext;
-use super::grants::Capability;
-use super::network;
 use super::{ErrorCode, HostError, host_error, no_grant};
-use crate::runtime::bindings::orch::pack::http::{Host, Request, Response};
+use crate::contract::orch::pack::http::{Host, Request, Response};
+use crate::policy::grants::Capability;
+use crate::policy::network;
 use crate::vault::Kind;
 
 /// Largest response body a pack may receive (the default and the maximum of
@@ -66,9 +66,12 @@ pub struct HttpCapability {
 }
 
 impl HttpCapability {
-    /// The capability for one invocation ending at `deadline`.
-    pub fn new(context: CapabilityContext, deadline: Instant) -> Self {
-        Self { context, deadline }
+    /// The capability for one invocation; its clients and tokens are the broker's ([`Shared`]).
+    pub fn lend(lending: &super::Lending) -> Self {
+        Self {
+            context: lending.context.clone(),
+            deadline: lending.deadline,
+        }
     }
 }
 

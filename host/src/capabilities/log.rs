@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::runtime::bindings::LogLevel;
-use crate::runtime::bindings::orch::pack::log::Host;
+use crate::contract::LogLevel;
+use crate::contract::orch::pack::log::Host;
 
 /// Lines kept per invocation.
 pub const MAX_LINES: usize = 1_000;
@@ -35,6 +35,11 @@ pub struct LogCapability {
 }
 
 impl LogCapability {
+    /// The capability for one invocation: it needs nothing lent, only its own buffer.
+    pub fn lend(_lending: &super::Lending) -> Self {
+        Self::default()
+    }
+
     /// Records one line, applying the caps.
     pub fn record(&mut self, level: &'static str, message: &str, fields: Option<&str>) {
         if self.lines.len() >= MAX_LINES {

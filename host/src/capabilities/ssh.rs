@@ -26,11 +26,13 @@ use wasmtime::component::{Resource, ResourceTable};
 pub use self::session::Session;
 pub use self::shell::Shell;
 use super::broker::{Broker, CapabilityContext, OpenedCredential};
-use super::grants::{Capability, Grants};
-use super::{ErrorCode, HostError, host_error, network, no_grant};
-use crate::runtime::bindings::orch::pack::ssh::{
-    ConnectOptions, ElevateOptions, ExecOutput, Host, HostSession, HostShell, ShellOptions, Target,
+use super::{ErrorCode, HostError, host_error, no_grant};
+use crate::contract::orch::pack::ssh::{
+    ConnectOptions, ElevateOptions, ExecOutput, Host, HostSession, HostShell,
+    Session as SessionHandle, Shell as ShellHandle, ShellOptions, Target,
 };
+use crate::policy::grants::{Capability, Grants};
+use crate::policy::network;
 use crate::vault::Kind;
 
 /// Sessions one invocation may hold open at once.
@@ -69,13 +71,13 @@ pub struct Checked {
 }
 
 impl SshCapability {
-    /// The capability for one invocation ending at `deadline`.
-    pub fn new(context: CapabilityContext, deadline: Instant) -> Self {
+    /// The capability for one invocation, with an empty table of sessions and shells.
+    pub fn lend(lending: &super::Lending) -> Self {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_SESSIONS * 64);
         Self {
-            context,
-            deadline,
+            context: lending.context.clone(),
+            deadline: lending.deadline,
             table,
             sessions: 0,
         }
@@ -232,15 +234,18 @@ impl SshCapability {
             .map_err(|_| timed_out())?
     }
 
-    fn session_mut(&mut self, session: &Resource<Session>) -> Result<&mut Session, HostError> {
+    fn session_mut(
+        &mut self,
+        session: &Resource<SessionHandle>,
+    ) -> Result<&mut Session, HostError> {
         self.table
-            .get_mut(session)
+            .get_mut(&held::<Session, _>(session))
             .map_err(|_| host_error(ErrorCode::Closed, "the ssh session is closed".into()))
     }
 
-    fn shell_mut(&mut self, shell: &Resource<Shell>) -> Result<&mut Shell, HostError> {
+    fn shell_mut(&mut self, shell: &Resource<ShellHandle>) -> Result<&mut Shell, HostError> {
         self.table
-            .get_mut(shell)
+            .get_mut(&held::<Shell, _>(shell))
             .map_err(|_| host_error(ErrorCode::Closed, "the shell is closed".into()))
     }
 }
@@ -368,6 +373,18 @@ fn password_to_type(
     Ok(opened)
 }
 
+/// The host object behind a guest's handle, or the handle of a host object: the contract names
+/// the resource types (it is a leaf and cannot name ours) and this capability's table holds ours,
+/// under the same rep. The table checks the type on every access, so a shell's handle passed
+/// as a session is still refused as closed.
+fn held<T: 'static, U: 'static>(handle: &Resource<U>) -> Resource<T> {
+    if handle.owned() {
+        Resource::new_own(handle.rep())
+    } else {
+        Resource::new_borrow(handle.rep())
+    }
+}
+
 fn millis(ms: Option<u32>, default: Duration) -> Duration {
     ms.map_or(default, |ms| Duration::from_millis(u64::from(ms)))
 }
@@ -375,7 +392,10 @@ fn millis(ms: Option<u32>, default: Duration) -> Duration {
 impl Host for SshCapability {}
 
 impl HostSession for SshCapability {
-    async fn connect(&mut self, options: ConnectOptions) -> Result<Resource<Session>, HostError> {
+    async fn connect(
+        &mut self,
+        options: ConnectOptions,
+    ) -> Result<Resource<SessionHandle>, HostError> {
         let session = self.open(options).await;
         let session = self.mask(session)?;
         let resource = self.table.push(session).map_err(|_| {
@@ -385,12 +405,12 @@ impl HostSession for SshCapability {
             )
         })?;
         self.sessions += 1;
-        Ok(resource)
+        Ok(held(&resource))
     }
 
     async fn exec(
         &mut self,
-        session: Resource<Session>,
+        session: Resource<SessionHandle>,
         command: String,
         timeout_ms: Option<u32>,
     ) -> Result<ExecOutput, HostError> {
@@ -412,9 +432,9 @@ impl HostSession for SshCapability {
 
     async fn shell(
         &mut self,
-        session: Resource<Session>,
+        session: Resource<SessionHandle>,
         options: ShellOptions,
-    ) -> Result<Resource<Shell>, HostError> {
+    ) -> Result<Resource<ShellHandle>, HostError> {
         let (until, _) = self.until(IO_TIMEOUT);
         let terminal = shell::Terminal {
             term: options.term.unwrap_or_else(|| TERM.to_owned()),
@@ -428,17 +448,18 @@ impl HostSession for SshCapability {
         }
         .await;
         let shell = self.mask(started)?;
-        self.table.push(shell).map_err(|_| {
+        let resource = self.table.push(shell).map_err(|_| {
             host_error(
                 ErrorCode::Denied,
                 "this invocation holds too many ssh handles".into(),
             )
-        })
+        })?;
+        Ok(held(&resource))
     }
 
     async fn sftp_get(
         &mut self,
-        session: Resource<Session>,
+        session: Resource<SessionHandle>,
         path: String,
         max_bytes: Option<u32>,
     ) -> Result<Vec<u8>, HostError> {
@@ -458,7 +479,7 @@ impl HostSession for SshCapability {
 
     async fn sftp_put(
         &mut self,
-        session: Resource<Session>,
+        session: Resource<SessionHandle>,
         path: String,
         data: Vec<u8>,
         mode: Option<u32>,
@@ -471,16 +492,16 @@ impl HostSession for SshCapability {
         self.mask(result)
     }
 
-    async fn drop(&mut self, session: Resource<Session>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, session: Resource<SessionHandle>) -> wasmtime::Result<()> {
         // Dropping the host object disconnects (see `Session`'s `Drop`).
-        self.table.delete(session)?;
+        self.table.delete(held::<Session, _>(&session))?;
         self.sessions = self.sessions.saturating_sub(1);
         Ok(())
     }
 }
 
 impl HostShell for SshCapability {
-    async fn send(&mut self, shell: Resource<Shell>, text: String) -> Result<(), HostError> {
+    async fn send(&mut self, shell: Resource<ShellHandle>, text: String) -> Result<(), HostError> {
         let (until, _) = self.until(IO_TIMEOUT);
         let result = match self.shell_mut(&shell) {
             Ok(shell) => shell.send(text.into_bytes(), until).await,
@@ -491,7 +512,7 @@ impl HostShell for SshCapability {
 
     async fn elevate(
         &mut self,
-        shell: Resource<Shell>,
+        shell: Resource<ShellHandle>,
         options: ElevateOptions,
     ) -> Result<String, HostError> {
         let (until, timeout_text) = self.until(millis(options.timeout_ms, ELEVATE_TIMEOUT));
@@ -529,7 +550,7 @@ impl HostShell for SshCapability {
 
     async fn send_secret(
         &mut self,
-        shell: Resource<Shell>,
+        shell: Resource<ShellHandle>,
         credential: String,
     ) -> Result<(), HostError> {
         let (until, _) = self.until(IO_TIMEOUT);
@@ -553,7 +574,7 @@ impl HostShell for SshCapability {
 
     async fn read_until(
         &mut self,
-        shell: Resource<Shell>,
+        shell: Resource<ShellHandle>,
         pattern: String,
         timeout_ms: u32,
     ) -> Result<String, HostError> {
@@ -566,7 +587,11 @@ impl HostShell for SshCapability {
         Ok(self.mask_text(bytes))
     }
 
-    async fn read(&mut self, shell: Resource<Shell>, timeout_ms: u32) -> Result<String, HostError> {
+    async fn read(
+        &mut self,
+        shell: Resource<ShellHandle>,
+        timeout_ms: u32,
+    ) -> Result<String, HostError> {
         let (until, _) = self.until(millis(Some(timeout_ms), IO_TIMEOUT));
         let result = match self.shell_mut(&shell) {
             Ok(shell) => shell.read(until).await,
@@ -576,8 +601,8 @@ impl HostShell for SshCapability {
         Ok(self.mask_text(bytes))
     }
 
-    async fn drop(&mut self, shell: Resource<Shell>) -> wasmtime::Result<()> {
-        self.table.delete(shell)?;
+    async fn drop(&mut self, shell: Resource<ShellHandle>) -> wasmtime::Result<()> {
+        self.table.delete(held::<Shell, _>(&shell))?;
         Ok(())
     }
 }

@@ -29,12 +29,15 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
-use wasmtime_wasi_http::{Error as WasiHttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi_http::{
+    Error as WasiHttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+};
 
 use super::broker::CapabilityContext;
 use super::http::{self, policy};
 use super::{ErrorCode, HostError, host_error};
-use crate::runtime::bindings::orch::pack::http::Request;
+use crate::contract::orch::pack::http::Request;
 
 /// The request header in which a pack names the vault credential the host should inject
 /// (`x-orch-credential: servicenow`); never sent.
@@ -60,6 +63,37 @@ pub const MAX_HELD_RESPONSE_BYTES: usize = 64 << 20;
 /// thousands of requests without sending them, so the chunk is kept small.
 const BODY_CHUNK_BYTES: usize = 16 << 10;
 
+/// The `wasi:http` capability of one invocation: wasmtime-wasi-http's context (its resources
+/// live in the sandbox's WASI table) and our hooks, which send through the broker.
+pub struct WasiHttpCapability {
+    ctx: WasiHttpCtx,
+    hooks: WasiHttpBroker,
+}
+
+impl WasiHttpCapability {
+    /// The capability for one invocation.
+    pub fn lend(lending: &super::Lending) -> Self {
+        Self {
+            ctx: WasiHttpCtx::new(),
+            hooks: WasiHttpBroker::new(lending.context.clone(), lending.deadline),
+        }
+    }
+
+    /// What wasmtime-wasi-http works with: this context and hooks, and the sandbox's `table`.
+    pub fn view<'a>(&'a mut self, table: &'a mut ResourceTable) -> WasiHttpCtxView<'a> {
+        WasiHttpCtxView {
+            ctx: &mut self.ctx,
+            table,
+            hooks: &mut self.hooks,
+        }
+    }
+
+    /// The refusals met so far ("code: message", masked), oldest first; taken once.
+    pub fn take_refusals(&mut self) -> Vec<String> {
+        self.hooks.take_refusals()
+    }
+}
+
 /// The `wasi:http` hooks of one invocation: what its pack was lent, when it ends, and the
 /// refusals it met (for the invocation's logs; the sending future runs in its own task).
 pub struct WasiHttpBroker {
@@ -72,7 +106,7 @@ pub struct WasiHttpBroker {
 
 impl WasiHttpBroker {
     /// The hooks for one invocation ending at `deadline`.
-    pub fn new(context: CapabilityContext, deadline: Instant) -> Self {
+    fn new(context: CapabilityContext, deadline: Instant) -> Self {
         Self {
             context,
             deadline,
@@ -82,8 +116,7 @@ impl WasiHttpBroker {
         }
     }
 
-    /// The refusals met so far ("code: message", masked), oldest first; taken once.
-    pub fn take_refusals(&mut self) -> Vec<String> {
+    fn take_refusals(&mut self) -> Vec<String> {
         std::mem::take(&mut *self.refusals.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
@@ -225,7 +258,7 @@ impl Drop for Held {
 
 /// The `wasi:http` response for a brokered (and masked) one, its body holding `hold`.
 fn to_wasi_response(
-    response: crate::runtime::bindings::orch::pack::http::Response,
+    response: crate::contract::orch::pack::http::Response,
     hold: Held,
 ) -> Result<::http::Response<WasiBody>, WasiHttpError> {
     let mut builder = ::http::Response::builder().status(response.status);
@@ -374,7 +407,7 @@ mod tests {
         let held = Arc::new(AtomicUsize::new(0));
         let hold = Held::take(&held, 5).unwrap();
         let response = to_wasi_response(
-            crate::runtime::bindings::orch::pack::http::Response {
+            crate::contract::orch::pack::http::Response {
                 status: 302,
                 headers: vec![("location".into(), "/next".into())],
                 body: b"moved".to_vec(),

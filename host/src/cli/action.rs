@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use super::hostkey::PolicyArg;
 use super::session::Session;
 use super::untrusted;
+use crate::contract::{ActionError, CallContext};
 use crate::packs::{PackError, parse_action_ref};
 use crate::runtime::Limits;
-use crate::runtime::bindings::{ActionError, CallContext};
 use crate::schema::Schema;
 
 /// `orch action …`

@@ -16,8 +16,8 @@ use clap::Subcommand;
 
 use super::session::Session;
 use super::untrusted;
-use crate::catalog::policy::human_bytes;
 use crate::catalog::{self, CatalogError};
+use crate::policy::catalog::human_bytes;
 use crate::store::NewRecord;
 
 /// `orch catalog …`

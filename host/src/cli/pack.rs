@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::session::Session;
 use super::untrusted;
-use crate::capabilities::grants::{Capability, Grant, WASI_HTTP_OUTGOING};
 use crate::packs::{AddChange, InstalledPack, Replacement};
+use crate::policy::grants::{Capability, Grant, WASI_HTTP_OUTGOING};
 use crate::runtime::Limits;
 
 /// `orch pack …`

@@ -34,8 +34,8 @@ use super::builtins::{self, ActionKind};
 use super::failure::ActionFailure;
 use super::{Engine, MAX_DEPTH, Note, Outcome, Question, RunState, lease, workflows};
 use crate::capabilities::CapabilityContext;
+use crate::contract::CallContext;
 use crate::packs::ActionSpec;
-use crate::runtime::bindings::CallContext;
 use crate::runtime::{Limits, PreparedPack, SandboxError};
 use crate::schema::Schema;
 use crate::store::{

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::manifest::{ActionSpec, Manifest};
 use crate::capabilities::broker::{Broker, CapabilityContext};
-use crate::capabilities::grants::Capability;
-use crate::runtime::bindings::CallContext;
+use crate::contract::CallContext;
+use crate::policy::grants::Capability;
 use crate::runtime::{Limits, PreparedPack, Runtime};
 use crate::schema::Schema;
 

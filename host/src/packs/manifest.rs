@@ -11,8 +11,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::capabilities::grants::{Capability, Grant};
-use crate::runtime::bindings::PackInfo;
+use crate::contract::PackInfo;
+use crate::policy::grants::{Capability, Grant};
 use crate::schema::Schema;
 
 /// The checked description of a pack.
@@ -377,7 +377,7 @@ fn parse_schema(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::orch::pack::types::{ActionInfo, Destination as WitDestination};
+    use crate::contract::orch::pack::types::{ActionInfo, Destination as WitDestination};
 
     fn info() -> PackInfo {
         PackInfo {

@@ -6,7 +6,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentExtern;
 
-use super::bindings::{CONTRACT, HANDLER_INTERFACE};
+use crate::contract::{CONTRACT, HANDLER_INTERFACE};
 
 /// Why a file cannot be a pack.
 #[derive(Debug, thiserror::Error)]

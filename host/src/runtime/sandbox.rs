@@ -9,16 +9,11 @@ use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::CallContext;
 use super::limits::MemoryLimiter;
-use crate::capabilities::CapabilityContext;
-use crate::capabilities::catalog::CatalogCapability;
-use crate::capabilities::http::HttpCapability;
-use crate::capabilities::log::LogCapability;
-use crate::capabilities::ssh::SshCapability;
-use crate::capabilities::wasi_http::WasiHttpBroker;
+use crate::capabilities::{Capabilities, CapabilityContext, Lending};
+use crate::contract::CallContext;
 
 /// Bytes of a guest's stdout and stderr kept per invocation (a panic message fits easily).
 const STDIO_CAPTURE_BYTES: usize = 64 << 10;
@@ -32,12 +27,7 @@ pub struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
-    pub(crate) log: LogCapability,
-    pub(crate) http: HttpCapability,
-    pub(crate) ssh: SshCapability,
-    pub(crate) catalog: CatalogCapability,
-    wasi_http: WasiHttpCtx,
-    wasi_http_broker: WasiHttpBroker,
+    pub(crate) capabilities: Capabilities,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -73,28 +63,19 @@ impl Sandbox {
             wasi,
             table,
             limiter: MemoryLimiter::new(memory_cap),
-            log: LogCapability::default(),
-            http: HttpCapability::new(capabilities.clone(), deadline),
-            wasi_http: WasiHttpCtx::new(),
-            wasi_http_broker: WasiHttpBroker::new(capabilities.clone(), deadline),
-            catalog: CatalogCapability::new(capabilities.clone(), call),
-            ssh: SshCapability::new(capabilities, deadline),
+            capabilities: Capabilities::lend(&Lending {
+                context: &capabilities,
+                call,
+                deadline,
+            }),
             stdout,
             stderr,
         }
     }
 
-    /// The pack's log lines and the count dropped past the cap, with a `warn` line for each
-    /// wasi:http request the host refused (many clients drop the reason; the operator sees it).
+    /// The pack's log lines and the count dropped past the cap ([`Capabilities::take_logs`]).
     pub fn take_logs(&mut self) -> (Vec<crate::capabilities::log::LogLine>, usize) {
-        for refusal in self.wasi_http_broker.take_refusals() {
-            self.log.record(
-                "warn",
-                &format!("orch refused a wasi:http request: {refusal}"),
-                None,
-            );
-        }
-        self.log.take()
+        self.capabilities.take_logs()
     }
 
     /// What the guest wrote to stdout, lossily decoded.
@@ -119,10 +100,6 @@ impl WasiView for Sandbox {
 
 impl WasiHttpView for Sandbox {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.wasi_http,
-            table: &mut self.table,
-            hooks: &mut self.wasi_http_broker,
-        }
+        self.capabilities.wasi_http.view(&mut self.table)
     }
 }

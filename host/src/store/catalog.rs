@@ -1,7 +1,7 @@
 //! The data catalog's tables: the inventory of devices, the versioned records, the collections'
 //! policies and their usage.
 //!
-//! Every write checks the byte budgets (`catalog::policy`) inside its IMMEDIATE transaction,
+//! Every write checks the byte budgets (`policy::catalog`) inside its IMMEDIATE transaction,
 //! against the usage the triggers of the schema keep: two processes writing to one collection
 //! at once are serialised by SQLite's write lock, so neither can pass the quota on a figure the
 //! other is about to change. Pruning selects and deletes in one transaction too.
@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{FINISHED_RUN_STATUSES, Store, now, rfc3339};
-use crate::catalog::policy::{
-    self, Aged, CollectionUse, InvocationUse, Keep, Policy, QuotaExceeded,
+use crate::policy::catalog::{
+    self as policy, Aged, CollectionUse, InvocationUse, Keep, Policy, QuotaExceeded,
 };
 
 /// One device of the inventory.
@@ -58,7 +58,7 @@ pub struct RecordRow {
     pub written_at: String,
     /// Who wrote it.
     pub writer: String,
-    /// Bytes it counts for in the budgets (`catalog::policy::version_size`).
+    /// Bytes it counts for in the budgets (`policy::catalog::version_size`).
     pub size: u64,
 }
 

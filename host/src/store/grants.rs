@@ -1,4 +1,4 @@
-//! Grants of packs, kept as canonical grant texts (parsed by `capabilities::grants`).
+//! Grants of packs, kept as canonical grant texts (parsed by `policy::grants`).
 
 use rusqlite::{TransactionBehavior, params};
 

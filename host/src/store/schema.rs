@@ -123,7 +123,7 @@ pub fn migrations() -> Migrations<'static> {
             PRIMARY KEY (credential, field)
         ) STRICT, WITHOUT ROWID;",
         ),
-        // Grants of packs (canonical grant texts, see `capabilities::grants`) and the SSH host
+        // Grants of packs (canonical grant texts, see `policy::grants`) and the SSH host
         // keys the host trusts (OpenSSH public-key lines, several per host allowed).
         M::up(
             "CREATE TABLE grants (
@@ -172,7 +172,7 @@ pub fn migrations() -> Migrations<'static> {
             WHERE step_key IS NOT NULL;",
         ),
         // Byte budgets and retention of the catalog. `size` is what a version counts for in the
-        // budgets (`catalog::policy::version_size`: its texts plus 32 bytes; the UPDATE computes
+        // budgets (`policy::catalog::version_size`: its texts plus 32 bytes; the UPDATE computes
         // the same for versions written before). `catalog_usage` holds each collection's totals,
         // kept by triggers so that no insert or delete can miss it, and read by every write's
         // quota check instead of summing the collection. Records stay append-only: an update

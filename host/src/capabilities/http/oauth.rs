@@ -27,8 +27,8 @@ use zeroize::Zeroizing;
 use super::policy::{self, Origin};
 use super::transport::{self, Clients, Injected};
 use crate::capabilities::broker::OpenedCredential;
-use crate::capabilities::grants::{Capability, Grants};
 use crate::capabilities::{ErrorCode, HostError, host_error};
+use crate::policy::grants::{Capability, Grants};
 
 /// Lifetime assumed when the token endpoint gives no `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use reqwest::Method;
 use url::Url;
 
-use crate::capabilities::grants::Scheme;
+use crate::policy::grants::Scheme;
 
 /// Methods a pack may use (the WIT contract's fixed list).
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];

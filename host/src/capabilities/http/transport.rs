@@ -19,8 +19,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
 use super::policy::Origin;
-use crate::capabilities::grants::{Capability, Grants};
-use crate::capabilities::{ErrorCode, HostError, host_error, network};
+use crate::capabilities::{ErrorCode, HostError, host_error};
+use crate::policy::grants::{Capability, Grants};
+use crate::policy::network;
 
 /// Clients kept at most; past this the cache starts over (simple and bounded).
 const MAX_CACHED_CLIENTS: usize = 256;

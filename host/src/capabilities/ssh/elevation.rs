@@ -22,8 +22,8 @@ use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 
-use crate::runtime::bindings::orch::pack::ssh::Elevation;
-use crate::runtime::bindings::orch::pack::types::{ErrorCode, HostError};
+use crate::contract::orch::pack::ssh::Elevation;
+use crate::contract::orch::pack::types::{ErrorCode, HostError};
 
 /// A password prompt at the very end of what arrived: `Password: `, `[sudo] password for ops: `,
 /// `Enter secret:`, `Passcode:`. The keyword and the colon on the last line, nothing after the

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use russh::keys::ssh_key::{HashAlg, PublicKey};
 
 use super::super::HostKeyPolicy;
-use super::super::network::parse_ip_literal;
-use crate::runtime::bindings::orch::pack::types::{ErrorCode, HostError};
+use crate::contract::orch::pack::types::{ErrorCode, HostError};
+use crate::policy::network::parse_ip_literal;
 use crate::store::HostKeyRow;
 
 /// A server key as presented (or given to `orch hostkey trust --key`).

@@ -20,8 +20,8 @@ use zeroize::Zeroizing;
 use super::hostkeys;
 use super::transport::Verifier;
 use crate::capabilities::broker::OpenedCredential;
-use crate::runtime::bindings::orch::pack::ssh::ExecOutput;
-use crate::runtime::bindings::orch::pack::types::{ErrorCode, HostError};
+use crate::contract::orch::pack::ssh::ExecOutput;
+use crate::contract::orch::pack::types::{ErrorCode, HostError};
 use crate::vault::Kind;
 
 /// Bytes of stdout, of stderr, or of a file one call may return.

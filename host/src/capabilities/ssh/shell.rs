@@ -20,8 +20,8 @@ use zeroize::Zeroizing;
 
 use super::elevation::{Dialogue, Guard, Step};
 use super::hostkeys;
-use crate::capabilities::masking::MASK;
-use crate::runtime::bindings::orch::pack::types::{ErrorCode, HostError};
+use crate::contract::orch::pack::types::{ErrorCode, HostError};
+use crate::policy::masking::MASK;
 
 /// Bytes of unread shell output kept at most.
 pub const MAX_BUFFER_BYTES: usize = 16 << 20;

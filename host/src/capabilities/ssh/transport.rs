@@ -16,7 +16,7 @@ use russh::keys::ssh_key::{self, Algorithm};
 
 use super::hostkeys::{self, PresentedKey, Verdict};
 use crate::capabilities::HostKeyPolicy;
-use crate::runtime::bindings::orch::pack::types::{ErrorCode, HostError};
+use crate::contract::orch::pack::types::{ErrorCode, HostError};
 use crate::store::HostKeyRow;
 
 /// What the verifier does with the presented key.

@@ -1,13 +1,13 @@
 //! `orch catalog policy set|list|remove` and `orch catalog prune`: what collections may hold
 //! (quotas, the per-invocation budget) and keep (keep rules), and removing what they let go.
-//! The rules are in `catalog::policy`; this file parses and prints.
+//! The rules are in `policy::catalog`; this file parses and prints.
 
 use std::io::Write;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use crate::catalog::policy::{self, Keep, Source, human_bytes};
 use crate::catalog::{self, PolicyChange, PolicyView};
+use crate::policy::catalog::{self as policy, Keep, Source, human_bytes};
 use crate::store::{PruneReport, Store};
 
 /// `orch catalog policy …`

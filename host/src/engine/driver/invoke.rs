@@ -173,7 +173,7 @@ impl PackEntry {
             Ok(schema) => invocation.check_output(schema, &format!("{pack}.{action}")),
             Err(reason) => {
                 if invocation.result.is_ok() {
-                    invocation.result = Err(crate::runtime::bindings::ActionError {
+                    invocation.result = Err(crate::contract::ActionError {
                         code: "invalid_schema".to_owned(),
                         message: format!(
                             "the output schema of {pack}.{action} is unusable ({reason}); the \

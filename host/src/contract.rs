@@ -1,4 +1,10 @@
-//! The one `bindgen!` of the crate: Rust types and traits generated from `wit/`.
+//! The contract `orch:pack@0.1.0` on the host's side: the one `bindgen!` of the crate, Rust
+//! types and traits generated from `wit/`.
+//!
+//! A leaf: it names nothing else of the crate, so the runtime, every capability, the packs'
+//! manifests and the CLI can use its types without depending on each other through it. The
+//! resources a pack holds handles to (`ssh.session`, `ssh.shell`) are the generated marker
+//! types; the ssh capability keeps its host objects in its own table under the same handles.
 //!
 //! Every export is async because invocations run on the tokio runtime with epoch-based
 //! yielding; imports are async so capabilities (http, ssh) can do I/O without blocking a worker.
@@ -8,12 +14,6 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: async },
     exports: { default: async },
-    // SSH sessions and shells are host objects the guest holds handles to; they live in the
-    // ssh capability's resource table and are closed when the invocation's store is dropped.
-    with: {
-        "orch:pack/ssh.session": crate::capabilities::ssh::Session,
-        "orch:pack/ssh.shell": crate::capabilities::ssh::Shell,
-    },
 });
 
 pub use self::exports::orch::pack::handler::{ActionError, CallContext, PackInfo};

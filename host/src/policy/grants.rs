@@ -17,7 +17,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::vault::binding::Binding;
+use crate::policy::destination::Binding;
 
 /// The capability a grant opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
