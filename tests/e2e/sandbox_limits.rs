@@ -119,7 +119,7 @@ fn the_host_goes_on_after_a_failed_invocation() {
         let runtime = orch::runtime::Runtime::new(256 << 20).expect("runtime");
         let packs = orch::packs::Packs::new(&home, &store, &runtime);
         let pack = packs.load("misbehave").expect("load");
-        let context = orch::runtime::bindings::CallContext {
+        let context = orch::contract::CallContext {
             run_id: String::new(),
             task: String::new(),
             attempt: 1,

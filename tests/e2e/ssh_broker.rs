@@ -565,7 +565,7 @@ fn ssh_sessions_a_pack_leaves_open_are_closed_when_the_invocation_ends() {
     let pack = packs.load("broker").expect("load");
     let broker = orch::capabilities::Broker::open(&home, Default::default()).expect("broker");
     let lent = broker.context_for("broker").expect("grants");
-    let call = orch::runtime::bindings::CallContext {
+    let call = orch::contract::CallContext {
         run_id: String::new(),
         task: "leak".into(),
         attempt: 1,
