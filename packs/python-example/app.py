@@ -2,10 +2,15 @@
 
 - `word_stats` computes from its input alone; its example is run by `orch pack check`.
 - `fetch_status` asks an HTTP API, with a credential the host injects.
+- `fetch_plain` fetches a URL with the standard wasi:http bindings only (`wasi_fetch.py`, no
+  orch code), naming a credential in the `x-orch-credential` header: the host brokers
+  wasi:http like its own http interface. It needs the component's bindings, so it runs only
+  in a component (natively it fails with `fetch_failed`, and a TestHost cannot script it).
 - `explode` raises a plain Python exception on purpose: the host's tests check that it arrives
   as an `unhandled_exception` action error carrying the exception and its traceback.
 
-Built with componentize-py (see README.md); `test_app.py` runs the actions natively.
+Built with componentize-py against the world `pack-with-wasi-http` (scripts/build-python-packs);
+`test_app.py` runs the actions natively.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
-from orch_sdk import Context, Pack, http
+import wasi_fetch
+from orch_sdk import ActionError, Context, Pack, http
 from orch_sdk.component import Handler  # noqa: F401  (the component's export)
 
 pack = Pack(
     "pyexample",
     "0.1.0",
     vendor="orch",
-    description="An example pack written in Python: word counts, an HTTP status check, and a "
-    "deliberate failure.",
+    description="An example pack written in Python: word counts, an HTTP status check through "
+    "the SDK and through wasi:http, and a deliberate failure.",
 )
 pack.destination("http", "api.example.com:443", "the status API fetch_status asks")
 
@@ -101,6 +107,55 @@ def fetch_status(inp: StatusInput, ctx: Context) -> Status:
         .json()
     )
     return Status(status=body["status"], since=body.get("since"))
+
+
+@dataclass
+class FetchInput:
+    """Input of `fetch_plain`.
+
+    Attributes:
+        url: An http or https URL the pack was granted.
+        credential: A vault credential for the host to inject, if any.
+    """
+
+    url: str
+    credential: Optional[str] = None
+
+
+@dataclass
+class Fetched:
+    """Output of `fetch_plain`.
+
+    Attributes:
+        status: The response's status code.
+        content_type: Its Content-Type header, if it has one.
+        body: The body's first 1 000 characters.
+    """
+
+    status: int
+    content_type: Optional[str]
+    body: str
+
+
+@pack.action(
+    description="Fetch a URL with the standard wasi:http, naming a credential in x-orch-credential.",
+    idempotent=True,
+)
+def fetch_plain(inp: FetchInput, ctx: Context) -> Fetched:
+    headers = [("x-orch-credential", inp.credential)] if inp.credential else []
+    try:
+        response = wasi_fetch.get(inp.url, headers)
+    except wasi_fetch.FetchError as err:
+        # The host's refusal arrives as wasi:http's `internal-error` carrying orch's text
+        # (`denied: pack "pyexample" may not reach ...` with the grant to give): pass it on whole.
+        raise ActionError(
+            "fetch_failed", f"fetch {inp.url} failed: {err}", details={"url": inp.url}
+        ) from None
+    return Fetched(
+        status=response.status,
+        content_type=response.header("content-type"),
+        body=response.text()[:1000],
+    )
 
 
 @dataclass

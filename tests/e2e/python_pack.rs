@@ -3,12 +3,18 @@
 //! with its message and traceback, through the SDK (`unhandled_exception`) and, for a pack
 //! written without it, through the host (the panic carries what the guest printed); and
 //! `orch pack new --lang python` scaffolds a pack whose tests pass natively and which builds,
-//! checks and runs.
+//! checks and runs. Python code using the standard wasi:http bindings (no orch code) is
+//! brokered under the pack's grants, with the host injecting the credential it names.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{TestHost, componentize_py, python_guest, workspace};
+use serde_json::json;
+
+use crate::harness::{TestHost, assert_no_leak, componentize_py, python_guest, workspace};
+use crate::http_peer::Peer;
+
+const TOKEN: &str = "py-status-token-7c21aa";
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
@@ -45,6 +51,58 @@ fn the_python_example_pack_checks_installs_runs_and_reports_an_exception_with_it
         message.contains("_parse_threshold"),
         "the traceback: {message}"
     );
+}
+
+#[test]
+fn python_code_on_the_standard_wasi_http_is_brokered_under_the_packs_grants() {
+    let host = TestHost::new();
+    host.orch(&["pack", "add", s(&python_guest("pyexample")), "--yes"])
+        .ok();
+    let peer = Peer::start();
+    let other = Peer::start();
+    peer.grant_to(&host, "pyexample");
+    let set = peer.bearer(&host, "status-api", TOKEN);
+
+    // Granted: the request goes out with the credential the pack named, which it never sees.
+    let fetched = host.orch(&[
+        "action",
+        "run",
+        "pyexample.fetch_plain",
+        "--json",
+        "--input",
+        &json!({ "url": peer.url("/echo-headers"), "credential": "status-api" }).to_string(),
+    ]);
+    let out = fetched.output();
+    assert_eq!(out["status"], 200, "{out}");
+    let echoed: serde_json::Value =
+        serde_json::from_str(out["body"].as_str().unwrap_or_default()).expect("a JSON echo");
+    assert_eq!(echoed["authorization"], "Bearer ***", "{echoed}");
+    assert!(
+        echoed.get("x-orch-credential").is_none(),
+        "the naming header is never sent: {echoed}"
+    );
+    let sent = peer.hits()[0].headers["authorization"].clone();
+    assert_eq!(sent, format!("Bearer {TOKEN}"), "the server got the token");
+
+    // Not granted: refused before anything is sent, the grant to give in the action's error.
+    let refused = host.orch(&[
+        "action",
+        "run",
+        "pyexample.fetch_plain",
+        "--json",
+        "--input",
+        &json!({ "url": other.url("/") }).to_string(),
+    ]);
+    let (code, message) = refused.action_error();
+    assert_eq!(code, "fetch_failed", "{message}");
+    let fix = format!(
+        "orch pack grant pyexample http:http://127.0.0.1:{}",
+        other.port()
+    );
+    assert!(message.contains("internal-error: denied"), "{message}");
+    assert!(message.contains(&fix), "{message}");
+    assert!(other.hits().is_empty());
+    assert_no_leak(&host, TOKEN, &[&set, &fetched, &refused]);
 }
 
 #[test]
@@ -101,7 +159,12 @@ fn a_python_pack_scaffolded_by_pack_new_tests_builds_checks_and_runs() {
     );
     let wasm = dir.join("acme-py.wasm");
     let build = Command::new(componentize_py())
-        .args(["-d", s(&workspace().join("sdk/wit")), "-w", "pack"])
+        .args([
+            "-d",
+            s(&workspace().join("sdk/wit")),
+            "-w",
+            "pack-with-wasi-http",
+        ])
         .args([
             "componentize",
             "app",

@@ -29,7 +29,11 @@ if IN_COMPONENT:  # the bindings exist only inside a component build
     from wit_world.imports import http as wit_http
     from wit_world.imports import log as wit_log
     from wit_world.imports import ssh as wit_ssh
-    from wit_world.imports import types as wit_types
+
+    try:  # world `pack-with-wasi-http`: beside `wasi:http/types`, ours is `orch_pack_types`
+        from wit_world.imports import orch_pack_types as wit_types
+    except ImportError:  # world `pack`
+        from wit_world.imports import types as wit_types
 
 
 def the_pack() -> _pack.Pack:

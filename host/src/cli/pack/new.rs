@@ -167,7 +167,7 @@ pub fn run(
                 "Python, on orch_sdk in {sdk})\n\nnext:\n  cd {shown}\n  python3 -m venv .venv \
                  && .venv/bin/pip install componentize-py==0.25.1   # once\n  \
                  PYTHONPATH={sdk} python3 -m unittest\n  .venv/bin/componentize-py -d {wit} -w \
-                 pack componentize app -p . -p {sdk} -o {name}.wasm\n  orch pack check \
+                 pack-with-wasi-http componentize app -p . -p {sdk} -o {name}.wasm\n  orch pack check \
                  {name}.wasm\n  orch pack add {name}.wasm",
                 shown = dir.display()
             );
