@@ -1,10 +1,13 @@
 //! Benchmarks of the pack runtime (run with `cargo bench -p orch --bench invoke` after
 //! `scripts/build-packs`):
 //! - a no-op action on a fresh instance, JSON in and out, vs the same JSON work around a native
-//!   Rust function (the baseline);
+//!   Rust function (the baseline), and vs the same on a runtime whose pool slots are unmapped
+//!   when freed (`SlotReset::Unmap`, wasmtime's default: what keeping written pages resident
+//!   saves);
 //! - `echo` with and without its output held to the declared output schema;
 //! - the Python and JavaScript example packs' lightest action on a fresh instance (when
-//!   `scripts/build-python-packs` and `scripts/build-js-packs` ran), against the Rust no-op;
+//!   `scripts/build-python-packs` and `scripts/build-js-packs` ran), against the Rust no-op,
+//!   and each again with slots unmapped;
 //! - loading a precompiled pack from its serialized artifact vs compiling it from the `.wasm`;
 //! - resident memory over 1,000 sequential invocations (it must not grow).
 //!
@@ -19,7 +22,7 @@ use std::hint::black_box;
 use criterion::Criterion;
 use orch::capabilities::{Broker, CapabilityContext};
 use orch::contract::CallContext;
-use orch::runtime::{Limits, Runtime};
+use orch::runtime::{Limits, Runtime, SlotReset};
 use serde_json::{Value, json};
 use wasmtime::component::Component;
 
@@ -48,7 +51,14 @@ fn main() {
         .build()
         .expect("tokio");
     let runtime = Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime");
-    println!("pooling allocator in use: {}", runtime.is_pooled());
+    // The baseline of the slot reset: the same engine with written pages unmapped.
+    let unmapping =
+        Runtime::with_slot_reset(Limits::DEFAULT.memory_bytes, SlotReset::Unmap).expect("runtime");
+    println!(
+        "pooling allocator in use: {}; written pages kept resident: {}",
+        runtime.is_pooled(),
+        wasmtime::PoolingAllocationConfig::is_pagemap_scan_available()
+    );
     let wasm = std::fs::read(guest("misbehave")).expect("read guest");
     let component = runtime.compile(&wasm).expect("compile");
     let pack = runtime.prepare("misbehave", &component).expect("prepare");
@@ -57,18 +67,25 @@ fn main() {
     let lent = CapabilityContext::nothing("misbehave", &Broker::detached());
 
     let mut group = criterion.benchmark_group("invoke");
-    group.bench_function("wasm_fresh_instance_noop", |b| {
-        b.to_async(&tokio).iter(|| async {
-            let input = serde_json::to_string(&json!({})).expect("json");
-            let invocation = runtime
-                .invoke(&pack, "noop", &input, &ctx, &limits, &lent)
-                .await
-                .expect("invoke");
-            let output: Value =
-                serde_json::from_str(&invocation.result.expect("ok")).expect("json");
-            black_box(output)
-        })
-    });
+    for (bench, runtime) in [
+        ("wasm_fresh_instance_noop", &runtime),
+        ("wasm_fresh_instance_noop_unmapped", &unmapping),
+    ] {
+        let component = runtime.compile(&wasm).expect("compile");
+        let pack = runtime.prepare("misbehave", &component).expect("prepare");
+        group.bench_function(bench, |b| {
+            b.to_async(&tokio).iter(|| async {
+                let input = serde_json::to_string(&json!({})).expect("json");
+                let invocation = runtime
+                    .invoke(&pack, "noop", &input, &ctx, &limits, &lent)
+                    .await
+                    .expect("invoke");
+                let output: Value =
+                    serde_json::from_str(&invocation.result.expect("ok")).expect("json");
+                black_box(output)
+            })
+        });
+    }
     group.bench_function("native_noop", |b| {
         b.iter(|| {
             let input = serde_json::to_string(&json!({})).expect("json");
@@ -120,20 +137,25 @@ fn main() {
             continue;
         };
         let wasm = std::fs::read(path).expect("read the component");
-        let component = runtime.compile(&wasm).expect("compile the component");
-        let prepared = runtime.prepare(name, &component).expect("prepare");
         let lent = CapabilityContext::nothing(name, &Broker::detached());
         let input = json!({"text": "a", "top": 1}).to_string();
-        group.bench_function(bench, |b| {
-            b.to_async(&tokio).iter(|| async {
-                let invocation = runtime
-                    .invoke(&prepared, "word_stats", &input, &ctx, &limits, &lent)
-                    .await
-                    .expect("invoke");
-                black_box(invocation.result.expect("ok"))
-            })
-        });
-        other_languages.push(bench);
+        let unmapped = format!("{bench}_unmapped");
+        for (id, runtime) in [(bench, &runtime), (unmapped.as_str(), &unmapping)] {
+            let component = runtime.compile(&wasm).expect("compile the component");
+            let prepared = runtime.prepare(name, &component).expect("prepare");
+            group.bench_function(id, |b| {
+                b.to_async(&tokio).iter(|| async {
+                    let invocation = runtime
+                        .invoke(&prepared, "word_stats", &input, &ctx, &limits, &lent)
+                        .await
+                        .expect("invoke");
+                    black_box(invocation.result.expect("ok"))
+                })
+            });
+        }
+        let component = runtime.compile(&wasm).expect("compile the component");
+        let prepared = runtime.prepare(name, &component).expect("prepare");
+        other_languages.push((bench, unmapped, name, prepared, lent));
     }
     group.finish();
 
@@ -154,12 +176,31 @@ fn main() {
     criterion.final_summary();
 
     report_ratio("invoke", "wasm_fresh_instance_noop", "native_noop");
+    report_ratio(
+        "invoke",
+        "wasm_fresh_instance_noop",
+        "wasm_fresh_instance_noop_unmapped",
+    );
     report_ratio("invoke", "wasm_echo_output_checked", "wasm_echo");
-    for bench in other_languages {
+    for (bench, unmapped, ..) in &other_languages {
         report_ratio("invoke", bench, "wasm_fresh_instance_noop");
+        report_ratio("invoke", bench, unmapped);
     }
     report_ratio("load", "compile_from_wasm", "deserialize_precompiled");
-    report_memory(&tokio, &runtime, &pack, &ctx, &lent);
+    report_memory(
+        &tokio,
+        &runtime,
+        ("misbehave.noop", &pack, "noop", "{}"),
+        &ctx,
+        &lent,
+    );
+    // Kept-resident pages are per pool slot: a pack in another language must not grow either.
+    let word_stats = json!({"text": "a", "top": 1}).to_string();
+    for (_, _, name, prepared, lent) in &other_languages {
+        let label = format!("{name}.word_stats");
+        let probe = (label.as_str(), prepared, "word_stats", word_stats.as_str());
+        report_memory(&tokio, &runtime, probe, &ctx, lent);
+    }
 }
 
 /// Reads criterion's median estimates and prints `a / b`.
@@ -193,11 +234,12 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Resident memory before and after 1,000 sequential invocations, after a warm-up of 100.
+/// Resident memory before and after 1,000 sequential invocations of `(label, pack, action,
+/// input)`, after a warm-up of 100.
 fn report_memory(
     tokio: &tokio::runtime::Runtime,
     runtime: &Runtime,
-    pack: &orch::runtime::PreparedPack,
+    (label, pack, action, input): (&str, &orch::runtime::PreparedPack, &str, &str),
     ctx: &CallContext,
     lent: &CapabilityContext,
 ) {
@@ -205,7 +247,7 @@ fn report_memory(
         tokio.block_on(async {
             for _ in 0..n {
                 let invocation = runtime
-                    .invoke(pack, "noop", "{}", ctx, &Limits::DEFAULT, lent)
+                    .invoke(pack, action, input, ctx, &Limits::DEFAULT, lent)
                     .await
                     .expect("invoke");
                 black_box(invocation);
@@ -217,8 +259,8 @@ fn report_memory(
     run(1_000);
     let after = rss_kib("VmRSS:");
     println!(
-        "memory: RSS {before} KiB before, {after} KiB after 1000 sequential invocations \
-         (growth {} KiB); peak RSS of the process {} KiB",
+        "memory ({label}): RSS {before} KiB before, {after} KiB after 1000 sequential \
+         invocations (growth {} KiB); peak RSS of the process {} KiB",
         after as i64 - before as i64,
         rss_kib("VmHWM:")
     );

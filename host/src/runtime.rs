@@ -21,6 +21,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use crate::capabilities::{self, Broker, CapabilityContext, log::LogLine};
 use crate::contract::{ActionError, CallContext, PackInfo, PackPre};
 use crate::policy::masking::Masker;
+pub use engine::SlotReset;
 pub use inspect::{ComponentError, Shape};
 pub use limits::Limits;
 use sandbox::Sandbox;
@@ -306,7 +307,12 @@ impl Runtime {
     /// Creates the engine, the epoch ticker and the linker. `max_memory_bytes` is the largest
     /// memory cap any invocation of this process may ask for.
     pub fn new(max_memory_bytes: usize) -> anyhow::Result<Self> {
-        let (engine, pooled) = engine::build_engine(max_memory_bytes)?;
+        Self::with_slot_reset(max_memory_bytes, SlotReset::KeepWritten)
+    }
+
+    /// As [`Runtime::new`], with pool slots reset as `reset` says (the benchmarks compare both).
+    pub fn with_slot_reset(max_memory_bytes: usize, reset: SlotReset) -> anyhow::Result<Self> {
+        let (engine, pooled) = engine::build_engine(max_memory_bytes, reset)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)

@@ -148,6 +148,59 @@ fn the_host_goes_on_after_a_failed_invocation() {
 }
 
 #[test]
+fn a_fresh_instance_never_sees_what_the_last_one_wrote() {
+    // One process, many invocations of one pack: pool slots are reused, and the host keeps the
+    // pages an instance wrote mapped (copying the image back over them) where Linux allows.
+    let host = TestHost::with_packs(&["misbehave"]);
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    rt.block_on(async {
+        let home = orch::home::Home::open(host.home()).expect("home");
+        let store = orch::store::Store::open(&home.database()).expect("store");
+        for reset in [
+            orch::runtime::SlotReset::KeepWritten,
+            orch::runtime::SlotReset::Unmap,
+        ] {
+            let runtime =
+                orch::runtime::Runtime::with_slot_reset(256 << 20, reset).expect("runtime");
+            let packs = orch::packs::Packs::new(&home, &store, &runtime);
+            let pack = packs.load("misbehave").expect("load");
+            let context = orch::contract::CallContext {
+                run_id: String::new(),
+                task: String::new(),
+                attempt: 1,
+                idempotency_key: "k".into(),
+            };
+            let lent = orch::capabilities::CapabilityContext::nothing(
+                "misbehave",
+                &orch::capabilities::Broker::detached(),
+            );
+            for mark in 1..=20u64 {
+                let input = format!(r#"{{"mark":{mark}}}"#);
+                let invocation = runtime
+                    .invoke(
+                        &pack.prepared,
+                        "remember",
+                        &input,
+                        &context,
+                        &orch::runtime::Limits::DEFAULT,
+                        &lent,
+                    )
+                    .await
+                    .expect("remember");
+                let output: serde_json::Value =
+                    serde_json::from_str(&invocation.result.expect("no action error"))
+                        .expect("json");
+                assert_eq!(
+                    output,
+                    serde_json::json!({ "found": 0, "dirty_pages": 0 }),
+                    "invocation {mark} ({reset:?}) saw what an earlier one wrote"
+                );
+            }
+        }
+    });
+}
+
+#[test]
 fn a_pack_cannot_read_files_environment_variables_or_open_sockets() {
     let host = TestHost::with_packs(&["broker"]);
     // Something a pack would love to steal, in the environment of the orch process itself.

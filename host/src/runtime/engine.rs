@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances. Deadlines are checked at this granularity.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -17,12 +17,34 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// are bounded by this; more concurrent invocations wait for a slot.
 pub const MAX_CONCURRENT_INSTANCES: u32 = 128;
 
+/// Bytes of a linear memory, and of a table, kept mapped when a pool slot is freed, where Linux
+/// can say which pages the last instance wrote (the `PAGEMAP_SCAN` ioctl, Linux 6.7+): those
+/// pages are copied back from the pack's initial image in place instead of being unmapped, so
+/// the next instance of the pack (the pool gives it the same slot) starts without a page fault
+/// on them. Past this many written bytes the rest is unmapped as before, which bounds what an
+/// idle slot keeps (the pool keeps at most 100 idle slots warm). Without the ioctl the whole
+/// prefix would be copied on every reset, written or not, so nothing is kept there.
+const KEEP_RESIDENT_BYTES: usize = 16 << 20;
+const TABLE_KEEP_RESIDENT_BYTES: usize = 1 << 20;
+
+/// How a pool slot is made ready again when an instance ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotReset {
+    /// The pages the instance wrote are copied back from the image in place and stay mapped
+    /// (up to [`KEEP_RESIDENT_BYTES`]) where Linux supports `PAGEMAP_SCAN`; elsewhere as
+    /// `Unmap`. The default.
+    KeepWritten,
+    /// Everything is unmapped and faulted in again by the next instance (wasmtime's default;
+    /// the benchmarks' baseline).
+    Unmap,
+}
+
 /// Builds the engine: pooling allocator sized for `max_memory_bytes` per linear memory, epoch
-/// interruption on. The pool reserves virtual memory up front; where the host refuses the
-/// reservation (a low `ulimit -v`, some containers) we fall back to on-demand allocation,
-/// which is slower to instantiate but otherwise identical.
-pub fn build_engine(max_memory_bytes: usize) -> anyhow::Result<(Engine, bool)> {
-    match Engine::new(&config(Some(max_memory_bytes))) {
+/// interruption on, slots reset as `reset` says. The pool reserves virtual memory up front;
+/// where the host refuses the reservation (a low `ulimit -v`, some containers) we fall back to
+/// on-demand allocation, which is slower to instantiate but otherwise identical.
+pub fn build_engine(max_memory_bytes: usize, reset: SlotReset) -> anyhow::Result<(Engine, bool)> {
+    match Engine::new(&config(Some((max_memory_bytes, reset)))) {
         Ok(engine) => Ok((engine, true)),
         Err(err) => {
             tracing::warn!(
@@ -36,7 +58,7 @@ pub fn build_engine(max_memory_bytes: usize) -> anyhow::Result<(Engine, bool)> {
     }
 }
 
-fn config(pool_memory_bytes: Option<usize>) -> Config {
+fn config(pool: Option<(usize, SlotReset)>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -45,7 +67,7 @@ fn config(pool_memory_bytes: Option<usize>) -> Config {
     // recursion traps cleanly instead of overflowing the fiber.
     config.max_wasm_stack(512 << 10);
     config.async_stack_size(2 << 20);
-    if let Some(memory_bytes) = pool_memory_bytes {
+    if let Some((memory_bytes, reset)) = pool {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(MAX_CONCURRENT_INSTANCES)
             .total_core_instances(MAX_CONCURRENT_INSTANCES * 8)
@@ -54,6 +76,11 @@ fn config(pool_memory_bytes: Option<usize>) -> Config {
             .total_stacks(MAX_CONCURRENT_INSTANCES)
             .max_memories_per_component(4)
             .max_memory_size(memory_bytes);
+        if reset == SlotReset::KeepWritten && PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.pagemap_scan(Enabled::Yes)
+                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+                .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES);
+        }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config

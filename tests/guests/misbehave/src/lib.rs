@@ -3,6 +3,7 @@
 //! and each failure path. `noop` is also the body of the host's fresh-instance benchmark.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use orch_sdk::{Action, ActionError, Context, Pack, PackDef};
 use schemars::JsonSchema;
@@ -53,6 +54,29 @@ fn default_mb() -> u32 {
 
 const MIB: usize = 1 << 20;
 
+/// Input of `remember`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Remember {
+    /// Left in the instance's memory for whoever comes next.
+    mark: u64,
+}
+
+/// Output of `remember`: what this instance found before writing.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Remembered {
+    /// The mark found in the static (0 in a fresh instance).
+    found: u64,
+    /// Pages of the scratch area found already written (0 in a fresh instance).
+    dirty_pages: u32,
+}
+
+/// A mark and a 1 MiB scratch area in the module's data, written by `remember`: a later
+/// instance must find them as the image has them, whether the host unmapped the slot or kept
+/// its written pages and copied the image back over them.
+static MARK: AtomicU64 = AtomicU64::new(0);
+static SCRATCH: [AtomicU8; MIB] = [const { AtomicU8::new(0) }; MIB];
+
 // Kept minimal: the host measures a fresh instance running this.
 fn noop(_: Empty, _: &Context) -> Result<Empty, ActionError> {
     Ok(Empty {})
@@ -102,6 +126,24 @@ fn transfer(input: Slow, ctx: &Context) -> Result<Tagged, ActionError> {
     }
     ctx.info(&format!("transfer: {}", input.tag));
     Ok(Tagged { tag: input.tag })
+}
+
+// Every second page of the scratch area is written, so the written pages form more runs than the
+// host's reset keeps resident (wasmtime scans at most 32): both of its paths are exercised.
+fn remember(input: Remember, _: &Context) -> Result<Remembered, ActionError> {
+    let found = MARK.swap(input.mark, Ordering::SeqCst);
+    let mut dirty_pages = 0;
+    for page in SCRATCH.chunks(4096) {
+        if page.iter().any(|byte| byte.load(Ordering::Relaxed) != 0) {
+            dirty_pages += 1;
+        }
+    }
+    for page in SCRATCH.chunks(4096).step_by(2) {
+        for byte in page.iter().step_by(512) {
+            byte.store(0xA5, Ordering::Relaxed);
+        }
+    }
+    Ok(Remembered { found, dirty_pages })
 }
 
 fn fail(_: Empty, _: &Context) -> Result<Empty, ActionError> {
@@ -168,6 +210,14 @@ impl Pack for Misbehave {
             .vendor("orch")
             .description("Misbehaves on purpose, one way per action, for the host's tests.")
             .action(Action::new("noop", "Do nothing.", noop))
+            .action(
+                Action::new(
+                    "remember",
+                    "Report what the last instance left in memory, then leave `mark` and dirty pages.",
+                    remember,
+                )
+                .non_idempotent(),
+            )
             .action(Action::new(
                 "echo",
                 "Return the input and log its message.",
