@@ -200,6 +200,41 @@ impl Peer {
         run
     }
 
+    /// Runs `ACTION` (a pack's `fetch_plain`: a standard wasi:http client taking `{url,
+    /// credential}` and answering `{status, body}`) against `/echo-headers` with the bearer
+    /// credential `credential` (holding `token`), and asserts the host's part: the token reached
+    /// this server, the pack saw it masked, and the naming header was never sent.
+    pub fn assert_fetched_with_bearer(
+        &self,
+        host: &TestHost,
+        action: &str,
+        credential: &str,
+        token: &str,
+    ) -> Run {
+        let input =
+            serde_json::json!({ "url": self.url("/echo-headers"), "credential": credential });
+        let fetched = host.orch(&[
+            "action",
+            "run",
+            action,
+            "--json",
+            "--input",
+            &input.to_string(),
+        ]);
+        let out = fetched.output();
+        assert_eq!(out["status"], 200, "{out}");
+        let echoed: serde_json::Value =
+            serde_json::from_str(out["body"].as_str().unwrap_or_default()).expect("a JSON echo");
+        assert_eq!(echoed["authorization"], "Bearer ***", "{echoed}");
+        assert!(
+            echoed.get("x-orch-credential").is_none(),
+            "the naming header is never sent: {echoed}"
+        );
+        let sent = self.hits().last().expect("a request").headers["authorization"].clone();
+        assert_eq!(sent, format!("Bearer {token}"), "the server got the token");
+        fetched
+    }
+
     /// The most `/slow` requests the peer was answering at once.
     pub fn most_slow_at_once(&self) -> usize {
         *self.state.slow_most.lock().expect("lock")

@@ -62,21 +62,8 @@ fn the_javascript_example_pack_checks_installs_runs_fetches_and_reports_an_error
     let other = Peer::start();
     peer.grant_to(&host, "jsexample");
     let set = peer.bearer(&host, "status-api", TOKEN);
-    let fetched = host.orch(&[
-        "action",
-        "run",
-        "jsexample.fetch_plain",
-        "--json",
-        "--input",
-        &json!({ "url": peer.url("/echo-headers"), "credential": "status-api" }).to_string(),
-    ]);
-    let out = fetched.output();
-    assert_eq!(out["status"], 200, "{out}");
-    let echoed: serde_json::Value =
-        serde_json::from_str(out["body"].as_str().unwrap_or_default()).expect("a JSON echo");
-    assert_eq!(echoed["authorization"], "Bearer ***", "{echoed}");
-    let sent = peer.hits()[0].headers["authorization"].clone();
-    assert_eq!(sent, format!("Bearer {TOKEN}"), "the server got the token");
+    let fetched =
+        peer.assert_fetched_with_bearer(&host, "jsexample.fetch_plain", "status-api", TOKEN);
 
     // Not granted: fetch throws a bare NetworkError; the host's reason is in the logs.
     let refused = host.orch(&[

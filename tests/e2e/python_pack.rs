@@ -64,25 +64,8 @@ fn python_code_on_the_standard_wasi_http_is_brokered_under_the_packs_grants() {
     let set = peer.bearer(&host, "status-api", TOKEN);
 
     // Granted: the request goes out with the credential the pack named, which it never sees.
-    let fetched = host.orch(&[
-        "action",
-        "run",
-        "pyexample.fetch_plain",
-        "--json",
-        "--input",
-        &json!({ "url": peer.url("/echo-headers"), "credential": "status-api" }).to_string(),
-    ]);
-    let out = fetched.output();
-    assert_eq!(out["status"], 200, "{out}");
-    let echoed: serde_json::Value =
-        serde_json::from_str(out["body"].as_str().unwrap_or_default()).expect("a JSON echo");
-    assert_eq!(echoed["authorization"], "Bearer ***", "{echoed}");
-    assert!(
-        echoed.get("x-orch-credential").is_none(),
-        "the naming header is never sent: {echoed}"
-    );
-    let sent = peer.hits()[0].headers["authorization"].clone();
-    assert_eq!(sent, format!("Bearer {TOKEN}"), "the server got the token");
+    let fetched =
+        peer.assert_fetched_with_bearer(&host, "pyexample.fetch_plain", "status-api", TOKEN);
 
     // Not granted: refused before anything is sent, the grant to give in the action's error.
     let refused = host.orch(&[

@@ -107,6 +107,24 @@ fn a_panic_is_reported_with_its_message() {
     );
 }
 
+/// Where the in-process invocations below come from.
+fn call_context() -> orch::contract::CallContext {
+    orch::contract::CallContext {
+        run_id: String::new(),
+        task: String::new(),
+        attempt: 1,
+        idempotency_key: "k".into(),
+    }
+}
+
+/// What `misbehave` is lent in-process: no grants, no store.
+fn nothing_lent() -> orch::capabilities::CapabilityContext {
+    orch::capabilities::CapabilityContext::nothing(
+        "misbehave",
+        &orch::capabilities::Broker::detached(),
+    )
+}
+
 #[test]
 fn the_host_goes_on_after_a_failed_invocation() {
     // One process, several invocations: the library API, so a failure and a success share an
@@ -119,20 +137,12 @@ fn the_host_goes_on_after_a_failed_invocation() {
         let runtime = orch::runtime::Runtime::new(256 << 20).expect("runtime");
         let packs = orch::packs::Packs::new(&home, &store, &runtime);
         let pack = packs.load("misbehave").expect("load");
-        let context = orch::contract::CallContext {
-            run_id: String::new(),
-            task: String::new(),
-            attempt: 1,
-            idempotency_key: "k".into(),
-        };
+        let context = call_context();
         let limits = orch::runtime::Limits {
             deadline: std::time::Duration::from_millis(200),
             ..Default::default()
         };
-        let lent = orch::capabilities::CapabilityContext::nothing(
-            "misbehave",
-            &orch::capabilities::Broker::detached(),
-        );
+        let lent = nothing_lent();
         for bad in ["panic", "recurse", "loop_forever", "alloc"] {
             let result = runtime
                 .invoke(&pack.prepared, bad, "{}", &context, &limits, &lent)
@@ -164,16 +174,7 @@ fn a_fresh_instance_never_sees_what_the_last_one_wrote() {
                 orch::runtime::Runtime::with_slot_reset(256 << 20, reset).expect("runtime");
             let packs = orch::packs::Packs::new(&home, &store, &runtime);
             let pack = packs.load("misbehave").expect("load");
-            let context = orch::contract::CallContext {
-                run_id: String::new(),
-                task: String::new(),
-                attempt: 1,
-                idempotency_key: "k".into(),
-            };
-            let lent = orch::capabilities::CapabilityContext::nothing(
-                "misbehave",
-                &orch::capabilities::Broker::detached(),
-            );
+            let (context, lent) = (call_context(), nothing_lent());
             for mark in 1..=20u64 {
                 let input = format!(r#"{{"mark":{mark}}}"#);
                 let invocation = runtime
