@@ -133,6 +133,19 @@ pub struct Cli {
     /// Directory holding the store and installed packs [default: ~/.local/share/orch].
     #[arg(long, env = "ORCH_HOME", global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
+    /// Pack instances this process may run at once (a workflow's fan-out beyond it waits for a
+    /// slot). Device work mostly waits on the network, so a host driving many devices wants
+    /// more than the default; each live instance costs its memory (about 2 MiB for a small Rust
+    /// pack, more for Python and JavaScript).
+    #[arg(
+        long,
+        env = "ORCH_MAX_INSTANCES",
+        global = true,
+        value_name = "N",
+        default_value_t = crate::runtime::DEFAULT_MAX_INSTANCES,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::runtime::MAX_INSTANCES_LIMIT))
+    )]
+    pub max_instances: u32,
     /// More diagnostics on stderr (-v info, -vv debug); ORCH_LOG sets a filter instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -195,7 +208,7 @@ pub enum Command {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let session = session::Session::new(cli.home);
+    let session = session::Session::new(cli.home, cli.max_instances);
     match cli.command {
         Command::Pack(command) => pack::run(&session, command).await,
         Command::Inventory(command) => inventory::run(&session, command).await,

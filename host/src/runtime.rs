@@ -21,7 +21,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use crate::capabilities::{self, Broker, CapabilityContext, log::LogLine};
 use crate::contract::{ActionError, CallContext, PackInfo, PackPre};
 use crate::policy::masking::Masker;
-pub use engine::SlotReset;
+pub use engine::{DEFAULT_MAX_INSTANCES, EngineSettings, MAX_INSTANCES_LIMIT, SlotReset};
 pub use inspect::{ComponentError, Shape};
 pub use limits::Limits;
 use sandbox::Sandbox;
@@ -307,12 +307,18 @@ impl Runtime {
     /// Creates the engine, the epoch ticker and the linker. `max_memory_bytes` is the largest
     /// memory cap any invocation of this process may ask for.
     pub fn new(max_memory_bytes: usize) -> anyhow::Result<Self> {
-        Self::with_slot_reset(max_memory_bytes, SlotReset::KeepWritten)
+        Self::with_settings(EngineSettings {
+            max_memory_bytes,
+            max_instances: engine::DEFAULT_MAX_INSTANCES,
+            slot_reset: SlotReset::KeepWritten,
+        })
     }
 
-    /// As [`Runtime::new`], with pool slots reset as `reset` says (the benchmarks compare both).
-    pub fn with_slot_reset(max_memory_bytes: usize, reset: SlotReset) -> anyhow::Result<Self> {
-        let (engine, pooled) = engine::build_engine(max_memory_bytes, reset)?;
+    /// As [`Runtime::new`], with the pool's size and slot reset given too (`orch
+    /// --max-instances`; the benchmarks compare slot resets).
+    pub fn with_settings(settings: EngineSettings) -> anyhow::Result<Self> {
+        let max_memory_bytes = settings.max_memory_bytes;
+        let (engine, pooled) = engine::build_engine(settings)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
@@ -320,11 +326,9 @@ impl Runtime {
         capabilities::add_to_linker(&mut linker).context("linking orch capabilities")?;
         let ticker = engine::EpochTicker::start(&engine)?;
         let engine_key = engine::engine_key(&engine);
-        let permits = if pooled {
-            engine::MAX_CONCURRENT_INSTANCES as usize
-        } else {
-            Semaphore::MAX_PERMITS
-        };
+        // The setting holds with on-demand allocation too: it bounds what the process runs at
+        // once, not only what the pool can hold.
+        let permits = settings.max_instances.clamp(1, engine::MAX_INSTANCES_LIMIT) as usize;
         Ok(Self {
             engine,
             linker,

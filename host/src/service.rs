@@ -47,7 +47,7 @@ use crate::engine::{self, Engine, Note, Observer, Prepared};
 use crate::home::Home;
 use crate::packs::Packs;
 use crate::rules::{self, Rule, RulesRefused, Trigger};
-use crate::runtime::{Limits, Runtime};
+use crate::runtime::{EngineSettings, Runtime};
 use crate::store::{Store, now_ms};
 use crate::vault::{self, Kind, MasterKey};
 pub use http::HttpError;
@@ -81,6 +81,8 @@ pub struct Config {
     pub engine: engine::Settings,
     /// The broker's settings (host-key policy).
     pub broker: BrokerSettings,
+    /// The runtime's settings (instances at once, `--max-instances`).
+    pub runtime: EngineSettings,
 }
 
 /// Why `orch serve` will not start; the user can fix each.
@@ -526,7 +528,7 @@ pub async fn serve(
         check_hook_secrets(&rules, &store, &key)?;
         Some(Arc::new(key))
     };
-    let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes)?);
+    let runtime = Arc::new(Runtime::with_settings(config.runtime)?);
     let broker = Broker::open(&home, config.broker)?;
     let (stop_runs_tx, stop_runs) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);

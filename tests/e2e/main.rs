@@ -12,6 +12,7 @@ mod api;
 mod catalog;
 mod closed_loop;
 mod compliance;
+mod concurrency;
 mod console;
 mod crash;
 mod discover;

@@ -170,8 +170,12 @@ fn a_fresh_instance_never_sees_what_the_last_one_wrote() {
             orch::runtime::SlotReset::KeepWritten,
             orch::runtime::SlotReset::Unmap,
         ] {
-            let runtime =
-                orch::runtime::Runtime::with_slot_reset(256 << 20, reset).expect("runtime");
+            let runtime = orch::runtime::Runtime::with_settings(orch::runtime::EngineSettings {
+                max_memory_bytes: 256 << 20,
+                max_instances: 4,
+                slot_reset: reset,
+            })
+            .expect("runtime");
             let packs = orch::packs::Packs::new(&home, &store, &runtime);
             let pack = packs.load("misbehave").expect("load");
             let (context, lent) = (call_context(), nothing_lent());

@@ -23,10 +23,20 @@ pub struct Hosted {
 impl Hosted {
     /// Creates the home and installs the `broker` guest.
     pub fn with_broker(tokio: &tokio::runtime::Runtime) -> Self {
+        let runtime = Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime");
+        Self::with_broker_on(tokio, runtime)
+    }
+
+    /// As [`Hosted::with_broker`], invoking through `runtime` (a bench's own settings).
+    #[allow(
+        dead_code,
+        reason = "only some of the benches sharing this file use it"
+    )]
+    pub fn with_broker_on(tokio: &tokio::runtime::Runtime, runtime: Runtime) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let home = Home::open(dir.path().join("home")).expect("home");
         let store = Store::open(&home.database()).expect("store");
-        let runtime = Arc::new(Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime"));
+        let runtime = Arc::new(runtime);
         tokio
             .block_on(
                 Packs::new(&home, &store, &runtime).add(&super::guests::guest("broker"), &|_| {}),

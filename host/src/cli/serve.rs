@@ -69,6 +69,7 @@ pub async fn run(session: &Session, args: ServeArgs) -> anyhow::Result<ExitCode>
             ..Settings::default()
         },
         broker: args.drive.host_keys.broker_settings(),
+        runtime: session.engine_settings(Limits::DEFAULT.memory_bytes),
     };
     let rules_dir = config.rules_dir.clone();
     let stopped = service::serve(

@@ -9,22 +9,25 @@ use anyhow::Context as _;
 use crate::capabilities::{Broker, BrokerSettings};
 use crate::home::Home;
 use crate::packs::Packs;
-use crate::runtime::{Limits, Runtime};
+use crate::runtime::{EngineSettings, Limits, Runtime, SlotReset};
 use crate::store::Store;
 
 /// Lazily opened resources of one command.
 pub struct Session {
     home_arg: Option<PathBuf>,
+    max_instances: u32,
     opened: OnceLock<(Home, Store)>,
     runtime: OnceLock<Arc<Runtime>>,
     broker: OnceLock<Arc<Broker>>,
 }
 
 impl Session {
-    /// A session on `home` (or the default home).
-    pub fn new(home: Option<PathBuf>) -> Self {
+    /// A session on `home` (or the default home) whose runtime runs at most `max_instances`
+    /// pack instances at once.
+    pub fn new(home: Option<PathBuf>, max_instances: u32) -> Self {
         Self {
             home_arg: home,
+            max_instances,
             opened: OnceLock::new(),
             runtime: OnceLock::new(),
             broker: OnceLock::new(),
@@ -51,8 +54,18 @@ impl Session {
         if let Some(runtime) = self.runtime.get() {
             return Ok(runtime);
         }
-        let runtime = Runtime::new(max_memory_bytes.max(Limits::DEFAULT.memory_bytes))?;
+        let runtime = Runtime::with_settings(self.engine_settings(max_memory_bytes))?;
         Ok(self.runtime.get_or_init(|| Arc::new(runtime)))
+    }
+
+    /// What this session's runtime is built for: memory caps up to `max_memory_bytes` (at least
+    /// the default), `--max-instances` at once.
+    pub fn engine_settings(&self, max_memory_bytes: usize) -> EngineSettings {
+        EngineSettings {
+            max_memory_bytes: max_memory_bytes.max(Limits::DEFAULT.memory_bytes),
+            max_instances: self.max_instances,
+            slot_reset: SlotReset::KeepWritten,
+        }
     }
 
     /// The capability broker with `settings` (the first call's settings win).

@@ -13,9 +13,14 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 /// How often the epoch advances. Deadlines are checked at this granularity.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Instances that may be live at once in this process (the pool's size). Workflow fan-outs
-/// are bounded by this; more concurrent invocations wait for a slot.
-pub const MAX_CONCURRENT_INSTANCES: u32 = 128;
+/// Instances that may be live at once in this process unless told otherwise (the pool's size,
+/// `--max-instances`/`ORCH_MAX_INSTANCES`). Workflow fan-outs are bounded by this; more
+/// concurrent invocations wait for a slot.
+pub const DEFAULT_MAX_INSTANCES: u32 = 128;
+/// The most instances a process may be configured for. Each pool slot reserves address space
+/// for its memories up front (a few GiB of virtual memory, nothing resident); 20,000 slots stay
+/// well inside a 64-bit address space.
+pub const MAX_INSTANCES_LIMIT: u32 = 20_000;
 
 /// Bytes of a linear memory, and of a table, kept mapped when a pool slot is freed, where Linux
 /// can say which pages the last instance wrote (the `PAGEMAP_SCAN` ioctl, Linux 6.7+): those
@@ -39,12 +44,24 @@ pub enum SlotReset {
     Unmap,
 }
 
-/// Builds the engine: pooling allocator sized for `max_memory_bytes` per linear memory, epoch
-/// interruption on, slots reset as `reset` says. The pool reserves virtual memory up front;
-/// where the host refuses the reservation (a low `ulimit -v`, some containers) we fall back to
-/// on-demand allocation, which is slower to instantiate but otherwise identical.
-pub fn build_engine(max_memory_bytes: usize, reset: SlotReset) -> anyhow::Result<(Engine, bool)> {
-    match Engine::new(&config(Some((max_memory_bytes, reset)))) {
+/// What the engine is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// The largest memory cap any invocation of this process may ask for.
+    pub max_memory_bytes: usize,
+    /// Instances that may be live at once: the pool's size.
+    pub max_instances: u32,
+    /// How freed pool slots are reset.
+    pub slot_reset: SlotReset,
+}
+
+/// Builds the engine: pooling allocator with `settings.max_instances` slots sized for
+/// `settings.max_memory_bytes` per linear memory, epoch interruption on, slots reset as
+/// `settings.slot_reset` says. The pool reserves virtual memory up front; where the host
+/// refuses the reservation (a low `ulimit -v`, some containers) we fall back to on-demand
+/// allocation, which is slower to instantiate but otherwise identical.
+pub fn build_engine(settings: EngineSettings) -> anyhow::Result<(Engine, bool)> {
+    match Engine::new(&config(Some(settings))) {
         Ok(engine) => Ok((engine, true)),
         Err(err) => {
             tracing::warn!(
@@ -58,7 +75,7 @@ pub fn build_engine(max_memory_bytes: usize, reset: SlotReset) -> anyhow::Result
     }
 }
 
-fn config(pool: Option<(usize, SlotReset)>) -> Config {
+fn config(pool: Option<EngineSettings>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -67,16 +84,19 @@ fn config(pool: Option<(usize, SlotReset)>) -> Config {
     // recursion traps cleanly instead of overflowing the fiber.
     config.max_wasm_stack(512 << 10);
     config.async_stack_size(2 << 20);
-    if let Some((memory_bytes, reset)) = pool {
+    if let Some(settings) = pool {
+        let instances = settings.max_instances.clamp(1, MAX_INSTANCES_LIMIT);
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(MAX_CONCURRENT_INSTANCES)
-            .total_core_instances(MAX_CONCURRENT_INSTANCES * 8)
-            .total_memories(MAX_CONCURRENT_INSTANCES * 2)
-            .total_tables(MAX_CONCURRENT_INSTANCES * 8)
-            .total_stacks(MAX_CONCURRENT_INSTANCES)
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 8)
+            .total_memories(instances * 2)
+            .total_tables(instances * 8)
+            .total_stacks(instances)
             .max_memories_per_component(4)
-            .max_memory_size(memory_bytes);
-        if reset == SlotReset::KeepWritten && PoolingAllocationConfig::is_pagemap_scan_available() {
+            .max_memory_size(settings.max_memory_bytes);
+        if settings.slot_reset == SlotReset::KeepWritten
+            && PoolingAllocationConfig::is_pagemap_scan_available()
+        {
             pool.pagemap_scan(Enabled::Yes)
                 .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
                 .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES);
