@@ -39,11 +39,11 @@ fn rss_kib() -> u64 {
 /// and the highest resident memory seen while they ran (sampled every 5 ms).
 fn run(
     tokio: &tokio::runtime::Runtime,
-    port: u16,
+    (port, arrivals): (u16, &Arrivals),
     wait: Duration,
     calls: usize,
     limit: u32,
-) -> (Duration, u64, u64) {
+) -> (Duration, u64, u64, Duration) {
     let runtime = Runtime::with_settings(EngineSettings {
         max_memory_bytes: Limits::DEFAULT.memory_bytes,
         max_instances: limit,
@@ -73,6 +73,7 @@ fn run(
             }
         })
     };
+    arrivals.lock().expect("lock").clear();
     let started = Instant::now();
     tokio.block_on(async {
         let tasks: Vec<_> = (0..calls)
@@ -89,8 +90,19 @@ fn run(
     let wall = started.elapsed();
     done.store(true, Ordering::Relaxed);
     sampler.join().expect("sampler");
-    (wall, before, peak.load(Ordering::Relaxed))
+    // How long after the start the last request reached the server: the time spent getting
+    // every call under way (slots, instantiation, the host's checks, connecting).
+    let last = arrivals
+        .lock()
+        .expect("lock")
+        .iter()
+        .max()
+        .map_or(Duration::ZERO, |at| at.duration_since(started));
+    (wall, before, peak.load(Ordering::Relaxed), last)
 }
+
+/// When each request reached the server.
+type Arrivals = Arc<std::sync::Mutex<Vec<Instant>>>;
 
 fn main() {
     let measuring = sampling::measuring();
@@ -107,14 +119,20 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
+    let arrivals = Arrivals::default();
+    let seen = Arc::clone(&arrivals);
     let app = axum::Router::new().route(
         "/wait",
         axum::routing::get(
-            |axum::extract::Query(q): axum::extract::Query<
+            move |axum::extract::Query(q): axum::extract::Query<
                 std::collections::HashMap<String, u64>,
-            >| async move {
-                tokio::time::sleep(Duration::from_millis(q.get("ms").copied().unwrap_or(0))).await;
-                "waited"
+            >| {
+                seen.lock().expect("lock").push(Instant::now());
+                async move {
+                    let ms = q.get("ms").copied().unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    "waited"
+                }
             },
         ),
     );
@@ -123,16 +141,18 @@ fn main() {
     let default_limit = if measuring { DEFAULT_MAX_INSTANCES } else { 4 };
     for &calls in sizes {
         let limit = u32::try_from(calls).expect("calls fit u32");
-        let (bounded, ..) = run(&tokio, port, wait, calls, default_limit);
-        let (raised, before, peak) = run(&tokio, port, wait, calls, limit);
+        let server = (port, &arrivals);
+        let (bounded, ..) = run(&tokio, server, wait, calls, default_limit);
+        let (raised, before, peak, last) = run(&tokio, server, wait, calls, limit);
         println!(
             "{calls} concurrent actions waiting {} ms: limit {default_limit}: wall {:.2} s; \
-             limit {limit}: wall {:.2} s ({:.2}x); RSS {} MiB before, {} MiB at the peak \
-             ({:.0} KiB per live instance)",
+             limit {limit}: wall {:.2} s ({:.2}x), the last request at the server after {:.0} \
+             ms; RSS {} MiB before, {} MiB at the peak ({:.0} KiB per live instance)",
             wait.as_millis(),
             bounded.as_secs_f64(),
             raised.as_secs_f64(),
             raised.as_secs_f64() / bounded.as_secs_f64(),
+            last.as_secs_f64() * 1e3,
             before / 1024,
             peak / 1024,
             (peak.saturating_sub(before)) as f64 / calls as f64,
