@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hosted::Hosted;
-use orch::runtime::{DEFAULT_MAX_INSTANCES, EngineSettings, Limits, Runtime, SlotReset};
+use orch::runtime::{DEFAULT_MAX_INSTANCES, EngineSettings, Limits, Runtime};
 use orch::vault::MasterKey;
 use serde_json::json;
 
@@ -45,9 +45,8 @@ fn run(
     limit: u32,
 ) -> ([Round; 2], u64, u64) {
     let runtime = Runtime::with_settings(EngineSettings {
-        max_memory_bytes: Limits::DEFAULT.memory_bytes,
         max_instances: limit,
-        slot_reset: SlotReset::KeepWritten,
+        ..EngineSettings::for_memory(Limits::DEFAULT.memory_bytes)
     })
     .expect("runtime");
     let hosted = Hosted::with_broker_on(tokio, runtime);
@@ -127,10 +126,6 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio");
-    let listener = tokio
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let arrivals = Arrivals::default();
     let seen = Arc::clone(&arrivals);
     let app = axum::Router::new().route(
@@ -148,7 +143,7 @@ fn main() {
             },
         ),
     );
-    tokio.spawn(async move { axum::serve(listener, app).await });
+    let port = hosted::serve_locally(&tokio, app);
 
     let default_limit = if measuring { DEFAULT_MAX_INSTANCES } else { 4 };
     for &calls in sizes {

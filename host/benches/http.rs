@@ -43,12 +43,8 @@ fn main() {
         .expect("tokio");
 
     // The server, on the same runtime (as a local API would be on another core).
-    let listener = tokio
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let app = axum::Router::new().route("/small", axum::routing::get(|| async { BODY }));
-    tokio.spawn(async move { axum::serve(listener, app).await });
+    let port = hosted::serve_locally(&tokio, app);
     let url = format!("http://127.0.0.1:{port}/small");
 
     // (a) native reqwest, one client reused.

@@ -22,7 +22,7 @@ use std::hint::black_box;
 use criterion::Criterion;
 use orch::capabilities::{Broker, CapabilityContext};
 use orch::contract::CallContext;
-use orch::runtime::{DEFAULT_MAX_INSTANCES, EngineSettings, Limits, Runtime, SlotReset};
+use orch::runtime::{EngineSettings, Limits, Runtime, SlotReset};
 use serde_json::{Value, json};
 use wasmtime::component::Component;
 
@@ -53,9 +53,8 @@ fn main() {
     let runtime = Runtime::new(Limits::DEFAULT.memory_bytes).expect("runtime");
     // The baseline of the slot reset: the same engine with written pages unmapped.
     let unmapping = Runtime::with_settings(EngineSettings {
-        max_memory_bytes: Limits::DEFAULT.memory_bytes,
-        max_instances: DEFAULT_MAX_INSTANCES,
         slot_reset: SlotReset::Unmap,
+        ..EngineSettings::for_memory(Limits::DEFAULT.memory_bytes)
     })
     .expect("runtime");
     println!(

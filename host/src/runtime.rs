@@ -307,16 +307,13 @@ impl Runtime {
     /// Creates the engine, the epoch ticker and the linker. `max_memory_bytes` is the largest
     /// memory cap any invocation of this process may ask for.
     pub fn new(max_memory_bytes: usize) -> anyhow::Result<Self> {
-        Self::with_settings(EngineSettings {
-            max_memory_bytes,
-            max_instances: engine::DEFAULT_MAX_INSTANCES,
-            slot_reset: SlotReset::KeepWritten,
-        })
+        Self::with_settings(EngineSettings::for_memory(max_memory_bytes))
     }
 
     /// As [`Runtime::new`], with the pool's size and slot reset given too (`orch
     /// --max-instances`; the benchmarks compare slot resets).
     pub fn with_settings(settings: EngineSettings) -> anyhow::Result<Self> {
+        let settings = settings.bounded();
         let max_memory_bytes = settings.max_memory_bytes;
         let (engine, pooled) = engine::build_engine(settings)?;
         let mut linker = Linker::new(&engine);
@@ -328,7 +325,7 @@ impl Runtime {
         let engine_key = engine::engine_key(&engine);
         // The setting holds with on-demand allocation too: it bounds what the process runs at
         // once, not only what the pool can hold.
-        let permits = settings.max_instances.clamp(1, engine::MAX_INSTANCES_LIMIT) as usize;
+        let permits = settings.max_instances as usize;
         Ok(Self {
             engine,
             linker,
@@ -487,7 +484,7 @@ impl Runtime {
             }
             Err(error) => Err(bounded_action_error(error)),
         };
-        let (logs, logs_dropped) = store.data_mut().take_logs();
+        let (logs, logs_dropped) = store.data_mut().capabilities.take_logs();
         Ok(Invocation {
             result,
             logs,

@@ -171,9 +171,9 @@ fn a_fresh_instance_never_sees_what_the_last_one_wrote() {
             orch::runtime::SlotReset::Unmap,
         ] {
             let runtime = orch::runtime::Runtime::with_settings(orch::runtime::EngineSettings {
-                max_memory_bytes: 256 << 20,
                 max_instances: 4,
                 slot_reset: reset,
+                ..orch::runtime::EngineSettings::for_memory(256 << 20)
             })
             .expect("runtime");
             let packs = orch::packs::Packs::new(&home, &store, &runtime);

@@ -104,3 +104,18 @@ impl Invoker {
             .unwrap_or_else(|err| panic!("{action} failed: {err:?}"))
     }
 }
+
+/// Serves `app` on 127.0.0.1 (a free port, returned) on `tokio`, as the local API the broker's
+/// requests go to.
+#[allow(
+    dead_code,
+    reason = "only some of the benches sharing this file use it"
+)]
+pub fn serve_locally(tokio: &tokio::runtime::Runtime, app: axum::Router) -> u16 {
+    let listener = tokio
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio.spawn(async move { axum::serve(listener, app).await });
+    port
+}

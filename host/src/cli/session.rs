@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use crate::capabilities::{Broker, BrokerSettings};
 use crate::home::Home;
 use crate::packs::Packs;
-use crate::runtime::{EngineSettings, Limits, Runtime, SlotReset};
+use crate::runtime::{EngineSettings, Limits, Runtime};
 use crate::store::Store;
 
 /// Lazily opened resources of one command.
@@ -62,9 +62,8 @@ impl Session {
     /// the default), `--max-instances` at once.
     pub fn engine_settings(&self, max_memory_bytes: usize) -> EngineSettings {
         EngineSettings {
-            max_memory_bytes: max_memory_bytes.max(Limits::DEFAULT.memory_bytes),
             max_instances: self.max_instances,
-            slot_reset: SlotReset::KeepWritten,
+            ..EngineSettings::for_memory(max_memory_bytes.max(Limits::DEFAULT.memory_bytes))
         }
     }
 

@@ -55,12 +55,33 @@ pub struct EngineSettings {
     pub slot_reset: SlotReset,
 }
 
+impl EngineSettings {
+    /// The defaults for memory caps up to `max_memory_bytes`: [`DEFAULT_MAX_INSTANCES`], slots
+    /// that keep written pages.
+    pub fn for_memory(max_memory_bytes: usize) -> Self {
+        Self {
+            max_memory_bytes,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            slot_reset: SlotReset::KeepWritten,
+        }
+    }
+
+    /// These settings with `max_instances` brought into 1..=[`MAX_INSTANCES_LIMIT`].
+    pub(crate) fn bounded(self) -> Self {
+        Self {
+            max_instances: self.max_instances.clamp(1, MAX_INSTANCES_LIMIT),
+            ..self
+        }
+    }
+}
+
 /// Builds the engine: pooling allocator with `settings.max_instances` slots sized for
 /// `settings.max_memory_bytes` per linear memory, epoch interruption on, slots reset as
 /// `settings.slot_reset` says. The pool reserves virtual memory up front; where the host
 /// refuses the reservation (a low `ulimit -v`, some containers) we fall back to on-demand
-/// allocation, which is slower to instantiate but otherwise identical.
-pub fn build_engine(settings: EngineSettings) -> anyhow::Result<(Engine, bool)> {
+/// allocation, which is slower to instantiate but otherwise identical. `settings` are
+/// [`EngineSettings::bounded`] already.
+pub(crate) fn build_engine(settings: EngineSettings) -> anyhow::Result<(Engine, bool)> {
     match Engine::new(&config(Some(settings))) {
         Ok(engine) => Ok((engine, true)),
         Err(err) => {
@@ -85,7 +106,7 @@ fn config(pool: Option<EngineSettings>) -> Config {
     config.max_wasm_stack(512 << 10);
     config.async_stack_size(2 << 20);
     if let Some(settings) = pool {
-        let instances = settings.max_instances.clamp(1, MAX_INSTANCES_LIMIT);
+        let instances = settings.max_instances;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(instances)
             .total_core_instances(instances * 8)

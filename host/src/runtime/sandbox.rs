@@ -73,11 +73,6 @@ impl Sandbox {
         }
     }
 
-    /// The pack's log lines and the count dropped past the cap ([`Capabilities::take_logs`]).
-    pub fn take_logs(&mut self) -> (Vec<crate::capabilities::log::LogLine>, usize) {
-        self.capabilities.take_logs()
-    }
-
     /// What the guest wrote to stdout, lossily decoded.
     pub fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout.contents()).into_owned()
