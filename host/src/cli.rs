@@ -19,6 +19,7 @@ mod runs;
 mod secret;
 mod serve;
 mod session;
+mod store;
 mod token;
 mod trust;
 pub mod untrusted;
@@ -146,6 +147,17 @@ pub struct Cli {
         value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::runtime::MAX_INSTANCES_LIMIT))
     )]
     pub max_instances: u32,
+    /// The store in PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DATABASE) instead of the
+    /// home's SQLite file: several orch processes, on one machine or many, then share one store.
+    /// The home still holds the master key and the pack files.
+    #[arg(
+        long,
+        env = "ORCH_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
     /// More diagnostics on stderr (-v info, -vv debug); ORCH_LOG sets a filter instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -198,6 +210,9 @@ pub enum Command {
     /// Trust vendors' keys to sign packs, and require signed packs.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Move the store from the home's SQLite file into PostgreSQL.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Print shell completions: `orch completions bash > /etc/bash_completion.d/orch`, or for
     /// zsh into a directory of your `fpath` as `_orch`.
     Completions {
@@ -208,7 +223,7 @@ pub enum Command {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let session = session::Session::new(cli.home, cli.max_instances);
+    let session = session::Session::new(cli.home, cli.max_instances, cli.database_url);
     match cli.command {
         Command::Pack(command) => pack::run(&session, command).await,
         Command::Inventory(command) => inventory::run(&session, command).await,
@@ -224,6 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(command) => events::run(&session, command).await,
         Command::Token(command) => token::run(&session, command).await,
         Command::Trust(command) => trust::run(&session, command).await,
+        Command::Store(command) => store::run(&session, command).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "orch", &mut std::io::stdout());

@@ -1,4 +1,5 @@
-//! `ORCH_HOME`: where the store and the pack files live, and its layout.
+//! `ORCH_HOME`: where the store and the pack files live, and its layout; and which database is
+//! the store (the home's SQLite file, or PostgreSQL when a database URL is given).
 //!
 //! The directory holds compiled code that this process later maps and runs, so it is created
 //! owner-only (0700) and a group- or world-writable home is refused.
@@ -13,6 +14,8 @@ use anyhow::{Context as _, bail};
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    /// `--database-url` / `ORCH_DATABASE_URL`: PostgreSQL instead of the home's SQLite file.
+    database_url: Option<String>,
 }
 
 impl Home {
@@ -25,7 +28,10 @@ impl Home {
 
     /// Opens (creating where missing) the home at `root` and its subdirectories.
     pub fn open(root: impl Into<PathBuf>) -> anyhow::Result<Self> {
-        let home = Self { root: root.into() };
+        let home = Self {
+            root: root.into(),
+            database_url: None,
+        };
         for dir in [home.root.clone(), home.packs_dir(), home.cache_dir()] {
             ensure_private_dir(&dir)?;
         }
@@ -37,9 +43,29 @@ impl Home {
         &self.root
     }
 
+    /// The home with its store in the PostgreSQL database at `url` (`None`: the SQLite file).
+    #[must_use]
+    pub fn with_database_url(mut self, url: Option<String>) -> Self {
+        self.database_url = url.filter(|url| !url.is_empty());
+        self
+    }
+
+    /// The PostgreSQL database the store is in, if it is not the SQLite file.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+
     /// The SQLite store.
     pub fn database(&self) -> PathBuf {
         self.root.join("orch.db")
+    }
+
+    /// Opens the store: the PostgreSQL database when a URL was given, else the SQLite file.
+    pub fn open_store(&self) -> anyhow::Result<crate::store::Store> {
+        match &self.database_url {
+            Some(url) => crate::store::Store::connect(url),
+            None => crate::store::Store::open(&self.database()),
+        }
     }
 
     /// Installed pack files, named by digest.

@@ -83,6 +83,8 @@ pub struct Config {
     pub broker: BrokerSettings,
     /// The runtime's settings (instances at once, `--max-instances`).
     pub runtime: EngineSettings,
+    /// The store in PostgreSQL at this URL instead of the home's SQLite file.
+    pub database_url: Option<String>,
 }
 
 /// Why `orch serve` will not start; the user can fix each.
@@ -516,9 +518,10 @@ pub async fn serve(
         None => None,
     };
     let home = Home::open(&home_root)
-        .with_context(|| format!("opening ORCH_HOME {}", home_root.display()))?;
+        .with_context(|| format!("opening ORCH_HOME {}", home_root.display()))?
+        .with_database_url(config.database_url.clone());
     let lock = lock_home(&home)?;
-    let store = Store::open(&home.database())?;
+    let store = home.open_store()?;
     let rules = load_rules(&config.rules_dir)?;
     let hooks = hooks_of(&rules);
     let master_key = if hooks.is_empty() {

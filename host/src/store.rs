@@ -1,26 +1,29 @@
-//! The embedded SQLite store: schema migrations at open and the only SQL in the crate.
+//! The store: everything orch keeps (packs, grants, sealed credentials, host keys, the catalog,
+//! runs and their journal, the service's events) and the only SQL in the crate.
 //!
-//! One connection per process, in WAL mode; writers take the lock up front (IMMEDIATE) because a
-//! deferred transaction that reads then writes can fail at once with SQLITE_BUSY under WAL.
+//! Two backends sit behind one interface: SQLite in the home, the embedded default, and
+//! PostgreSQL when a database URL is given (several processes and machines sharing one store).
+//! The tables' modules are written once against [`sql::Sql`]; each backend has its own
+//! migrations and says how it runs a read and a write transaction.
 
 mod api_tokens;
 mod catalog;
 mod console_sessions;
+mod copy;
 mod credentials;
 mod events;
 mod grants;
 mod host_keys;
 mod packs;
+mod postgres;
+mod postgres_schema;
 mod runs;
 mod schema;
+pub(crate) mod sql;
+mod sqlite;
 mod trust;
 
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
-
-use anyhow::Context as _;
-use rusqlite::Connection;
 
 pub use api_tokens::ApiTokenRow;
 pub use catalog::{
@@ -28,6 +31,7 @@ pub use catalog::{
     RecordRow, Written,
 };
 pub use console_sessions::ConsoleSessionRow;
+pub use copy::TableCopy;
 pub use credentials::{CredentialRow, SealedField, StoredToken, TOKEN_FIELD};
 pub use events::{
     DecisionRow, EventRow, EventsFilter, Mark, NewDecision, NewEvent, RunEnding, Stored,
@@ -41,54 +45,74 @@ pub use runs::{
 };
 pub use trust::TrustedKey;
 
+use sql::Sql;
+
 /// The store.
 pub struct Store {
-    conn: Mutex<Connection>,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 impl Store {
-    /// Opens (creating and migrating) the database at `path`.
+    /// Opens (creating and migrating) the SQLite database at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        // Create the file owner-only before SQLite does: it holds sealed credentials and run
-        // history, and SQLite gives its -wal and -shm files the database file's mode.
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path);
-        if let Err(err) = created
-            && err.kind() != std::io::ErrorKind::AlreadyExists
-        {
-            return Err(err).with_context(|| format!("creating the store {}", path.display()));
-        }
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("opening the store {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrations()
-            .to_latest(&mut conn)
-            .with_context(|| format!("migrating the store {}", path.display()))?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(sqlite::Sqlite::open(path)?),
         })
     }
 
-    /// An in-memory store, for tests.
+    /// Connects to (and migrates) the PostgreSQL database at `url`.
+    pub fn connect(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Postgres(postgres::Postgres::connect(url)?),
+        })
+    }
+
+    /// An in-memory SQLite store, for tests.
     pub fn in_memory() -> anyhow::Result<Self> {
-        let mut conn = Connection::open_in_memory()?;
-        schema::migrations().to_latest(&mut conn)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(sqlite::Sqlite::in_memory()?),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back), so
-        // a poisoned lock is safe to reuse.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Which database this is: the SQLite file or the PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(_) => "SQLite".to_owned(),
+            Backend::Postgres(db) => format!("PostgreSQL at {}", db.shown()),
+        }
+    }
+
+    /// Runs `f` on a connection outside any transaction: each statement commits on its own and
+    /// sees the latest commit.
+    fn conn<T>(&self, f: impl FnOnce(&mut dyn Sql) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.conn(f),
+            Backend::Postgres(db) => db.conn(f),
+        }
+    }
+
+    /// Runs `f` in a serializable transaction, committed when it returns `Ok`. `f` may run more
+    /// than once (PostgreSQL runs it again after a conflict with another writer), so it must
+    /// change nothing outside the transaction: return what the caller should keep.
+    fn write<T>(&self, f: impl FnMut(&mut dyn Sql) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.write(f),
+            Backend::Postgres(db) => db.write(f),
+        }
+    }
+
+    /// The SQLite connection, for tests of SQLite itself (query plans, migrations).
+    #[cfg(test)]
+    fn sqlite(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.connection(),
+            Backend::Postgres(_) => panic!("not an SQLite store"),
+        }
     }
 }
 
@@ -113,6 +137,25 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// What the store's tests share: every test of a table runs on both backends.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Store;
+
+    /// Runs `test` on an in-memory SQLite store, then on a new database of the tests'
+    /// PostgreSQL server (started once per test binary), unless PostgreSQL is not installed.
+    pub fn each_backend(test: impl Fn(Store)) {
+        test(Store::in_memory().expect("an in-memory store"));
+        if !orch_pg_peer::available() {
+            eprintln!("skipped on PostgreSQL: its server is not installed (scripts/setup)");
+            return;
+        }
+        let url = orch_pg_peer::server().create_database("store");
+        eprintln!("the same test on PostgreSQL ({url})");
+        test(Store::connect(&url).expect("a PostgreSQL store"));
+    }
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ impl CapabilityContext {
 impl Broker {
     /// A broker over the store of `home`.
     pub fn open(home: &Home, settings: BrokerSettings) -> anyhow::Result<Arc<Self>> {
-        let store = Store::open(&home.database())?;
+        let store = home.open_store()?;
         Ok(Arc::new(Self {
             store: Some(store),
             key_file: Some(crate::vault::key_file(home.root())),

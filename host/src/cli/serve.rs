@@ -70,6 +70,7 @@ pub async fn run(session: &Session, args: ServeArgs) -> anyhow::Result<ExitCode>
         },
         broker: args.drive.host_keys.broker_settings(),
         runtime: session.engine_settings(Limits::DEFAULT.memory_bytes),
+        database_url: session.database_url().map(str::to_owned),
     };
     let rules_dir = config.rules_dir.clone();
     let stopped = service::serve(

@@ -16,6 +16,7 @@ use crate::store::Store;
 pub struct Session {
     home_arg: Option<PathBuf>,
     max_instances: u32,
+    database_url: Option<String>,
     opened: OnceLock<(Home, Store)>,
     runtime: OnceLock<Arc<Runtime>>,
     broker: OnceLock<Arc<Broker>>,
@@ -23,15 +24,21 @@ pub struct Session {
 
 impl Session {
     /// A session on `home` (or the default home) whose runtime runs at most `max_instances`
-    /// pack instances at once.
-    pub fn new(home: Option<PathBuf>, max_instances: u32) -> Self {
+    /// pack instances at once, with its store in PostgreSQL at `database_url` if given.
+    pub fn new(home: Option<PathBuf>, max_instances: u32, database_url: Option<String>) -> Self {
         Self {
             home_arg: home,
             max_instances,
+            database_url,
             opened: OnceLock::new(),
             runtime: OnceLock::new(),
             broker: OnceLock::new(),
         }
+    }
+
+    /// The PostgreSQL database the store is in, if not the home's SQLite file.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
     }
 
     fn opened(&self) -> anyhow::Result<&(Home, Store)> {
@@ -42,9 +49,10 @@ impl Session {
             Some(root) => root.clone(),
             None => Home::default_root()?,
         };
-        let home =
-            Home::open(&root).with_context(|| format!("opening ORCH_HOME {}", root.display()))?;
-        let store = Store::open(&home.database())?;
+        let home = Home::open(&root)
+            .with_context(|| format!("opening ORCH_HOME {}", root.display()))?
+            .with_database_url(self.database_url.clone());
+        let store = home.open_store()?;
         Ok(self.opened.get_or_init(|| (home, store)))
     }
 

@@ -1,7 +1,7 @@
 //! API tokens: who may call the service's HTTP API, with which role. Only a token's SHA-256 is
 //! kept; the token itself is shown once, when created.
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use super::sql::{Row, params};
 
 use super::{Store, now_ms};
 
@@ -20,7 +20,7 @@ pub struct ApiTokenRow {
     pub last_used_at: Option<i64>,
 }
 
-fn token_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRow> {
+fn token_row(row: &Row) -> anyhow::Result<ApiTokenRow> {
     Ok(ApiTokenRow {
         name: row.get(0)?,
         role: row.get(1)?,
@@ -42,70 +42,67 @@ impl Store {
         hash: &str,
         expires_at: Option<i64>,
     ) -> anyhow::Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO api_tokens (name, role, hash, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, role, hash, now_ms(), expires_at],
-        )?;
-        tx.commit()?;
+        let inserted = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO api_tokens (name, role, hash, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                params![name, role, hash, now_ms(), expires_at],
+            )
+        })?;
         Ok(inserted > 0)
     }
 
     /// The token whose secret hashes to `hash`, noting its use at `now`.
     pub fn use_api_token(&self, hash: &str, now: i64) -> anyhow::Result<Option<ApiTokenRow>> {
-        let conn = self.conn();
-        let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE hash = ?1");
-        let row = conn.query_row(&sql, [hash], token_row).optional()?;
-        if let Some(row) = &row {
-            // Written at most once a minute per token: every API call must not be a write.
-            conn.execute(
-                "UPDATE api_tokens SET last_used_at = ?2
-                 WHERE name = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)",
-                params![row.name, now],
-            )?;
-        }
-        Ok(row)
+        self.conn(|conn| {
+            let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE hash = ?1");
+            let row = conn.query_opt(&sql, params![hash], token_row)?;
+            if let Some(row) = &row {
+                // Written at most once a minute per token: every API call must not be a write.
+                conn.execute(
+                    "UPDATE api_tokens SET last_used_at = ?2
+                     WHERE name = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)",
+                    params![row.name, now],
+                )?;
+            }
+            Ok(row)
+        })
     }
 
     /// Every token, by name.
     pub fn api_tokens(&self) -> anyhow::Result<Vec<ApiTokenRow>> {
-        let conn = self.conn();
         let sql = format!("SELECT {COLUMNS} FROM api_tokens ORDER BY name");
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([], token_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| conn.query_map(&sql, params![], token_row))
     }
 
     /// Deletes token `name`; whether it existed.
     pub fn revoke_api_token(&self, name: &str) -> anyhow::Result<bool> {
-        let conn = self.conn();
-        Ok(conn.execute("DELETE FROM api_tokens WHERE name = ?1", [name])? > 0)
+        let removed = self
+            .conn(|conn| conn.execute("DELETE FROM api_tokens WHERE name = ?1", params![name]))?;
+        Ok(removed > 0)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn tokens_are_found_by_hash_listed_and_revoked() {
-        let store = Store::in_memory().unwrap();
-        assert!(store.put_api_token("ci", "operator", "aa", None).unwrap());
-        assert!(
-            !store.put_api_token("ci", "admin", "bb", None).unwrap(),
-            "name taken"
-        );
-        let found = store.use_api_token("aa", 1_000_000).unwrap().unwrap();
-        assert_eq!(
-            (found.name.as_str(), found.role.as_str()),
-            ("ci", "operator")
-        );
-        assert!(store.use_api_token("bb", 1).unwrap().is_none());
-        assert_eq!(store.api_tokens().unwrap()[0].last_used_at, Some(1_000_000));
-        assert!(store.revoke_api_token("ci").unwrap());
-        assert!(store.use_api_token("aa", 2).unwrap().is_none());
-        assert!(!store.revoke_api_token("ci").unwrap());
+        crate::store::testing::each_backend(|store| {
+            assert!(store.put_api_token("ci", "operator", "aa", None).unwrap());
+            assert!(
+                !store.put_api_token("ci", "admin", "bb", None).unwrap(),
+                "name taken"
+            );
+            let found = store.use_api_token("aa", 1_000_000).unwrap().unwrap();
+            assert_eq!(
+                (found.name.as_str(), found.role.as_str()),
+                ("ci", "operator")
+            );
+            assert!(store.use_api_token("bb", 1).unwrap().is_none());
+            assert_eq!(store.api_tokens().unwrap()[0].last_used_at, Some(1_000_000));
+            assert!(store.revoke_api_token("ci").unwrap());
+            assert!(store.use_api_token("aa", 2).unwrap().is_none());
+            assert!(!store.revoke_api_token("ci").unwrap());
+        });
     }
 }

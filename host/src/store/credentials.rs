@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::sql::{Row, params};
 use anyhow::Context as _;
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{Store, now};
 
@@ -45,22 +45,16 @@ pub struct SealedField {
 const COLUMNS: &str =
     "name, kind, bindings, packs, public, created_at, updated_at, suspended_packs";
 
-fn credential_row(row: &Row<'_>) -> rusqlite::Result<CredentialRow> {
-    fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
-        let text: String = row.get(idx)?;
-        serde_json::from_str(&text).map_err(|err| {
-            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, err.into())
-        })
-    }
+fn credential_row(row: &Row) -> anyhow::Result<CredentialRow> {
     Ok(CredentialRow {
         name: row.get(0)?,
         kind: row.get(1)?,
-        bindings: json(row, 2)?,
-        packs: json(row, 3)?,
-        public: json(row, 4)?,
+        bindings: row.json(2)?,
+        packs: row.json(3)?,
+        public: row.json(4)?,
         created_at: row.get(5)?,
         updated_at: row.get(6)?,
-        suspended_packs: json(row, 7)?,
+        suspended_packs: row.json(7)?,
     })
 }
 
@@ -96,27 +90,24 @@ impl Store {
         credential: &CredentialRow,
         sealed: &[SealedField],
     ) -> anyhow::Result<(CredentialRow, bool)> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let created_at: Option<String> = tx
-            .query_row(
-                "SELECT created_at FROM credentials WHERE name = ?1",
-                [&credential.name],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let replaced = created_at.is_some();
         let now = now();
-        let stored = CredentialRow {
-            created_at: created_at.unwrap_or_else(|| now.clone()),
-            updated_at: now,
-            ..credential.clone()
-        };
-        tx.execute(
-            "DELETE FROM credential_secrets WHERE credential = ?1",
-            [&stored.name],
-        )?;
-        tx.execute(
+        self.write(|tx| {
+            let created_at: Option<String> = tx.query_opt(
+                "SELECT created_at FROM credentials WHERE name = ?1",
+                params![credential.name],
+                |row| row.get(0),
+            )?;
+            let replaced = created_at.is_some();
+            let stored = CredentialRow {
+                created_at: created_at.unwrap_or_else(|| now.clone()),
+                updated_at: now.clone(),
+                ..credential.clone()
+            };
+            tx.execute(
+                "DELETE FROM credential_secrets WHERE credential = ?1",
+                params![stored.name],
+            )?;
+            tx.execute(
             "INSERT INTO credentials (name, kind, bindings, packs, public, created_at, updated_at,
                suspended_packs)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -134,54 +125,51 @@ impl Store {
                 serde_json::to_string(&stored.suspended_packs)?,
             ],
         )?;
-        // A token obtained with the old secret must not outlive it.
-        tx.execute(
-            "DELETE FROM oauth_tokens WHERE credential = ?1",
-            [&stored.name],
-        )?;
-        for field in sealed {
+            // A token obtained with the old secret must not outlive it.
             tx.execute(
-                "INSERT INTO credential_secrets (credential, field, nonce, ciphertext)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![stored.name, field.field, field.nonce, field.ciphertext],
+                "DELETE FROM oauth_tokens WHERE credential = ?1",
+                params![stored.name],
             )?;
-        }
-        tx.commit()
-            .with_context(|| format!("storing credential {}", stored.name))?;
-        Ok((stored, replaced))
+            for field in sealed {
+                tx.execute(
+                    "INSERT INTO credential_secrets (credential, field, nonce, ciphertext)
+                 VALUES (?1, ?2, ?3, ?4)",
+                    params![stored.name, field.field, field.nonce, field.ciphertext],
+                )?;
+            }
+            Ok((stored, replaced))
+        })
+        .with_context(|| format!("storing credential {}", credential.name))
     }
 
     /// The credential called `name`, if any.
     pub fn credential(&self, name: &str) -> anyhow::Result<Option<CredentialRow>> {
-        let conn = self.conn();
         let sql = format!("SELECT {COLUMNS} FROM credentials WHERE name = ?1");
-        Ok(conn.query_row(&sql, [name], credential_row).optional()?)
+        self.conn(|conn| conn.query_opt(&sql, params![name], credential_row))
     }
 
     /// Every credential, by name.
     pub fn credentials(&self) -> anyhow::Result<Vec<CredentialRow>> {
-        let conn = self.conn();
         let sql = format!("SELECT {COLUMNS} FROM credentials ORDER BY name");
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([], credential_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| conn.query_map(&sql, params![], credential_row))
     }
 
     /// The sealed secret fields of credential `name`, by field.
     pub fn credential_secrets(&self, name: &str) -> anyhow::Result<Vec<SealedField>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT field, nonce, ciphertext FROM credential_secrets
-             WHERE credential = ?1 ORDER BY field",
-        )?;
-        let rows = stmt.query_map([name], |row| {
-            Ok(SealedField {
-                field: row.get(0)?,
-                nonce: row.get(1)?,
-                ciphertext: row.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT field, nonce, ciphertext FROM credential_secrets
+                 WHERE credential = ?1 ORDER BY field",
+                params![name],
+                |row| {
+                    Ok(SealedField {
+                        field: row.get(0)?,
+                        nonce: row.get(1)?,
+                        ciphertext: row.get(2)?,
+                    })
+                },
+            )
+        })
     }
 
     /// Sets the packs credential `name` is limited to (empty: any pack), clearing suspended
@@ -191,15 +179,15 @@ impl Store {
         name: &str,
         packs: &[String],
     ) -> anyhow::Result<Option<CredentialRow>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let changed = tx.execute(
-            "UPDATE credentials SET packs = ?2, suspended_packs = '[]', updated_at = ?3
-             WHERE name = ?1",
-            params![name, serde_json::to_string(packs)?, now()],
-        )?;
-        tx.commit()?;
-        drop(conn);
+        let packs = serde_json::to_string(packs)?;
+        let now = now();
+        let changed = self.write(|tx| {
+            tx.execute(
+                "UPDATE credentials SET packs = ?2, suspended_packs = '[]', updated_at = ?3
+                 WHERE name = ?1",
+                params![name, packs, now],
+            )
+        })?;
         if changed == 0 {
             return Ok(None);
         }
@@ -210,36 +198,35 @@ impl Store {
     /// replaced by another vendor's): those credentials stay limited and become unusable by a
     /// pack of that name until scoped again. The names of the credentials changed.
     pub fn suspend_pack_in_credentials(&self, pack: &str) -> anyhow::Result<Vec<String>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rows: Vec<(String, String, String)> = {
-            let mut stmt = tx.prepare("SELECT name, packs, suspended_packs FROM credentials")?;
-            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let mut changed = Vec::new();
-        for (name, packs, suspended) in rows {
-            let mut packs: Vec<String> = serde_json::from_str(&packs)?;
-            let mut suspended: Vec<String> = serde_json::from_str(&suspended)?;
-            if !packs.iter().any(|p| p == pack) {
-                continue;
-            }
-            packs.retain(|p| p != pack);
-            if !suspended.iter().any(|p| p == pack) {
-                suspended.push(pack.to_owned());
-            }
-            tx.execute(
-                "UPDATE credentials SET packs = ?2, suspended_packs = ?3 WHERE name = ?1",
-                params![
-                    name,
-                    serde_json::to_string(&packs)?,
-                    serde_json::to_string(&suspended)?
-                ],
+        self.write(|tx| {
+            let rows: Vec<(String, String, String)> = tx.query_map(
+                "SELECT name, packs, suspended_packs FROM credentials",
+                params![],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )?;
-            changed.push(name);
-        }
-        tx.commit()?;
-        Ok(changed)
+            let mut changed = Vec::new();
+            for (name, packs, suspended) in rows {
+                let mut packs: Vec<String> = serde_json::from_str(&packs)?;
+                let mut suspended: Vec<String> = serde_json::from_str(&suspended)?;
+                if !packs.iter().any(|p| p == pack) {
+                    continue;
+                }
+                packs.retain(|p| p != pack);
+                if !suspended.iter().any(|p| p == pack) {
+                    suspended.push(pack.to_owned());
+                }
+                tx.execute(
+                    "UPDATE credentials SET packs = ?2, suspended_packs = ?3 WHERE name = ?1",
+                    params![
+                        name,
+                        serde_json::to_string(&packs)?,
+                        serde_json::to_string(&suspended)?
+                    ],
+                )?;
+                changed.push(name);
+            }
+            Ok(changed)
+        })
     }
 
     /// A digest of every sealed value the store holds (credential fields and tokens): it
@@ -247,15 +234,16 @@ impl Store {
     /// process knows when the secrets it masks are out of date.
     pub fn secrets_generation(&self) -> anyhow::Result<[u8; 32]> {
         use sha2::{Digest as _, Sha256};
-        let conn = self.conn();
         let mut hash = Sha256::new();
-        let mut stmt = conn.prepare_cached(
-            "SELECT credential, field, nonce FROM credential_secrets
-             UNION ALL SELECT credential, '', nonce FROM oauth_tokens
-             ORDER BY 1, 2, 3",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
+        let rows = self.conn(|conn| {
+            conn.query(
+                "SELECT credential, field, nonce FROM credential_secrets
+                 UNION ALL SELECT credential, '', nonce FROM oauth_tokens
+                 ORDER BY 1, 2, 3",
+                params![],
+            )
+        })?;
+        for row in rows {
             let credential: String = row.get(0)?;
             let field: String = row.get(1)?;
             let nonce: Vec<u8> = row.get(2)?;
@@ -270,23 +258,35 @@ impl Store {
     /// Keeps `token` (sealed) for credential `credential`, replacing its previous one, and
     /// drops tokens whose life ended before `now_ms`.
     pub fn put_token(&self, token: &StoredToken, now_ms: i64) -> anyhow::Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM oauth_tokens WHERE expires_at <= ?1", [now_ms])?;
-        tx.execute(
-            "INSERT INTO oauth_tokens (credential, nonce, ciphertext, expires_at)
-             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM credentials WHERE name = ?1)
-             ON CONFLICT (credential) DO UPDATE SET nonce = excluded.nonce,
-               ciphertext = excluded.ciphertext, expires_at = excluded.expires_at",
-            params![
-                token.credential,
-                token.sealed.nonce,
-                token.sealed.ciphertext,
-                token.expires_at
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM oauth_tokens WHERE expires_at <= ?1",
+                params![now_ms],
+            )?;
+            // The credential may have been removed since the token was obtained.
+            let exists = tx
+                .query_opt(
+                    "SELECT 1 FROM credentials WHERE name = ?1",
+                    params![token.credential],
+                    |_| Ok(()),
+                )?
+                .is_some();
+            if exists {
+                tx.execute(
+                    "INSERT INTO oauth_tokens (credential, nonce, ciphertext, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (credential) DO UPDATE SET nonce = excluded.nonce,
+                       ciphertext = excluded.ciphertext, expires_at = excluded.expires_at",
+                    params![
+                        token.credential,
+                        token.sealed.nonce,
+                        token.sealed.ciphertext,
+                        token.expires_at
+                    ],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// The stored tokens still alive at `now_ms` (all of them when `credential` is `None`).
@@ -295,46 +295,50 @@ impl Store {
         credential: Option<&str>,
         now_ms: i64,
     ) -> anyhow::Result<Vec<StoredToken>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT credential, nonce, ciphertext, expires_at FROM oauth_tokens
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT credential, nonce, ciphertext, expires_at FROM oauth_tokens
              WHERE expires_at > ?1 AND (?2 IS NULL OR credential = ?2) ORDER BY credential",
-        )?;
-        let rows = stmt.query_map(params![now_ms, credential], |row| {
-            Ok(StoredToken {
-                credential: row.get(0)?,
-                sealed: SealedField {
-                    field: TOKEN_FIELD.to_owned(),
-                    nonce: row.get(1)?,
-                    ciphertext: row.get(2)?,
+                params![now_ms, credential],
+                |row| {
+                    Ok(StoredToken {
+                        credential: row.get(0)?,
+                        sealed: SealedField {
+                            field: TOKEN_FIELD.to_owned(),
+                            nonce: row.get(1)?,
+                            ciphertext: row.get(2)?,
+                        },
+                        expires_at: row.get(3)?,
+                    })
                 },
-                expires_at: row.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            )
+        })
     }
 
     /// Forgets the stored token of `credential` (the API refused it).
     pub fn forget_token(&self, credential: &str) -> anyhow::Result<()> {
-        self.conn().execute(
-            "DELETE FROM oauth_tokens WHERE credential = ?1",
-            [credential],
-        )?;
+        self.conn(|conn| {
+            conn.execute(
+                "DELETE FROM oauth_tokens WHERE credential = ?1",
+                params![credential],
+            )
+        })?;
         Ok(())
     }
 
     /// Deletes credential `name` and its secret fields; whether it existed.
     pub fn remove_credential(&self, name: &str) -> anyhow::Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "DELETE FROM credential_secrets WHERE credential = ?1",
-            [name],
-        )?;
-        tx.execute("DELETE FROM oauth_tokens WHERE credential = ?1", [name])?;
-        let removed = tx.execute("DELETE FROM credentials WHERE name = ?1", [name])? > 0;
-        tx.commit()?;
-        Ok(removed)
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM credential_secrets WHERE credential = ?1",
+                params![name],
+            )?;
+            tx.execute(
+                "DELETE FROM oauth_tokens WHERE credential = ?1",
+                params![name],
+            )?;
+            Ok(tx.execute("DELETE FROM credentials WHERE name = ?1", params![name])? > 0)
+        })
     }
 }
 
@@ -365,32 +369,34 @@ mod tests {
 
     #[test]
     fn replacing_a_credential_keeps_created_at_and_drops_old_secrets() {
-        let store = Store::in_memory().unwrap();
-        let (first, replaced) = store
-            .put_credential(&row("api"), &[sealed("token", 1), sealed("other", 2)])
-            .unwrap();
-        assert!(!replaced);
-        let (second, replaced) = store
-            .put_credential(&row("api"), &[sealed("token", 3)])
-            .unwrap();
-        assert!(replaced);
-        assert_eq!(second.created_at, first.created_at);
-        assert_eq!(
-            store.credential_secrets("api").unwrap(),
-            vec![sealed("token", 3)]
-        );
-        assert_eq!(store.credentials().unwrap().len(), 1);
+        crate::store::testing::each_backend(|store| {
+            let (first, replaced) = store
+                .put_credential(&row("api"), &[sealed("token", 1), sealed("other", 2)])
+                .unwrap();
+            assert!(!replaced);
+            let (second, replaced) = store
+                .put_credential(&row("api"), &[sealed("token", 3)])
+                .unwrap();
+            assert!(replaced);
+            assert_eq!(second.created_at, first.created_at);
+            assert_eq!(
+                store.credential_secrets("api").unwrap(),
+                vec![sealed("token", 3)]
+            );
+            assert_eq!(store.credentials().unwrap().len(), 1);
+        });
     }
 
     #[test]
     fn removing_a_credential_deletes_its_secrets() {
-        let store = Store::in_memory().unwrap();
-        store
-            .put_credential(&row("api"), &[sealed("token", 1)])
-            .unwrap();
-        assert!(store.remove_credential("api").unwrap());
-        assert!(!store.remove_credential("api").unwrap());
-        assert!(store.credential("api").unwrap().is_none());
-        assert!(store.credential_secrets("api").unwrap().is_empty());
+        crate::store::testing::each_backend(|store| {
+            store
+                .put_credential(&row("api"), &[sealed("token", 1)])
+                .unwrap();
+            assert!(store.remove_credential("api").unwrap());
+            assert!(!store.remove_credential("api").unwrap());
+            assert!(store.credential("api").unwrap().is_none());
+            assert!(store.credential_secrets("api").unwrap().is_empty());
+        });
     }
 }

@@ -1,6 +1,6 @@
 //! Grants of packs, kept as canonical grant texts (parsed by `policy::grants`).
 
-use rusqlite::{TransactionBehavior, params};
+use super::sql::params;
 
 use super::{Store, now};
 
@@ -18,37 +18,38 @@ pub struct GrantRow {
 impl Store {
     /// The grants of `pack`, sorted.
     pub fn grants(&self, pack: &str) -> anyhow::Result<Vec<GrantRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT pack, grant_text, granted_at FROM grants WHERE pack = ?1 ORDER BY grant_text",
-        )?;
-        let rows = stmt.query_map([pack], |row| {
-            Ok(GrantRow {
-                pack: row.get(0)?,
-                grant: row.get(1)?,
-                granted_at: row.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT pack, grant_text, granted_at FROM grants WHERE pack = ?1 ORDER BY grant_text",
+                params![pack],
+                |row| {
+                    Ok(GrantRow {
+                        pack: row.get(0)?,
+                        grant: row.get(1)?,
+                        granted_at: row.get(2)?,
+                    })
+                },
+            )
+        })
     }
 
     /// Adds `grants` to `pack`; returns those that were new.
     pub fn add_grants(&self, pack: &str, grants: &[String]) -> anyhow::Result<Vec<String>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now();
-        let mut added = Vec::new();
-        for grant in grants {
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO grants (pack, grant_text, granted_at) VALUES (?1, ?2, ?3)",
-                params![pack, grant, now],
-            )?;
-            if inserted > 0 {
-                added.push(grant.clone());
+        self.write(|tx| {
+            let mut added = Vec::new();
+            for grant in grants {
+                let inserted = tx.execute(
+                    "INSERT INTO grants (pack, grant_text, granted_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![pack, grant, now],
+                )?;
+                if inserted > 0 {
+                    added.push(grant.clone());
+                }
             }
-        }
-        tx.commit()?;
-        Ok(added)
+            Ok(added)
+        })
     }
 
     /// Removes `grants` from `pack` (all of them when `grants` is `None`); returns those removed.
@@ -57,68 +58,65 @@ impl Store {
         pack: &str,
         grants: Option<&[String]>,
     ) -> anyhow::Result<Vec<String>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Vec<String> = {
-            let mut stmt =
-                tx.prepare("SELECT grant_text FROM grants WHERE pack = ?1 ORDER BY grant_text")?;
-            stmt.query_map([pack], |row| row.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        let doomed: Vec<String> = match grants {
-            None => existing,
-            Some(wanted) => existing
-                .into_iter()
-                .filter(|g| wanted.contains(g))
-                .collect(),
-        };
-        for grant in &doomed {
-            tx.execute(
-                "DELETE FROM grants WHERE pack = ?1 AND grant_text = ?2",
-                params![pack, grant],
+        self.write(|tx| {
+            let existing: Vec<String> = tx.query_map(
+                "SELECT grant_text FROM grants WHERE pack = ?1 ORDER BY grant_text",
+                params![pack],
+                |row| row.get(0),
             )?;
-        }
-        tx.commit()?;
-        Ok(doomed)
+            let doomed: Vec<String> = match grants {
+                None => existing,
+                Some(wanted) => existing
+                    .into_iter()
+                    .filter(|g| wanted.contains(g))
+                    .collect(),
+            };
+            for grant in &doomed {
+                tx.execute(
+                    "DELETE FROM grants WHERE pack = ?1 AND grant_text = ?2",
+                    params![pack, grant],
+                )?;
+            }
+            Ok(doomed)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn grants_are_added_once_and_revoked_selectively() {
-        let store = Store::in_memory().unwrap();
-        let a = "http:https://a.example.com".to_owned();
-        let b = "ssh:inventory".to_owned();
-        assert_eq!(
-            store
-                .add_grants("netdev", &[a.clone(), b.clone()])
+        crate::store::testing::each_backend(|store| {
+            let a = "http:https://a.example.com".to_owned();
+            let b = "ssh:inventory".to_owned();
+            assert_eq!(
+                store
+                    .add_grants("netdev", &[a.clone(), b.clone()])
+                    .unwrap()
+                    .len(),
+                2
+            );
+            assert!(
+                store
+                    .add_grants("netdev", std::slice::from_ref(&a))
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(store.grants("other").unwrap().is_empty());
+            assert_eq!(
+                store
+                    .remove_grants("netdev", Some(std::slice::from_ref(&b)))
+                    .unwrap(),
+                vec![b]
+            );
+            let left: Vec<String> = store
+                .grants("netdev")
                 .unwrap()
-                .len(),
-            2
-        );
-        assert!(
-            store
-                .add_grants("netdev", std::slice::from_ref(&a))
-                .unwrap()
-                .is_empty()
-        );
-        assert!(store.grants("other").unwrap().is_empty());
-        assert_eq!(
-            store
-                .remove_grants("netdev", Some(std::slice::from_ref(&b)))
-                .unwrap(),
-            vec![b]
-        );
-        let left: Vec<String> = store
-            .grants("netdev")
-            .unwrap()
-            .into_iter()
-            .map(|g| g.grant)
-            .collect();
-        assert_eq!(left, vec![a.clone()]);
-        assert_eq!(store.remove_grants("netdev", None).unwrap(), vec![a]);
+                .into_iter()
+                .map(|g| g.grant)
+                .collect();
+            assert_eq!(left, vec![a.clone()]);
+            assert_eq!(store.remove_grants("netdev", None).unwrap(), vec![a]);
+        });
     }
 }

@@ -1,7 +1,7 @@
 //! The SSH host keys the host trusts, several per destination allowed (checked by
 //! `capabilities::ssh::hostkeys`, managed with `orch hostkey`).
 
-use rusqlite::{TransactionBehavior, params};
+use super::sql::{Row, params};
 
 use super::{Store, now};
 
@@ -27,12 +27,11 @@ pub struct HostKeyRow {
 impl Store {
     /// The trusted keys of `host`:`port` (all hosts when `host` is `None`).
     pub fn host_keys(&self, host: Option<(&str, u16)>) -> anyhow::Result<Vec<HostKeyRow>> {
-        let conn = self.conn();
         let columns = "host, port, algorithm, public_key, fingerprint, added_at, added_by";
-        let map = |row: &rusqlite::Row<'_>| {
+        let map = |row: &Row| {
             Ok(HostKeyRow {
                 host: row.get(0)?,
-                port: u16::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                port: u16::try_from(row.get::<i64>(1)?).unwrap_or(0),
                 algorithm: row.get(2)?,
                 public_key: row.get(3)?,
                 fingerprint: row.get(4)?,
@@ -40,59 +39,53 @@ impl Store {
                 added_by: row.get(6)?,
             })
         };
-        let rows = match host {
-            Some((host, port)) => {
-                let mut stmt = conn.prepare_cached(&format!(
+        self.conn(|conn| match host {
+            Some((host, port)) => conn.query_map(
+                &format!(
                     "SELECT {columns} FROM host_keys WHERE host = ?1 AND port = ?2 ORDER BY added_at"
-                ))?;
-                stmt.query_map(params![host, i64::from(port)], map)?
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            None => {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {columns} FROM host_keys ORDER BY host, port, added_at"
-                ))?;
-                stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>()?
-            }
-        };
-        Ok(rows)
+                ),
+                params![host, i64::from(port)],
+                map,
+            ),
+            None => conn.query_map(
+                &format!("SELECT {columns} FROM host_keys ORDER BY host, port, added_at"),
+                params![],
+                map,
+            ),
+        })
     }
 
     /// Records a trusted key (no-op when already recorded); returns whether it was new.
     pub fn add_host_key(&self, key: &HostKeyRow) -> anyhow::Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO host_keys
-             (host, port, algorithm, public_key, fingerprint, added_at, added_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                key.host,
-                i64::from(key.port),
-                key.algorithm,
-                key.public_key,
-                key.fingerprint,
-                now(),
-                key.added_by
-            ],
-        )?;
-        tx.commit()?;
+        let added_at = now();
+        let inserted = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO host_keys
+                 (host, port, algorithm, public_key, fingerprint, added_at, added_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                params![
+                    key.host,
+                    i64::from(key.port),
+                    key.algorithm,
+                    key.public_key,
+                    key.fingerprint,
+                    added_at,
+                    key.added_by
+                ],
+            )
+        })?;
         Ok(inserted > 0)
     }
 
     /// Forgets the keys of `host`:`port` (every port when `port` is `None`); how many.
     pub fn forget_host_keys(&self, host: &str, port: Option<u16>) -> anyhow::Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let removed = match port {
+        self.write(|tx| match port {
             Some(port) => tx.execute(
                 "DELETE FROM host_keys WHERE host = ?1 AND port = ?2",
                 params![host, i64::from(port)],
-            )?,
-            None => tx.execute("DELETE FROM host_keys WHERE host = ?1", [host])?,
-        };
-        tx.commit()?;
-        Ok(removed)
+            ),
+            None => tx.execute("DELETE FROM host_keys WHERE host = ?1", params![host]),
+        })
     }
 }
 
@@ -102,21 +95,22 @@ mod tests {
 
     #[test]
     fn host_keys_are_kept_per_host_and_port() {
-        let store = Store::in_memory().unwrap();
-        let key = HostKeyRow {
-            host: "r1.lab".into(),
-            port: 22,
-            algorithm: "ssh-ed25519".into(),
-            public_key: "ssh-ed25519 AAAAC3Nza".into(),
-            fingerprint: "SHA256:abc".into(),
-            added_at: String::new(),
-            added_by: "test".into(),
-        };
-        assert!(store.add_host_key(&key).unwrap());
-        assert!(!store.add_host_key(&key).unwrap());
-        assert_eq!(store.host_keys(Some(("r1.lab", 22))).unwrap().len(), 1);
-        assert!(store.host_keys(Some(("r1.lab", 2222))).unwrap().is_empty());
-        assert_eq!(store.forget_host_keys("r1.lab", None).unwrap(), 1);
-        assert!(store.host_keys(None).unwrap().is_empty());
+        crate::store::testing::each_backend(|store| {
+            let key = HostKeyRow {
+                host: "r1.lab".into(),
+                port: 22,
+                algorithm: "ssh-ed25519".into(),
+                public_key: "ssh-ed25519 AAAAC3Nza".into(),
+                fingerprint: "SHA256:abc".into(),
+                added_at: String::new(),
+                added_by: "test".into(),
+            };
+            assert!(store.add_host_key(&key).unwrap());
+            assert!(!store.add_host_key(&key).unwrap());
+            assert_eq!(store.host_keys(Some(("r1.lab", 22))).unwrap().len(), 1);
+            assert!(store.host_keys(Some(("r1.lab", 2222))).unwrap().is_empty());
+            assert_eq!(store.forget_host_keys("r1.lab", None).unwrap(), 1);
+            assert!(store.host_keys(None).unwrap().is_empty());
+        });
     }
 }

@@ -1,6 +1,6 @@
 //! Installed packs and their compiled artifacts.
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use super::sql::{Row, params};
 
 use super::{Store, now};
 
@@ -52,7 +52,7 @@ pub struct ArtifactRow {
 const PACK_COLUMNS: &str = "name, version, vendor, description, digest, size, manifest, imports, \
                             source, installed_at, updated_at, signer";
 
-fn pack_row(row: &Row<'_>) -> rusqlite::Result<PackRow> {
+fn pack_row(row: &Row) -> anyhow::Result<PackRow> {
     Ok(PackRow {
         name: row.get(0)?,
         version: row.get(1)?,
@@ -72,26 +72,22 @@ fn pack_row(row: &Row<'_>) -> rusqlite::Result<PackRow> {
 impl Store {
     /// The pack called `name`, if installed.
     pub fn pack(&self, name: &str) -> anyhow::Result<Option<PackRow>> {
-        let conn = self.conn();
         let sql = format!("SELECT {PACK_COLUMNS} FROM packs WHERE name = ?1");
-        Ok(conn.query_row(&sql, [name], pack_row).optional()?)
+        self.conn(|conn| conn.query_opt(&sql, params![name], pack_row))
     }
 
     /// Every installed pack, by name.
     pub fn packs(&self) -> anyhow::Result<Vec<PackRow>> {
-        let conn = self.conn();
         let sql = format!("SELECT {PACK_COLUMNS} FROM packs ORDER BY name");
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([], pack_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| conn.query_map(&sql, params![], pack_row))
     }
 
     /// Inserts or replaces a pack, keeping its first installation time. Returns the row as stored.
     pub fn put_pack(&self, pack: &PackRow) -> anyhow::Result<PackRow> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now();
-        tx.execute(
+        let select = format!("SELECT {PACK_COLUMNS} FROM packs WHERE name = ?1");
+        self.write(|tx| {
+            tx.execute(
             "INSERT INTO packs (name, version, vendor, description, digest, size, manifest, imports,
                                 source, installed_at, updated_at, signer)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
@@ -115,41 +111,37 @@ impl Store {
                 pack.signer
             ],
         )?;
-        let sql = format!("SELECT {PACK_COLUMNS} FROM packs WHERE name = ?1");
-        let stored = tx.query_row(&sql, [&pack.name], pack_row)?;
-        tx.commit()?;
-        Ok(stored)
+            tx.query_row(&select, params![pack.name], pack_row)
+        })
     }
 
     /// Removes the pack called `name`; returns whether it was installed.
     pub fn remove_pack(&self, name: &str) -> anyhow::Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let removed = tx.execute("DELETE FROM packs WHERE name = ?1", [name])? > 0;
-        // A pack added again later under the same name must be granted again.
-        tx.execute("DELETE FROM grants WHERE pack = ?1", [name])?;
-        tx.commit()?;
-        Ok(removed)
+        self.write(|tx| {
+            let removed = tx.execute("DELETE FROM packs WHERE name = ?1", params![name])? > 0;
+            // A pack added again later under the same name must be granted again.
+            tx.execute("DELETE FROM grants WHERE pack = ?1", params![name])?;
+            Ok(removed)
+        })
     }
 
     /// How many installed packs use the file with `digest`.
     pub fn packs_with_digest(&self, digest: &str) -> anyhow::Result<i64> {
-        let conn = self.conn();
-        Ok(conn.query_row(
-            "SELECT count(*) FROM packs WHERE digest = ?1",
-            [digest],
-            |row| row.get(0),
-        )?)
+        self.conn(|conn| {
+            conn.query_one(
+                "SELECT count(*) FROM packs WHERE digest = ?1",
+                params![digest],
+            )
+        })
     }
 
     /// The artifact of `digest` compiled for `engine_key`, if recorded.
     pub fn artifact(&self, digest: &str, engine_key: &str) -> anyhow::Result<Option<ArtifactRow>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
+        self.conn(|conn| {
+            conn.query_opt(
                 "SELECT digest, engine_key, artifact_sha256, size, file_identity
                  FROM compiled_artifacts WHERE digest = ?1 AND engine_key = ?2",
-                [digest, engine_key],
+                params![digest, engine_key],
                 |row| {
                     Ok(ArtifactRow {
                         digest: row.get(0)?,
@@ -160,27 +152,30 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
+        })
     }
 
     /// Records (or replaces) an artifact.
     pub fn put_artifact(&self, artifact: &ArtifactRow) -> anyhow::Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO compiled_artifacts
-                (digest, engine_key, artifact_sha256, size, created_at, file_identity)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                artifact.digest,
-                artifact.engine_key,
-                artifact.artifact_sha256,
-                artifact.size,
-                now(),
-                artifact.file_identity
-            ],
-        )?;
-        tx.commit()?;
+        let created_at = now();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO compiled_artifacts
+                    (digest, engine_key, artifact_sha256, size, created_at, file_identity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (digest, engine_key) DO UPDATE SET
+                    artifact_sha256 = excluded.artifact_sha256, size = excluded.size,
+                    created_at = excluded.created_at, file_identity = excluded.file_identity",
+                params![
+                    artifact.digest,
+                    artifact.engine_key,
+                    artifact.artifact_sha256,
+                    artifact.size,
+                    created_at,
+                    artifact.file_identity
+                ],
+            )
+        })?;
         Ok(())
     }
 
@@ -191,27 +186,29 @@ impl Store {
         engine_key: &str,
         identity: &str,
     ) -> anyhow::Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "UPDATE compiled_artifacts SET file_identity = ?3 WHERE digest = ?1 AND engine_key = ?2",
-            params![digest, engine_key, identity],
-        )?;
+        self.conn(|conn| {
+            conn.execute(
+                "UPDATE compiled_artifacts SET file_identity = ?3 WHERE digest = ?1 AND engine_key = ?2",
+                params![digest, engine_key, identity],
+            )
+        })?;
         Ok(())
     }
 
     /// Forgets every artifact of `digest`; returns their engine keys so the files can go too.
     pub fn remove_artifacts(&self, digest: &str) -> anyhow::Result<Vec<String>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let keys = {
-            let mut stmt =
-                tx.prepare("SELECT engine_key FROM compiled_artifacts WHERE digest = ?1")?;
-            let keys = stmt.query_map([digest], |row| row.get(0))?;
-            keys.collect::<Result<Vec<String>, _>>()?
-        };
-        tx.execute("DELETE FROM compiled_artifacts WHERE digest = ?1", [digest])?;
-        tx.commit()?;
-        Ok(keys)
+        self.write(|tx| {
+            let keys: Vec<String> = tx.query_map(
+                "SELECT engine_key FROM compiled_artifacts WHERE digest = ?1",
+                params![digest],
+                |row| row.get(0),
+            )?;
+            tx.execute(
+                "DELETE FROM compiled_artifacts WHERE digest = ?1",
+                params![digest],
+            )?;
+            Ok(keys)
+        })
     }
 }
 
@@ -238,34 +235,36 @@ mod tests {
 
     #[test]
     fn replacing_a_pack_keeps_its_first_install_time() {
-        let store = Store::in_memory().unwrap();
-        let first = store.put_pack(&row("text", "0.1.0", "aa")).unwrap();
-        let second = store.put_pack(&row("text", "0.2.0", "bb")).unwrap();
-        assert_eq!(second.version, "0.2.0");
-        assert_eq!(second.installed_at, first.installed_at);
-        assert_eq!(store.packs().unwrap().len(), 1);
-        assert_eq!(store.packs_with_digest("aa").unwrap(), 0);
-        assert!(store.remove_pack("text").unwrap());
-        assert!(!store.remove_pack("text").unwrap());
+        crate::store::testing::each_backend(|store| {
+            let first = store.put_pack(&row("text", "0.1.0", "aa")).unwrap();
+            let second = store.put_pack(&row("text", "0.2.0", "bb")).unwrap();
+            assert_eq!(second.version, "0.2.0");
+            assert_eq!(second.installed_at, first.installed_at);
+            assert_eq!(store.packs().unwrap().len(), 1);
+            assert_eq!(store.packs_with_digest("aa").unwrap(), 0);
+            assert!(store.remove_pack("text").unwrap());
+            assert!(!store.remove_pack("text").unwrap());
+        });
     }
 
     #[test]
     fn artifacts_are_keyed_by_digest_and_engine() {
-        let store = Store::in_memory().unwrap();
-        let artifact = ArtifactRow {
-            digest: "aa".into(),
-            engine_key: "k1".into(),
-            artifact_sha256: "ff".into(),
-            size: 3,
-            file_identity: None,
-        };
-        store.put_artifact(&artifact).unwrap();
-        assert_eq!(store.artifact("aa", "k1").unwrap(), Some(artifact));
-        assert_eq!(store.artifact("aa", "k2").unwrap(), None);
-        assert_eq!(
-            store.remove_artifacts("aa").unwrap(),
-            vec!["k1".to_string()]
-        );
-        assert_eq!(store.artifact("aa", "k1").unwrap(), None);
+        crate::store::testing::each_backend(|store| {
+            let artifact = ArtifactRow {
+                digest: "aa".into(),
+                engine_key: "k1".into(),
+                artifact_sha256: "ff".into(),
+                size: 3,
+                file_identity: None,
+            };
+            store.put_artifact(&artifact).unwrap();
+            assert_eq!(store.artifact("aa", "k1").unwrap(), Some(artifact));
+            assert_eq!(store.artifact("aa", "k2").unwrap(), None);
+            assert_eq!(
+                store.remove_artifacts("aa").unwrap(),
+                vec!["k1".to_string()]
+            );
+            assert_eq!(store.artifact("aa", "k1").unwrap(), None);
+        });
     }
 }

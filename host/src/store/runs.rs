@@ -3,9 +3,9 @@
 //!
 //! The driver writes through [`JournalBatch`]: everything that became ready together (finished
 //! attempts, the events they caused, new attempt starts, timers, the run's status) is committed
-//! in one IMMEDIATE transaction, so a fan-out pays one fsync per batch instead of one per item.
+//! in one write transaction, so a fan-out pays one commit per batch instead of one per item.
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use super::sql::{Dialect, Row, Sql, params};
 
 use super::Store;
 
@@ -263,12 +263,12 @@ pub(super) const RUN_COLUMNS: &str = "id, workflow, source, definition, workflow
      parent_run, parent_step, owner_host, owner_pid, lease_until, cancel_requested, created_at, \
      updated_at, output, errors, started_by";
 
-pub(super) fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
+pub(super) fn run_row(row: &Row) -> anyhow::Result<RunRow> {
     run_row_at(row, 0)
 }
 
 /// A run whose [`RUN_COLUMNS`] start at column `offset` (after columns of a join).
-pub(super) fn run_row_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<RunRow> {
+pub(super) fn run_row_at(row: &Row, offset: usize) -> anyhow::Result<RunRow> {
     let at = |i: usize| offset + i;
     Ok(RunRow {
         id: row.get(at(0))?,
@@ -284,7 +284,7 @@ pub(super) fn run_row_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<RunRo
         owner_host: row.get(at(10))?,
         owner_pid: row.get(at(11))?,
         lease_until: row.get(at(12))?,
-        cancel_requested: row.get::<_, i64>(at(13))? != 0,
+        cancel_requested: row.get::<i64>(at(13))? != 0,
         created_at: row.get(at(14))?,
         updated_at: row.get(at(15))?,
         output: row.get(at(16))?,
@@ -293,7 +293,7 @@ pub(super) fn run_row_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<RunRo
     })
 }
 
-fn log_row(r: &Row<'_>) -> rusqlite::Result<LogRow> {
+fn log_row(r: &Row) -> anyhow::Result<LogRow> {
     Ok(LogRow {
         id: r.get(0)?,
         exec: r.get(1)?,
@@ -309,7 +309,7 @@ fn log_row(r: &Row<'_>) -> rusqlite::Result<LogRow> {
 const ATTEMPT_COLUMNS: &str = "exec, item, attempt, task, action, input, idempotency_key, starts, \
      started_at, finished_at, outcome";
 
-fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
+fn attempt_row(row: &Row) -> anyhow::Result<AttemptRow> {
     Ok(AttemptRow {
         exec: row.get(0)?,
         item: row.get(1)?,
@@ -327,26 +327,34 @@ fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
 
 /// The query of [`Store::run_page`] for `filter`'s shape (parameters: status, workflow,
 /// cursor time, cursor id, limit).
-fn run_page_sql(filter: &RunFilter) -> String {
+fn run_page_sql(filter: &RunFilter, dialect: Dialect) -> String {
     // The filter that picks the index is written as an equality the index can seek to
-    // (`(?1 IS NULL OR status = ?1)` cannot be used to seek).
+    // (`(?1 IS NULL OR status = ?1)` cannot be used to seek). The casts tell PostgreSQL the
+    // type of a parameter only ever compared with NULL.
     let (index, filters) = match (&filter.status, &filter.workflow) {
         (Some(_), _) => (
             "runs_listing_status",
-            "status = ?1 AND (?2 IS NULL OR workflow = ?2)",
+            "status = ?1 AND (CAST(?2 AS TEXT) IS NULL OR workflow = ?2)",
         ),
-        (None, Some(_)) => ("runs_listing_workflow", "workflow = ?2 AND ?1 IS NULL"),
-        (None, None) => ("runs_listing", "?1 IS NULL AND ?2 IS NULL"),
+        (None, Some(_)) => (
+            "runs_listing_workflow",
+            "workflow = ?2 AND CAST(?1 AS TEXT) IS NULL",
+        ),
+        (None, None) => (
+            "runs_listing",
+            "CAST(?1 AS TEXT) IS NULL AND CAST(?2 AS TEXT) IS NULL",
+        ),
     };
+    let runs = dialect.table_indexed_by("runs", index);
     let cursor = if filter.before.is_some() {
         "AND (created_at, id) < (?3, ?4)"
     } else {
-        "AND ?3 IS NULL AND ?4 IS NULL"
+        "AND CAST(?3 AS BIGINT) IS NULL AND CAST(?4 AS TEXT) IS NULL"
     };
     format!(
         "SELECT id, workflow, status, reason, created_at, updated_at, owner_host, owner_pid,
                 lease_until, started_by
-         FROM runs INDEXED BY {index}
+         FROM {runs}
          WHERE parent_run IS NULL AND {filters} {cursor}
          ORDER BY created_at DESC, id DESC
          LIMIT ?5"
@@ -362,85 +370,72 @@ pub fn now_ms() -> i64 {
 impl Store {
     /// Records a new run, leased to (`host`, `pid`) until `lease_until`.
     pub fn insert_run(&self, run: &RunRow) -> anyhow::Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            &format!(
-                "INSERT INTO runs ({RUN_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
-            ),
-            params![
-                run.id,
-                run.workflow,
-                run.source,
-                run.definition,
-                run.workflows_dir,
-                run.input,
-                run.status,
-                run.reason,
-                run.parent_run,
-                run.parent_step,
-                run.owner_host,
-                run.owner_pid,
-                run.lease_until,
-                i64::from(run.cancel_requested),
-                run.created_at,
-                run.updated_at,
-                run.output,
-                run.errors,
-                run.started_by
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+        let sql = format!(
+            "INSERT INTO runs ({RUN_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+        );
+        self.write(|tx| {
+            tx.execute(
+                &sql,
+                params![
+                    run.id,
+                    run.workflow,
+                    run.source,
+                    run.definition,
+                    run.workflows_dir,
+                    run.input,
+                    run.status,
+                    run.reason,
+                    run.parent_run,
+                    run.parent_step,
+                    run.owner_host,
+                    run.owner_pid,
+                    run.lease_until,
+                    i64::from(run.cancel_requested),
+                    run.created_at,
+                    run.updated_at,
+                    run.output,
+                    run.errors,
+                    run.started_by
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     /// The run with this id, or with this unique id prefix.
     pub fn find_run(&self, id_or_prefix: &str) -> anyhow::Result<Vec<RunRow>> {
-        let conn = self.conn();
-        let exact = conn
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-                [id_or_prefix],
-                run_row,
-            )
-            .optional()?;
-        if let Some(run) = exact {
-            return Ok(vec![run]);
-        }
-        let escaped = id_or_prefix.replace(['%', '_', '\\'], "");
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE id LIKE ?1 || '%' ORDER BY created_at LIMIT 10"
-        ))?;
-        let rows = stmt.query_map([escaped], run_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let exact_sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+        let prefix_sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id LIKE CAST(?1 AS TEXT) || '%'
+             ORDER BY created_at LIMIT 10"
+        );
+        self.conn(|conn| {
+            if let Some(run) = conn.query_opt(&exact_sql, params![id_or_prefix], run_row)? {
+                return Ok(vec![run]);
+            }
+            let escaped = id_or_prefix.replace(['%', '_', '\\'], "");
+            conn.query_map(&prefix_sql, params![escaped], run_row)
+        })
     }
 
     /// The run with exactly this id.
     pub fn run(&self, id: &str) -> anyhow::Result<Option<RunRow>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-                [id],
-                run_row,
-            )
-            .optional()?)
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+        self.conn(|conn| conn.query_opt(&sql, params![id], run_row))
     }
 
     /// Runs, newest first; top-level runs only unless `children`.
     pub fn runs(&self, children: bool, limit: i64) -> anyhow::Result<Vec<RunRow>> {
-        let conn = self.conn();
         let filter = if children {
             ""
         } else {
             "WHERE parent_run IS NULL"
         };
-        let mut stmt = conn.prepare(&format!(
+        let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id LIMIT ?1"
-        ))?;
-        let rows = stmt.query_map([limit], run_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        );
+        self.conn(|conn| conn.query_map(&sql, params![limit], run_row))
     }
 
     /// A page of root runs, newest first, matching `filter`: the listing of the API and the
@@ -449,69 +444,61 @@ impl Store {
     /// holds. The index is named: SQLite would otherwise take `runs_by_parent` and sort every
     /// root run (36 ms over 100,000 runs, against 0.03 ms).
     pub fn run_page(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunSummary>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&run_page_sql(filter))?;
         let (before_at, before_id) = match &filter.before {
             Some((at, id)) => (Some(*at), Some(id.as_str())),
             None => (None, None),
         };
-        let rows = stmt.query_map(
-            params![
-                filter.status,
-                filter.workflow,
-                before_at,
-                before_id,
-                filter.limit
-            ],
-            |r| {
-                Ok(RunSummary {
-                    id: r.get(0)?,
-                    workflow: r.get(1)?,
-                    status: r.get(2)?,
-                    reason: r.get(3)?,
-                    created_at: r.get(4)?,
-                    updated_at: r.get(5)?,
-                    owner_host: r.get(6)?,
-                    owner_pid: r.get(7)?,
-                    lease_until: r.get(8)?,
-                    started_by: r.get(9)?,
-                })
-            },
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                &run_page_sql(filter, conn.dialect()),
+                params![
+                    filter.status,
+                    filter.workflow,
+                    before_at,
+                    before_id,
+                    filter.limit
+                ],
+                |r| {
+                    Ok(RunSummary {
+                        id: r.get(0)?,
+                        workflow: r.get(1)?,
+                        status: r.get(2)?,
+                        reason: r.get(3)?,
+                        created_at: r.get(4)?,
+                        updated_at: r.get(5)?,
+                        owner_host: r.get(6)?,
+                        owner_pid: r.get(7)?,
+                        lease_until: r.get(8)?,
+                        started_by: r.get(9)?,
+                    })
+                },
+            )
+        })
     }
 
     /// How many runs (sub-workflow runs included) are in each status.
     pub fn runs_by_status(&self) -> anyhow::Result<Vec<(String, u64)>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status",
+                params![],
+                |r| Ok((r.get(0)?, r.get::<u64>(1)?)),
+            )
+        })
     }
 
     /// Sub-workflow runs of `parent`, oldest first.
     pub fn child_runs(&self, parent: &str) -> anyhow::Result<Vec<RunRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE parent_run = ?1 ORDER BY created_at, id"
-        ))?;
-        let rows = stmt.query_map([parent], run_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let sql =
+            format!("SELECT {RUN_COLUMNS} FROM runs WHERE parent_run = ?1 ORDER BY created_at, id");
+        self.conn(|conn| conn.query_map(&sql, params![parent], run_row))
     }
 
     /// The sub-workflow run carrying out `step` of `parent`, if one was created.
     pub fn child_run(&self, parent: &str, step: &str) -> anyhow::Result<Option<RunRow>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {RUN_COLUMNS} FROM runs WHERE parent_run = ?1 AND parent_step = ?2"
-                ),
-                [parent, step],
-                run_row,
-            )
-            .optional()?)
+        let sql =
+            format!("SELECT {RUN_COLUMNS} FROM runs WHERE parent_run = ?1 AND parent_step = ?2");
+        self.conn(|conn| conn.query_opt(&sql, params![parent, step], run_row))
     }
 
     /// Takes the lease on `run` for (`host`, `pid`) until `until`, unless another owner holds a
@@ -525,75 +512,68 @@ impl Store {
         until: i64,
         owner_dead: impl Fn(&str, i64) -> bool,
     ) -> anyhow::Result<Result<(), LeaseHeld>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let held: Option<(Option<String>, Option<i64>, Option<i64>)> = tx
-            .query_row(
+        self.write(|tx| {
+            let held: Option<(Option<String>, Option<i64>, Option<i64>)> = tx.query_opt(
                 "SELECT owner_host, owner_pid, lease_until FROM runs WHERE id = ?1",
-                [run],
+                params![run],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some(held) = held else {
-            anyhow::bail!("no run {run} in the store");
-        };
-        if let (Some(h), Some(p), Some(u)) = held {
-            let mine = h == host && p == pid;
-            if !mine && u > now_ms() && !owner_dead(&h, p) {
-                return Ok(Err(LeaseHeld {
-                    run: run.to_owned(),
-                    host: h,
-                    pid: p,
-                    until_ms: u,
-                }));
+            )?;
+            let Some(held) = held else {
+                anyhow::bail!("no run {run} in the store");
+            };
+            if let (Some(h), Some(p), Some(u)) = held {
+                let mine = h == host && p == pid;
+                if !mine && u > now_ms() && !owner_dead(&h, p) {
+                    return Ok(Err(LeaseHeld {
+                        run: run.to_owned(),
+                        host: h,
+                        pid: p,
+                        until_ms: u,
+                    }));
+                }
             }
-        }
-        tx.execute(
-            "UPDATE runs SET owner_host = ?2, owner_pid = ?3, lease_until = ?4 WHERE id = ?1",
-            params![run, host, pid, until],
-        )?;
-        tx.commit()?;
-        Ok(Ok(()))
+            tx.execute(
+                "UPDATE runs SET owner_host = ?2, owner_pid = ?3, lease_until = ?4 WHERE id = ?1",
+                params![run, host, pid, until],
+            )?;
+            Ok(Ok(()))
+        })
     }
 
     /// Extends the lease held by `pid`; returns whether a cancel was requested meanwhile.
     pub fn renew_lease(&self, run: &str, pid: i64, until: i64) -> anyhow::Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND owner_pid = ?2",
-            params![run, pid, until],
-        )?;
-        let cancel: i64 = tx.query_row(
-            "SELECT cancel_requested FROM runs WHERE id = ?1",
-            [run],
-            |r| r.get(0),
-        )?;
-        tx.commit()?;
-        Ok(cancel != 0)
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND owner_pid = ?2",
+                params![run, pid, until],
+            )?;
+            tx.query_one::<bool>(
+                "SELECT cancel_requested FROM runs WHERE id = ?1",
+                params![run],
+            )
+        })
     }
 
     /// Gives the lease up.
     pub fn release_lease(&self, run: &str, pid: i64) -> anyhow::Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE runs SET lease_until = NULL WHERE id = ?1 AND owner_pid = ?2",
-            params![run, pid],
-        )?;
-        tx.commit()?;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET lease_until = NULL WHERE id = ?1 AND owner_pid = ?2",
+                params![run, pid],
+            )
+        })?;
         Ok(())
     }
 
     /// Asks the process driving `run` to cancel it.
     pub fn request_cancel(&self, run: &str) -> anyhow::Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE runs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1",
-            params![run, now_ms()],
-        )?;
-        tx.commit()?;
+        let now = now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1",
+                params![run, now],
+            )
+        })?;
         Ok(())
     }
 
@@ -605,63 +585,70 @@ impl Store {
         next_seq: &mut i64,
         batch: &JournalBatch,
     ) -> anyhow::Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now_ms();
-        write_batch(&tx, run, next_seq, batch, now)?;
-        tx.commit()?;
+        // The transaction may run more than once: it numbers from a copy, kept once committed.
+        *next_seq = self.write(|tx| {
+            let mut seq = *next_seq;
+            write_batch(tx, run, &mut seq, batch, now)?;
+            Ok(seq)
+        })?;
         Ok(())
     }
 
     /// The journaled events of `run`, in order.
     pub fn events(&self, run: &str) -> anyhow::Result<Vec<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT event FROM events WHERE run_id = ?1 ORDER BY seq")?;
-        let rows = stmt.query_map([run], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT event FROM events WHERE run_id = ?1 ORDER BY seq",
+                params![run],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Every attempt of `run`, by execution, item, attempt.
     pub fn attempts(&self, run: &str) -> anyhow::Result<Vec<AttemptRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        let sql = format!(
             "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ?1
              ORDER BY started_at, exec, item, attempt"
-        ))?;
-        let rows = stmt.query_map([run], attempt_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        );
+        self.conn(|conn| conn.query_map(&sql, params![run], attempt_row))
     }
 
     /// Armed timers of `run`: key and due time.
     pub fn timers(&self, run: &str) -> anyhow::Result<Vec<(String, i64)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT timer, due_at FROM timers WHERE run_id = ?1")?;
-        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT timer, due_at FROM timers WHERE run_id = ?1 ORDER BY timer",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
     }
 
     /// Pack log lines of `run` with an id above `after`, in order.
     pub fn logs(&self, run: &str, after: i64) -> anyhow::Result<Vec<LogRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, exec, item, attempt, level, message, fields, at FROM logs
-             WHERE run_id = ?1 AND id > ?2 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![run, after], log_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT id, exec, item, attempt, level, message, fields, at FROM logs
+                 WHERE run_id = ?1 AND id > ?2 ORDER BY id",
+                params![run, after],
+                log_row,
+            )
+        })
     }
 
     /// The latest `n` log lines of `run`, oldest first (what a page shows of a chatty run).
     pub fn latest_logs(&self, run: &str, n: usize) -> anyhow::Result<Vec<LogRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, exec, item, attempt, level, message, fields, at FROM logs
-             WHERE run_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
         let limit = i64::try_from(n).unwrap_or(i64::MAX);
-        let mut rows: Vec<LogRow> = stmt
-            .query_map(params![run, limit], log_row)?
-            .collect::<Result<_, _>>()?;
+        let mut rows: Vec<LogRow> = self.conn(|conn| {
+            conn.query_map(
+                "SELECT id, exec, item, attempt, level, message, fields, at FROM logs
+                 WHERE run_id = ?1 ORDER BY id DESC LIMIT ?2",
+                params![run, limit],
+                log_row,
+            )
+        })?;
         rows.reverse();
         Ok(rows)
     }
@@ -669,72 +656,71 @@ impl Store {
     /// Records an answer for `step` of `run` (a `core.ask` idempotency key, or `task:NAME`
     /// for an answer given before the question was asked).
     pub fn put_answer(&self, run: &str, step: &str, answer: &str) -> anyhow::Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO answers (run_id, step, answer, at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (run_id, step) DO UPDATE SET answer = excluded.answer, at = excluded.at",
-            params![run, step, answer, now_ms()],
-        )?;
-        tx.commit()?;
+        let now = now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO answers (run_id, step, answer, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (run_id, step) DO UPDATE SET answer = excluded.answer, at = excluded.at",
+                params![run, step, answer, now],
+            )
+        })?;
         Ok(())
     }
 
     /// The answer recorded for `step` of `run`.
     pub fn answer(&self, run: &str, step: &str) -> anyhow::Result<Option<String>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
+        self.conn(|conn| {
+            conn.query_opt(
                 "SELECT answer FROM answers WHERE run_id = ?1 AND step = ?2",
-                [run, step],
+                params![run, step],
                 |r| r.get(0),
             )
-            .optional()?)
+        })
     }
 
     /// Bytes the journal holds for `run` (events, attempts, logs), for the benchmark's
     /// journal-size figure.
     pub fn journal_bytes(&self, run: &str) -> anyhow::Result<i64> {
-        let conn = self.conn();
-        let events: i64 = conn.query_row(
-            "SELECT coalesce(sum(length(event)) + 16 * count(*), 0) FROM events WHERE run_id = ?1",
-            [run],
-            |r| r.get(0),
-        )?;
-        let attempts: i64 = conn.query_row(
-            "SELECT coalesce(sum(length(exec) + length(task) + length(action) + length(input)
-                    + length(idempotency_key) + coalesce(length(outcome), 0) + 40), 0)
-             FROM attempts WHERE run_id = ?1",
-            [run],
-            |r| r.get(0),
-        )?;
-        let logs: i64 = conn.query_row(
-            "SELECT coalesce(sum(length(message) + coalesce(length(fields), 0) + 40), 0)
-             FROM logs WHERE run_id = ?1",
-            [run],
-            |r| r.get(0),
-        )?;
-        Ok(events + attempts + logs)
+        // Sums are cast: PostgreSQL sums BIGINTs as NUMERIC.
+        self.conn(|conn| {
+            let events: i64 = conn.query_one(
+                "SELECT CAST(coalesce(sum(length(event)) + 16 * count(*), 0) AS BIGINT)
+                 FROM events WHERE run_id = ?1",
+                params![run],
+            )?;
+            let attempts: i64 = conn.query_one(
+                "SELECT CAST(coalesce(sum(length(exec) + length(task) + length(action)
+                        + length(input) + length(idempotency_key)
+                        + coalesce(length(outcome), 0) + 40), 0) AS BIGINT)
+                 FROM attempts WHERE run_id = ?1",
+                params![run],
+            )?;
+            let logs: i64 = conn.query_one(
+                "SELECT CAST(coalesce(sum(length(message) + coalesce(length(fields), 0) + 40), 0)
+                        AS BIGINT)
+                 FROM logs WHERE run_id = ?1",
+                params![run],
+            )?;
+            Ok(events + attempts + logs)
+        })
     }
 }
 
 fn write_batch(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     run: &str,
     next_seq: &mut i64,
     batch: &JournalBatch,
     now: i64,
 ) -> anyhow::Result<()> {
-    if !batch.starts.is_empty() {
-        let mut stmt = tx.prepare_cached(
+    for a in &batch.starts {
+        tx.execute(
             "INSERT INTO attempts (run_id, exec, item, attempt, task, action, input,
                                    idempotency_key, starts, started_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)
              ON CONFLICT (run_id, exec, item, attempt) DO UPDATE SET
-                starts = starts + 1, started_at = excluded.started_at",
-        )?;
-        for a in &batch.starts {
-            stmt.execute(params![
+                starts = attempts.starts + 1, started_at = excluded.started_at",
+            params![
                 run,
                 a.id.exec,
                 a.id.item,
@@ -744,29 +730,20 @@ fn write_batch(
                 a.input,
                 a.idempotency_key,
                 now
-            ])?;
-        }
+            ],
+        )?;
     }
-    if !batch.finishes.is_empty() {
-        let mut stmt = tx.prepare_cached(
+    for f in &batch.finishes {
+        tx.execute(
             "UPDATE attempts SET finished_at = ?5, outcome = ?6
              WHERE run_id = ?1 AND exec = ?2 AND item = ?3 AND attempt = ?4",
+            params![run, f.id.exec, f.id.item, f.id.attempt, now, f.outcome],
         )?;
-        let mut log = tx.prepare_cached(
-            "INSERT INTO logs (run_id, exec, item, attempt, level, message, fields, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for f in &batch.finishes {
-            stmt.execute(params![
-                run,
-                f.id.exec,
-                f.id.item,
-                f.id.attempt,
-                now,
-                f.outcome
-            ])?;
-            for l in &f.logs {
-                log.execute(params![
+        for l in &f.logs {
+            tx.execute(
+                "INSERT INTO logs (run_id, exec, item, attempt, level, message, fields, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
                     run,
                     f.id.exec,
                     f.id.item,
@@ -775,33 +752,29 @@ fn write_batch(
                     l.message,
                     l.fields,
                     now
-                ])?;
-            }
+                ],
+            )?;
         }
     }
-    if !batch.events.is_empty() {
-        let mut stmt = tx.prepare_cached(
+    for e in &batch.events {
+        tx.execute(
             "INSERT INTO events (run_id, seq, event, at) VALUES (?1, ?2, ?3, ?4)",
+            params![run, *next_seq, e, now],
         )?;
-        for e in &batch.events {
-            stmt.execute(params![run, *next_seq, e, now])?;
-            *next_seq += 1;
-        }
+        *next_seq += 1;
     }
-    if !batch.timers_armed.is_empty() {
-        let mut stmt = tx.prepare_cached(
+    for (t, due) in &batch.timers_armed {
+        tx.execute(
             "INSERT INTO timers (run_id, timer, due_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (run_id, timer) DO UPDATE SET due_at = excluded.due_at",
+            params![run, t, due],
         )?;
-        for (t, due) in &batch.timers_armed {
-            stmt.execute(params![run, t, due])?;
-        }
     }
-    if !batch.timers_done.is_empty() {
-        let mut stmt = tx.prepare_cached("DELETE FROM timers WHERE run_id = ?1 AND timer = ?2")?;
-        for t in &batch.timers_done {
-            stmt.execute(params![run, t])?;
-        }
+    for t in &batch.timers_done {
+        tx.execute(
+            "DELETE FROM timers WHERE run_id = ?1 AND timer = ?2",
+            params![run, t],
+        )?;
     }
     if let Some(s) = &batch.status {
         tx.execute(
@@ -812,7 +785,10 @@ fn write_batch(
         )?;
     }
     if batch.clear_cancel {
-        tx.execute("UPDATE runs SET cancel_requested = 0 WHERE id = ?1", [run])?;
+        tx.execute(
+            "UPDATE runs SET cancel_requested = 0 WHERE id = ?1",
+            params![run],
+        )?;
     }
     Ok(())
 }
@@ -820,12 +796,12 @@ fn write_batch(
 impl Store {
     /// The sequence number the next event of `run` gets.
     pub fn next_seq(&self, run: &str) -> anyhow::Result<i64> {
-        let conn = self.conn();
-        Ok(conn.query_row(
-            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE run_id = ?1",
-            [run],
-            |r| r.get(0),
-        )?)
+        self.conn(|conn| {
+            conn.query_one(
+                "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE run_id = ?1",
+                params![run],
+            )
+        })
     }
 }
 
@@ -860,7 +836,7 @@ mod tests {
     #[test]
     fn every_shape_of_run_listing_seeks_its_index_and_never_sorts() {
         let store = Store::in_memory().unwrap();
-        let conn = store.conn();
+        let conn = store.sqlite();
         for status in [None, Some("failed".to_owned())] {
             for workflow in [None, Some("wf".to_owned())] {
                 for before in [None, Some((1, "r".to_owned()))] {
@@ -870,10 +846,15 @@ mod tests {
                         before,
                         limit: 50,
                     };
-                    let sql = format!("EXPLAIN QUERY PLAN {}", run_page_sql(&filter));
+                    let sql = format!(
+                        "EXPLAIN QUERY PLAN {}",
+                        run_page_sql(&filter, Dialect::Sqlite)
+                    );
                     let mut stmt = conn.prepare(&sql).unwrap();
                     let plan: Vec<String> = stmt
-                        .query_map(params![status, workflow, 1, "r", 50], |r| r.get(3))
+                        .query_map(rusqlite::params![status, workflow, 1, "r", 50], |r| {
+                            r.get(3)
+                        })
                         .unwrap()
                         .collect::<Result<_, _>>()
                         .unwrap();
@@ -892,67 +873,69 @@ mod tests {
 
     #[test]
     fn refuses_a_live_lease_held_by_another_process_unless_it_is_dead() {
-        let store = Store::in_memory().unwrap();
-        store.insert_run(&run("r1")).unwrap();
-        let held = store
-            .acquire_lease("r1", "h", 2, now_ms() + 1000, |_, _| false)
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(held.pid, 1);
-        assert!(held.to_string().contains("pid 1"), "{held}");
-        store
-            .acquire_lease("r1", "h", 2, now_ms() + 1000, |_, pid| pid == 1)
-            .unwrap()
-            .unwrap();
-        store.release_lease("r1", 2).unwrap();
-        store
-            .acquire_lease("r1", "h", 3, now_ms() + 1000, |_, _| false)
-            .unwrap()
-            .unwrap();
+        crate::store::testing::each_backend(|store| {
+            store.insert_run(&run("r1")).unwrap();
+            let held = store
+                .acquire_lease("r1", "h", 2, now_ms() + 1000, |_, _| false)
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(held.pid, 1);
+            assert!(held.to_string().contains("pid 1"), "{held}");
+            store
+                .acquire_lease("r1", "h", 2, now_ms() + 1000, |_, pid| pid == 1)
+                .unwrap()
+                .unwrap();
+            store.release_lease("r1", 2).unwrap();
+            store
+                .acquire_lease("r1", "h", 3, now_ms() + 1000, |_, _| false)
+                .unwrap()
+                .unwrap();
+        });
     }
 
     #[test]
     fn a_batch_numbers_events_and_finishes_attempts_with_their_logs() {
-        let store = Store::in_memory().unwrap();
-        store.insert_run(&run("r1")).unwrap();
-        let id = AttemptId {
-            exec: "a#1".into(),
-            item: NO_ITEM,
-            attempt: 1,
-        };
-        let mut seq = store.next_seq("r1").unwrap();
-        let start = JournalBatch {
-            starts: vec![NewAttempt {
-                id: id.clone(),
-                task: "a".into(),
-                action: "core.noop".into(),
-                input: "{}".into(),
-                idempotency_key: "r1:a#1".into(),
-            }],
-            ..JournalBatch::default()
-        };
-        store.commit_batch("r1", &mut seq, &start).unwrap();
-        store.commit_batch("r1", &mut seq, &start).unwrap();
-        let finish = JournalBatch {
-            finishes: vec![FinishedAttempt {
-                id,
-                outcome: "{\"event\":\"x\"}".into(),
-                logs: vec![NewLog {
-                    level: "info".into(),
-                    message: "hi".into(),
-                    fields: None,
+        crate::store::testing::each_backend(|store| {
+            store.insert_run(&run("r1")).unwrap();
+            let id = AttemptId {
+                exec: "a#1".into(),
+                item: NO_ITEM,
+                attempt: 1,
+            };
+            let mut seq = store.next_seq("r1").unwrap();
+            let start = JournalBatch {
+                starts: vec![NewAttempt {
+                    id: id.clone(),
+                    task: "a".into(),
+                    action: "core.noop".into(),
+                    input: "{}".into(),
+                    idempotency_key: "r1:a#1".into(),
                 }],
-            }],
-            events: vec!["e1".into(), "e2".into()],
-            ..JournalBatch::default()
-        };
-        store.commit_batch("r1", &mut seq, &finish).unwrap();
-        assert_eq!(seq, 3);
-        assert_eq!(store.events("r1").unwrap(), vec!["e1", "e2"]);
-        let attempts = store.attempts("r1").unwrap();
-        assert_eq!(attempts.len(), 1);
-        assert_eq!(attempts[0].starts, 2);
-        assert!(attempts[0].finished_at.is_some());
-        assert_eq!(store.logs("r1", 0).unwrap()[0].message, "hi");
+                ..JournalBatch::default()
+            };
+            store.commit_batch("r1", &mut seq, &start).unwrap();
+            store.commit_batch("r1", &mut seq, &start).unwrap();
+            let finish = JournalBatch {
+                finishes: vec![FinishedAttempt {
+                    id,
+                    outcome: "{\"event\":\"x\"}".into(),
+                    logs: vec![NewLog {
+                        level: "info".into(),
+                        message: "hi".into(),
+                        fields: None,
+                    }],
+                }],
+                events: vec!["e1".into(), "e2".into()],
+                ..JournalBatch::default()
+            };
+            store.commit_batch("r1", &mut seq, &finish).unwrap();
+            assert_eq!(seq, 3);
+            assert_eq!(store.events("r1").unwrap(), vec!["e1", "e2"]);
+            let attempts = store.attempts("r1").unwrap();
+            assert_eq!(attempts.len(), 1);
+            assert_eq!(attempts[0].starts, 2);
+            assert!(attempts[0].finished_at.is_some());
+            assert_eq!(store.logs("r1", 0).unwrap()[0].message, "hi");
+        });
     }
 }

@@ -1,7 +1,7 @@
 //! The vendor keys an operator trusts to sign packs, and the home's settings (key/value; today
 //! `require_signed`).
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::params;
 
 use super::{Store, now};
 
@@ -19,65 +19,71 @@ pub struct TrustedKey {
 impl Store {
     /// Trusts `public_key` as `name`. Fails when the name or the key is already trusted.
     pub fn add_trusted_key(&self, name: &str, public_key: &str) -> anyhow::Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO trusted_keys (name, public_key, added_at) VALUES (?1, ?2, ?3)",
-            params![name, public_key, now()],
-        )?;
+        let added_at = now();
+        self.conn(|conn| {
+            conn.execute(
+                "INSERT INTO trusted_keys (name, public_key, added_at) VALUES (?1, ?2, ?3)",
+                params![name, public_key, added_at],
+            )
+        })?;
         Ok(())
     }
 
     /// Every trusted key, by name.
     pub fn trusted_keys(&self) -> anyhow::Result<Vec<TrustedKey>> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT name, public_key, added_at FROM trusted_keys ORDER BY name")?;
-        let rows = stmt.query_map([], |row| {
-            Ok(TrustedKey {
-                name: row.get(0)?,
-                public_key: row.get(1)?,
-                added_at: row.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT name, public_key, added_at FROM trusted_keys ORDER BY name",
+                params![],
+                |row| {
+                    Ok(TrustedKey {
+                        name: row.get(0)?,
+                        public_key: row.get(1)?,
+                        added_at: row.get(2)?,
+                    })
+                },
+            )
+        })
     }
 
     /// The name `public_key` is trusted under, if it is.
     pub fn trusted_key_name(&self, public_key: &str) -> anyhow::Result<Option<String>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
+        self.conn(|conn| {
+            conn.query_opt(
                 "SELECT name FROM trusted_keys WHERE public_key = ?1",
-                [public_key],
+                params![public_key],
                 |row| row.get(0),
             )
-            .optional()?)
+        })
     }
 
     /// Stops trusting the key called `name`; returns whether it was trusted.
     pub fn remove_trusted_key(&self, name: &str) -> anyhow::Result<bool> {
-        let conn = self.conn();
-        Ok(conn.execute("DELETE FROM trusted_keys WHERE name = ?1", [name])? > 0)
+        let removed = self
+            .conn(|conn| conn.execute("DELETE FROM trusted_keys WHERE name = ?1", params![name]))?;
+        Ok(removed > 0)
     }
 
     /// The setting `key`, if set.
     pub fn setting(&self, key: &str) -> anyhow::Result<Option<String>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()?)
+        self.conn(|conn| {
+            conn.query_opt(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+        })
     }
 
     /// Sets `key` to `value`.
     pub fn set_setting(&self, key: &str, value: &str) -> anyhow::Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
+        self.conn(|conn| {
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+        })?;
         Ok(())
     }
 }
