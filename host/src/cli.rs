@@ -23,6 +23,7 @@ mod store;
 mod token;
 mod trust;
 pub mod untrusted;
+mod worker;
 mod workflow;
 
 use std::path::PathBuf;
@@ -210,6 +211,13 @@ pub enum Command {
     /// Trust vendors' keys to sign packs, and require signed packs.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Take runs from the shared store and drive them, with other workers (see
+    /// ORCH_DATABASE_URL); Ctrl-C or SIGTERM drains it: no new runs, its runs finish or are
+    /// handed back.
+    Worker(Box<worker::WorkerArgs>),
+    /// List the workers sharing the store.
+    #[command(subcommand)]
+    Workers(worker::WorkersCommand),
     /// Move the store from the home's SQLite file into PostgreSQL.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -240,6 +248,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(command) => token::run(&session, command).await,
         Command::Trust(command) => trust::run(&session, command).await,
         Command::Store(command) => store::run(&session, command).await,
+        Command::Worker(args) => worker::run(&session, *args).await,
+        Command::Workers(command) => worker::list(&session, command).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "orch", &mut std::io::stdout());

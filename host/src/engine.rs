@@ -8,6 +8,7 @@
 
 pub mod builtins;
 mod driver;
+pub(crate) use driver::blocking;
 pub mod failure;
 pub mod lease;
 pub mod rehearsals;
@@ -38,6 +39,8 @@ pub use workflows::LookupError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
+    /// Recorded for a worker to drive (`orch run --queue`); no process holds it yet.
+    Queued,
     /// Being driven.
     Running,
     /// Stopped by a signal (or a crash noticed later): resume it.
@@ -58,6 +61,7 @@ impl RunState {
     /// Lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
+            RunState::Queued => "queued",
             RunState::Running => "running",
             RunState::Paused => "paused",
             RunState::Waiting => "waiting",
@@ -71,6 +75,7 @@ impl RunState {
     /// Parses a stored name; unknown names read as paused (resumable).
     pub fn parse(text: &str) -> Self {
         match text {
+            "queued" => RunState::Queued,
             "running" => RunState::Running,
             "waiting" => RunState::Waiting,
             "needs_attention" => RunState::NeedsAttention,
@@ -478,6 +483,39 @@ impl<'a> Engine<'a> {
         self.drive_row(run, driver::Mode::Start, 0).await
     }
 
+    /// Loads and checks `reference` with `input` as [`start`](Self::start) does, and records it
+    /// as a queued run that no process drives: a worker claims it (`orch worker`). `answers`
+    /// pre-answer `core.ask` tasks by task name. Workers waiting for work are woken.
+    pub fn queue(
+        &self,
+        reference: &str,
+        input: Map<String, Value>,
+        answers: &[(String, Value)],
+        started_by: &str,
+    ) -> anyhow::Result<RunRow> {
+        let prepared = self.prepare(reference, input)?;
+        let mut run = self.run_row(
+            &prepared.file,
+            &prepared.dir,
+            prepared.input,
+            None,
+            None,
+            Some(started_by.to_owned()),
+        );
+        run.status = RunState::Queued.as_str().to_owned();
+        run.owner_host = None;
+        run.owner_pid = None;
+        run.lease_until = None;
+        run.lease_token = 0;
+        self.store.insert_run(&run)?;
+        for (task, answer) in answers {
+            self.store
+                .put_answer(&run.id, &format!("task:{task}"), &answer.to_string())?;
+        }
+        self.store.notify_queued()?;
+        Ok(run)
+    }
+
     /// Finds, loads and checks `reference` with `input` as [`start`](Self::start) does, without
     /// recording anything: what a caller that must record its own decision first (a rule of
     /// `orch serve`) starts afterwards with [`start_prepared`](Self::start_prepared).
@@ -588,8 +626,23 @@ impl<'a> Engine<'a> {
         id: Option<String>,
         started_by: Option<String>,
     ) -> anyhow::Result<RunRow> {
+        let run = self.run_row(file, dir, input, parent, id, started_by);
+        self.store.insert_run(&run)?;
+        Ok(run)
+    }
+
+    /// A new run's row, leased to this process (fencing token 1), not yet recorded.
+    fn run_row(
+        &self,
+        file: &workflows::WorkflowFile,
+        dir: &Path,
+        input: Map<String, Value>,
+        parent: Option<(&str, String)>,
+        id: Option<String>,
+        started_by: Option<String>,
+    ) -> RunRow {
         let now = now_ms();
-        let run = RunRow {
+        RunRow {
             id: id.unwrap_or_else(new_run_id),
             workflow: file.name.clone(),
             source: file.path.display().to_string(),
@@ -609,9 +662,8 @@ impl<'a> Engine<'a> {
             output: None,
             errors: None,
             started_by,
-        };
-        self.store.insert_run(&run)?;
-        Ok(run)
+            lease_token: 1,
+        }
     }
 
     /// The root run of run `id` (itself, or the run a sub-workflow's run belongs to), refusing
@@ -633,8 +685,8 @@ impl<'a> Engine<'a> {
 
     /// Continues a run from its journal (a sub-workflow's run continues through its root).
     pub async fn resume(&self, id: &str) -> anyhow::Result<Outcome> {
-        let root = self.unfinished_root(id, "resume")?;
-        self.lease(&root.id)?;
+        let mut root = self.unfinished_root(id, "resume")?;
+        root.lease_token = self.lease(&root.id)?;
         self.drive_row(root, driver::Mode::Resume, 0).await
     }
 
@@ -679,9 +731,9 @@ impl<'a> Engine<'a> {
             }
             .into());
         }
-        let root = root_of(self.store, run.clone())?;
+        let mut root = root_of(self.store, run.clone())?;
         // Check the lease before recording: a live driver would not see the answer.
-        self.lease(&root.id)?;
+        root.lease_token = self.lease(&root.id)?;
         let waiting = questions(self.store, &run)?;
         let Some((q, step)) = waiting.iter().find(|(q, _)| q.task == task) else {
             self.store.release_lease(&root.id, self.owner.pid)?;
@@ -752,7 +804,7 @@ impl<'a> Engine<'a> {
         tasks: Vec<String>,
         current_workflow: bool,
     ) -> anyhow::Result<(RunRow, Revision)> {
-        let run = find_run(self.store, id)?;
+        let mut run = find_run(self.store, id)?;
         if let Some(parent) = &run.parent_run {
             return Err(EngineError::Rerun {
                 run: run.id.clone(),
@@ -798,10 +850,11 @@ impl<'a> Engine<'a> {
             }
             .into());
         }
-        self.lease(&run.id)?;
+        run.lease_token = self.lease(&run.id)?;
         let mut seq = self.store.next_seq(&run.id)?;
         let batch = crate::store::JournalBatch {
             events: vec![serde_json::to_string(&event)?],
+            fence: Some(run.lease_token),
             ..crate::store::JournalBatch::default()
         };
         self.store.commit_batch(&run.id, &mut seq, &batch)?;
@@ -810,23 +863,28 @@ impl<'a> Engine<'a> {
 
     /// Cancels run `id`: at once when no process drives it, else by asking the one that does.
     pub async fn cancel(&self, id: &str) -> anyhow::Result<Canceled> {
-        let root = self.unfinished_root(id, "cancel")?;
-        if let Err(err) = self.lease(&root.id) {
-            return match err.downcast::<EngineError>() {
-                Ok(EngineError::Busy(held)) => {
-                    self.store.request_cancel(&root.id)?;
-                    Ok(Canceled::Requested(held))
-                }
-                Ok(other) => Err(other.into()),
-                Err(other) => Err(other),
-            };
+        let mut root = self.unfinished_root(id, "cancel")?;
+        match self.lease(&root.id) {
+            Ok(token) => root.lease_token = token,
+            Err(err) => {
+                return match err.downcast::<EngineError>() {
+                    Ok(EngineError::Busy(held)) => {
+                        self.store.request_cancel(&root.id)?;
+                        Ok(Canceled::Requested(held))
+                    }
+                    Ok(other) => Err(other.into()),
+                    Err(other) => Err(other),
+                };
+            }
         }
         Ok(Canceled::Done(
             self.drive_row(root, driver::Mode::Cancel, 0).await?,
         ))
     }
 
-    fn lease(&self, run: &str) -> anyhow::Result<()> {
+    /// Takes the lease on `run` for this process; its fencing token, which the run's journal
+    /// writes then carry.
+    fn lease(&self, run: &str) -> anyhow::Result<i64> {
         self.store
             .acquire_lease(
                 run,
@@ -842,6 +900,32 @@ impl<'a> Engine<'a> {
 /// A new run id: short enough to type, random enough for one store.
 pub fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// Where `run` stands as its row says, in the shape a driver returns: what `orch run --queue
+/// --wait` prints once a worker stopped driving it.
+pub fn outcome_of(store: &Store, run: &RunRow) -> anyhow::Result<Outcome> {
+    let status = RunState::parse(&run.status);
+    let questions = if status == RunState::Waiting {
+        questions(store, run)?.into_iter().map(|(q, _)| q).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Outcome {
+        run: run.id.clone(),
+        status,
+        output: run
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok()),
+        errors: run
+            .errors
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
+            .unwrap_or_default(),
+        reason: run.reason.clone(),
+        questions,
+    })
 }
 
 /// The run `id` (or unique id prefix).
@@ -1019,6 +1103,7 @@ mod tests {
             output: None,
             errors: None,
             started_by: None,
+            lease_token: 0,
         };
         store.insert_run(&run).expect("insert");
         assert!(super::replay(&store, &run).is_ok());

@@ -23,3 +23,4 @@ pub mod schema;
 pub mod service;
 pub mod store;
 pub mod vault;
+pub mod worker;

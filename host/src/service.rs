@@ -479,15 +479,7 @@ where
     })
 }
 
-/// Runs store work on a multi-threaded runtime without stalling other tasks.
-pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
+pub(crate) use crate::engine::blocking;
 
 /// Checks the rules of `dir` as `orch serve` would load them: the rules, or every problem.
 pub fn load_rules(dir: &std::path::Path) -> anyhow::Result<Vec<Rule>> {

@@ -22,6 +22,7 @@ mod schema;
 pub(crate) mod sql;
 mod sqlite;
 mod trust;
+mod workers;
 
 use std::path::Path;
 
@@ -40,10 +41,12 @@ pub use grants::GrantRow;
 pub use host_keys::HostKeyRow;
 pub use packs::{ArtifactRow, PackRow};
 pub use runs::{
-    AttemptId, AttemptRow, FINISHED_RUN_STATUSES, FinishedAttempt, JournalBatch, LeaseHeld, LogRow,
-    NO_ITEM, NewAttempt, NewLog, RunFilter, RunRow, RunSummary, StatusChange, now_ms,
+    AttemptId, AttemptRow, FINISHED_RUN_STATUSES, FinishedAttempt, JournalBatch, LeaseHeld,
+    LeaseLost, LogRow, NO_ITEM, NewAttempt, NewLog, RunFilter, RunRow, RunSummary, StatusChange,
+    now_ms,
 };
 pub use trust::TrustedKey;
+pub use workers::{QUEUED_CHANNEL, WorkerRow};
 
 use sql::Sql;
 
@@ -54,7 +57,8 @@ pub struct Store {
 
 enum Backend {
     Sqlite(sqlite::Sqlite),
-    Postgres(postgres::Postgres),
+    /// Boxed: its pool, runtime and connection settings outweigh SQLite's one connection.
+    Postgres(Box<postgres::Postgres>),
 }
 
 impl Store {
@@ -68,7 +72,7 @@ impl Store {
     /// Connects to (and migrates) the PostgreSQL database at `url`.
     pub fn connect(url: &str) -> anyhow::Result<Self> {
         Ok(Self {
-            backend: Backend::Postgres(postgres::Postgres::connect(url)?),
+            backend: Backend::Postgres(Box::new(postgres::Postgres::connect(url)?)),
         })
     }
 
@@ -103,6 +107,15 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(db) => db.write(f),
             Backend::Postgres(db) => db.write(f),
+        }
+    }
+
+    /// Wakes on every batch of PostgreSQL notifications on `channel` (at most one waiting);
+    /// `None` on SQLite, which has none (its readers poll).
+    pub fn listen(&self, channel: &str) -> anyhow::Result<Option<tokio::sync::mpsc::Receiver<()>>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(db) => db.listen(channel).map(Some),
         }
     }
 

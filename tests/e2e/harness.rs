@@ -106,9 +106,12 @@ pub fn pack_node_bin() -> PathBuf {
         .join("pack-node/node_modules/.bin")
 }
 
-/// One `ORCH_HOME` and the `orch` binary.
+/// One `ORCH_HOME` and the `orch` binary; with `ORCH_TEST_BACKEND=postgres`, its store is a new
+/// database of the PostgreSQL server the test binary starts (`ORCH_DATABASE_URL`), so the whole
+/// suite can run against PostgreSQL.
 pub struct TestHost {
     home: tempfile::TempDir,
+    database_url: Option<String>,
 }
 
 /// What one `orch` command did.
@@ -163,9 +166,38 @@ impl Run {
 
 impl TestHost {
     pub fn new() -> Self {
+        let on_postgres = std::env::var("ORCH_TEST_BACKEND").is_ok_and(|b| b == "postgres");
         Self {
             home: tempfile::tempdir().expect("temp dir"),
+            database_url: on_postgres.then(|| orch_pg_peer::server().create_database("e2e")),
         }
+    }
+
+    /// A host whose store is a new database of the test binary's PostgreSQL server, whatever
+    /// `ORCH_TEST_BACKEND` says; `None` (the caller prints why and returns) when PostgreSQL is
+    /// not installed.
+    pub fn on_postgres() -> Option<Self> {
+        if !orch_pg_peer::available() {
+            eprintln!("skipped: PostgreSQL is not installed (scripts/setup installs it)");
+            return None;
+        }
+        Some(Self {
+            home: tempfile::tempdir().expect("temp dir"),
+            database_url: Some(orch_pg_peer::server().create_database("e2e")),
+        })
+    }
+
+    /// The PostgreSQL database this host's store is in, if not its SQLite file.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+
+    /// `ORCH_DATABASE_URL` for the commands of this host (none on SQLite).
+    pub fn database_env(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.database_url
+            .as_deref()
+            .map(|url| ("ORCH_DATABASE_URL", url))
+            .into_iter()
     }
 
     pub fn home(&self) -> &Path {
@@ -190,6 +222,8 @@ impl TestHost {
             .env("ORCH_HOME", self.home.path())
             .env_remove("ORCH_LOG")
             .env_remove("ORCH_MASTER_KEY")
+            .env_remove("ORCH_DATABASE_URL")
+            .envs(self.database_env())
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -290,6 +324,8 @@ impl TestHost {
             .args(args)
             .env("ORCH_HOME", self.home.path())
             .env_remove("ORCH_LOG")
+            .env_remove("ORCH_DATABASE_URL")
+            .envs(self.database_env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -326,6 +362,8 @@ impl TestHost {
             .arg(crate::peers::venv_python())
             .current_dir(workspace())
             .env("ORCH_HOME", self.home.path())
+            .env_remove("ORCH_DATABASE_URL")
+            .envs(self.database_env())
             .output()
             .expect("running scripts/load-templates");
         assert!(
@@ -369,11 +407,20 @@ pub fn assert_no_leak(host: &TestHost, secret: &str, outputs: &[&Run]) {
             }
         }
     }
+    let dump = host
+        .database_url()
+        .map(|url| orch_pg_peer::server().dump(url));
     assert!(
-        files.iter().any(|f| f.ends_with("orch.db")),
+        dump.is_some() || files.iter().any(|f| f.ends_with("orch.db")),
         "ORCH_HOME has no store to search: {files:?}"
     );
     for needle in &needles {
+        if let Some(dump) = &dump {
+            assert!(
+                !dump.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "secret found in the PostgreSQL store"
+            );
+        }
         for file in &files {
             let bytes = std::fs::read(file).expect("reading a file of ORCH_HOME");
             assert!(

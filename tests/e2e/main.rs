@@ -36,4 +36,5 @@ mod servicenow_peer;
 mod signing;
 mod ssh_broker;
 mod wasi_http;
+mod workers;
 mod workflow_run;

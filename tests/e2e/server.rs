@@ -78,6 +78,8 @@ impl Server {
             .args(listen)
             .args(args)
             .env("ORCH_HOME", host.home())
+            .env_remove("ORCH_DATABASE_URL")
+            .envs(host.database_env())
             .env("ORCH_LOG", "orch=info")
             .env_remove("ORCH_MASTER_KEY")
             .env_remove("ORCH_RULES")

@@ -40,6 +40,14 @@ pub struct RunArgs {
     /// Print the result as JSON on stdout: {"run", "status", "output", "errors", ...}.
     #[arg(long)]
     pub json: bool,
+    /// Put the run on the queue for a worker (`orch worker`) instead of driving it here, and
+    /// print its id.
+    #[arg(long)]
+    pub queue: bool,
+    /// With --queue: follow the run while workers drive it, and print its result once it
+    /// stops, as a run driven here would.
+    #[arg(long, requires = "queue")]
+    pub wait: bool,
 }
 
 /// Options of every command that drives a run.
@@ -62,6 +70,9 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|a| parse_pair(a, "--answer", "TASK=JSON"))
         .collect::<Result<Vec<_>, _>>()?;
+    if args.queue {
+        return queue(session, &args, input, &answers).await;
+    }
     let printer = Printer::new(args.json);
     let outcome = with_engine(
         session,
@@ -72,6 +83,55 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     finish(&outcome, args.json)
+}
+
+/// `orch run --queue [--wait]`: records the run for a worker; with `--wait`, follows it until
+/// no worker drives it any more (finished, waiting for an answer, paused).
+async fn queue(
+    session: &Session,
+    args: &RunArgs,
+    input: Map<String, Value>,
+    answers: &[(String, Value)],
+) -> anyhow::Result<ExitCode> {
+    let run = with_engine(
+        session,
+        &args.common,
+        Settings::default(),
+        &crate::engine::Quiet,
+        async |engine| engine.queue(&args.workflow, input, answers, "cli"),
+    )
+    .await?;
+    if !args.wait {
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            untrusted::write_json(
+                &mut out,
+                &serde_json::json!({"run": run.id, "status": run.status}),
+            )?;
+        } else {
+            writeln!(out, "{}", run.id)?;
+            eprintln!(
+                "run {} queued; a worker drives it (orch worker); follow it with: orch runs show {}",
+                run.id, run.id
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, store) = session.home_and_store()?;
+    loop {
+        let row = store
+            .run(&run.id)?
+            .ok_or_else(|| anyhow::anyhow!("run {} is no longer in the store", run.id))?;
+        // Queued, or running (a run whose worker died is running until another takes it):
+        // workers still owe it progress.
+        if !matches!(
+            RunState::parse(&row.status),
+            RunState::Queued | RunState::Running
+        ) {
+            return finish(&crate::engine::outcome_of(store, &row)?, args.json);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Builds an engine (with signal handling) and runs `f` with it.

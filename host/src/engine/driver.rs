@@ -272,7 +272,12 @@ impl<'e, 'a> Driver<'e, 'a> {
                     self.fire_due_timers();
                 }
                 _ = tick.tick() => {
-                    let cancel = engine.store.renew_lease(&self.run.id, engine.owner.pid, lease::expiry())?;
+                    let cancel = engine.store.renew_lease(
+                        &self.run.id,
+                        engine.owner.pid,
+                        self.run.lease_token,
+                        lease::expiry(),
+                    )?;
                     if cancel && self.mode != Mode::Cancel {
                         self.mode = Mode::Cancel;
                         let cmds = self.cancel_event();
@@ -750,7 +755,8 @@ impl<'e, 'a> Driver<'e, 'a> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.fence = Some(self.run.lease_token);
         let store = self.engine.store;
         let (run, seq) = (&self.run.id, &mut self.seq);
         blocking(|| store.commit_batch(run, seq, &batch))
@@ -816,8 +822,9 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// Runs blocking store work; on a multi-threaded runtime other tasks (invocations) keep going.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+/// Runs blocking store work from async code; on a multi-threaded runtime other tasks
+/// (invocations, other runs) keep going.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)
@@ -856,6 +863,7 @@ impl<'a> Engine<'a> {
                     output: None,
                     errors: None,
                 }),
+                fence: Some(run.lease_token),
                 ..JournalBatch::default()
             };
             let mut s = seq;

@@ -39,6 +39,9 @@ pub struct RunReport {
     pub created_at: i64,
     /// Last changed (Unix ms).
     pub updated_at: i64,
+    /// The process that holds or last held its lease: which worker (host and pid) drove it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Value>,
     /// Pid driving it now (a live lease).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driven_by: Option<i64>,
@@ -193,6 +196,9 @@ pub fn report(store: &Store, run: &RunRow) -> anyhow::Result<RunReport> {
             .unwrap_or_default(),
         created_at: run.created_at,
         updated_at: run.updated_at,
+        owner: run
+            .owner_pid
+            .map(|pid| serde_json::json!({"host": run.owner_host, "pid": pid})),
         driven_by: match super::lease::driver_of(run, now) {
             super::lease::Driver::Live { pid } => Some(pid),
             _ => None,

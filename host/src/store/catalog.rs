@@ -909,6 +909,7 @@ mod tests {
                 output: None,
                 errors: None,
                 started_by: None,
+                lease_token: 0,
             };
             store.insert_run(&run).unwrap();
             let mut seq = store.next_seq("run1").unwrap();

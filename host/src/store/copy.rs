@@ -293,6 +293,7 @@ mod tests {
             output: None,
             errors: None,
             started_by: Some("test".into()),
+            lease_token: 0,
         }
     }
 

@@ -298,7 +298,7 @@ impl Store {
         self.conn(|conn| {
             conn.query_map(
                 "SELECT credential, nonce, ciphertext, expires_at FROM oauth_tokens
-             WHERE expires_at > ?1 AND (?2 IS NULL OR credential = ?2) ORDER BY credential",
+             WHERE expires_at > ?1 AND (CAST(?2 AS TEXT) IS NULL OR credential = ?2) ORDER BY credential",
                 params![now_ms, credential],
                 |row| {
                     Ok(StoredToken {

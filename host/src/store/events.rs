@@ -583,6 +583,7 @@ mod tests {
                 output: None,
                 errors: None,
                 started_by: None,
+                lease_token: 0,
             };
             let finish = |id: &str| {
                 let batch = crate::store::JournalBatch {

@@ -37,6 +37,8 @@ const MIGRATION_LOCK: i64 = 0x6f72_6368_6d69_6772; // "orchmigr"
 /// A PostgreSQL database.
 pub struct Postgres {
     pool: Pool,
+    /// For connections outside the pool (a worker's LISTEN).
+    config: tokio_postgres::Config,
     /// Drives the connections; shut down without blocking on drop (a drop may happen on an
     /// async thread, where a blocking shutdown panics).
     runtime: Option<tokio::runtime::Runtime>,
@@ -59,7 +61,7 @@ impl Postgres {
             .build()
             .context("starting the PostgreSQL runtime")?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -77,6 +79,7 @@ impl Postgres {
         };
         let db = Self {
             pool,
+            config,
             runtime: Some(runtime),
             shown,
         };
@@ -133,6 +136,45 @@ impl Postgres {
                 other => return other,
             }
         }
+    }
+
+    /// Listens on `channel` over a connection of its own: every notification (or burst of them)
+    /// becomes one message on the receiver, which holds at most one (a waiting worker needs one
+    /// wake-up, not one per row). Listening stops when the receiver is dropped.
+    pub fn listen(&self, channel: &str) -> anyhow::Result<tokio::sync::mpsc::Receiver<()>> {
+        use futures::StreamExt as _;
+        let runtime = self.runtime.as_ref().context("the store is closed")?;
+        let (client, mut connection) = {
+            let _entered = runtime.enter();
+            block_on(self.config.connect(NoTls))
+                .map_err(said)
+                .with_context(|| format!("connecting to {} to listen", self.shown))?
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let forward = tx.clone();
+        runtime.spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                        // Full means a wake-up is already waiting: this one adds nothing.
+                        let _ = forward.try_send(());
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!("the store's notification connection ended: {err}");
+                        break;
+                    }
+                }
+            }
+        });
+        block_on(client.batch_execute(&format!("LISTEN {channel}"))).map_err(said)?;
+        // The client keeps the connection open until nobody listens.
+        runtime.spawn(async move {
+            tx.closed().await;
+            drop(client);
+        });
+        Ok(rx)
     }
 
     fn migrate(&self) -> anyhow::Result<()> {

@@ -365,4 +365,22 @@ CREATE TABLE settings (
     value TEXT COLLATE "C" NOT NULL
 );
 "#,
+    // Workers sharing the runs (`orch worker`, see store/workers.rs): a run's fencing token
+    // (one more at every taking of its lease; the holder's journal writes check it), the queue
+    // of runs no process drives yet (status `queued`), and the workers themselves.
+    r#"
+ALTER TABLE runs ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX runs_queued ON runs (created_at, id)
+    WHERE status = 'queued' AND parent_run IS NULL;
+CREATE TABLE workers (
+    id           TEXT COLLATE "C" PRIMARY KEY,
+    host         TEXT COLLATE "C" NOT NULL,
+    pid          BIGINT NOT NULL,
+    tags         TEXT COLLATE "C" NOT NULL,
+    concurrency  BIGINT NOT NULL,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    draining     BIGINT NOT NULL DEFAULT 0 CHECK (draining IN (0, 1))
+);
+"#,
 ];

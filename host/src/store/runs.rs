@@ -45,6 +45,9 @@ pub struct RunRow {
     pub owner_pid: Option<i64>,
     /// Lease expiry (Unix ms).
     pub lease_until: Option<i64>,
+    /// The fencing token of the lease: one more at every taking; the holder's journal writes
+    /// carry it (`JournalBatch::fence`) and are refused once another process took the run.
+    pub lease_token: i64,
     /// Someone asked to cancel while another process drove the run.
     pub cancel_requested: bool,
     /// Created (Unix ms).
@@ -227,6 +230,9 @@ pub struct JournalBatch {
     pub status: Option<StatusChange>,
     /// Clear the cancel request (it was turned into an event).
     pub clear_cancel: bool,
+    /// The lease token the writer holds: nothing is written once the run's token moved on
+    /// (another process took the run), the batch fails with [`LeaseLost`] instead.
+    pub fence: Option<i64>,
 }
 
 impl JournalBatch {
@@ -240,6 +246,22 @@ impl JournalBatch {
             && self.status.is_none()
             && !self.clear_cancel
     }
+}
+
+/// A journal write or lease renewal refused: another process took the run since this one's
+/// lease was taken (its lease ran out while it stalled, or its host was thought gone).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "run {run} was taken over by another process (this one held lease {held}, the run is at \
+     lease {now}): nothing more is written for it here"
+)]
+pub struct LeaseLost {
+    /// Run id.
+    pub run: String,
+    /// The token this process held.
+    pub held: i64,
+    /// The run's token now.
+    pub now: i64,
 }
 
 /// Who holds a live lease on a run.
@@ -261,7 +283,7 @@ pub struct LeaseHeld {
 
 pub(super) const RUN_COLUMNS: &str = "id, workflow, source, definition, workflows_dir, input, status, reason, \
      parent_run, parent_step, owner_host, owner_pid, lease_until, cancel_requested, created_at, \
-     updated_at, output, errors, started_by";
+     updated_at, output, errors, started_by, lease_token";
 
 pub(super) fn run_row(row: &Row) -> anyhow::Result<RunRow> {
     run_row_at(row, 0)
@@ -290,6 +312,7 @@ pub(super) fn run_row_at(row: &Row, offset: usize) -> anyhow::Result<RunRow> {
         output: row.get(at(16))?,
         errors: row.get(at(17))?,
         started_by: row.get(at(18))?,
+        lease_token: row.get(at(19))?,
     })
 }
 
@@ -372,7 +395,8 @@ impl Store {
     pub fn insert_run(&self, run: &RunRow) -> anyhow::Result<()> {
         let sql = format!(
             "INSERT INTO runs ({RUN_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                     ?20)"
         );
         self.write(|tx| {
             tx.execute(
@@ -396,7 +420,8 @@ impl Store {
                     run.updated_at,
                     run.output,
                     run.errors,
-                    run.started_by
+                    run.started_by,
+                    run.lease_token
                 ],
             )?;
             Ok(())
@@ -502,8 +527,9 @@ impl Store {
     }
 
     /// Takes the lease on `run` for (`host`, `pid`) until `until`, unless another owner holds a
-    /// live one. `owner_dead` says whether a recorded owner is known to be gone (same host, no
-    /// such process), which frees its lease before expiry.
+    /// live one; returns the lease's new fencing token. `owner_dead` says whether a recorded
+    /// owner is known to be gone (same host, no such process), which frees its lease before
+    /// expiry.
     pub fn acquire_lease(
         &self,
         run: &str,
@@ -511,7 +537,7 @@ impl Store {
         pid: i64,
         until: i64,
         owner_dead: impl Fn(&str, i64) -> bool,
-    ) -> anyhow::Result<Result<(), LeaseHeld>> {
+    ) -> anyhow::Result<Result<i64, LeaseHeld>> {
         self.write(|tx| {
             let held: Option<(Option<String>, Option<i64>, Option<i64>)> = tx.query_opt(
                 "SELECT owner_host, owner_pid, lease_until FROM runs WHERE id = ?1",
@@ -532,25 +558,38 @@ impl Store {
                     }));
                 }
             }
-            tx.execute(
-                "UPDATE runs SET owner_host = ?2, owner_pid = ?3, lease_until = ?4 WHERE id = ?1",
+            let token: i64 = tx.query_one(
+                "UPDATE runs SET owner_host = ?2, owner_pid = ?3, lease_until = ?4,
+                    lease_token = lease_token + 1
+                 WHERE id = ?1 RETURNING lease_token",
                 params![run, host, pid, until],
             )?;
-            Ok(Ok(()))
+            Ok(Ok(token))
         })
     }
 
-    /// Extends the lease held by `pid`; returns whether a cancel was requested meanwhile.
-    pub fn renew_lease(&self, run: &str, pid: i64, until: i64) -> anyhow::Result<bool> {
+    /// Extends the lease held by `pid` with fencing token `token`; returns whether a cancel was
+    /// requested meanwhile. Fails with [`LeaseLost`] when another process took the run.
+    pub fn renew_lease(&self, run: &str, pid: i64, token: i64, until: i64) -> anyhow::Result<bool> {
         self.write(|tx| {
+            let (now, cancel): (i64, bool) = tx.query_row(
+                "SELECT lease_token, cancel_requested FROM runs WHERE id = ?1",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if now != token {
+                return Err(LeaseLost {
+                    run: run.to_owned(),
+                    held: token,
+                    now,
+                }
+                .into());
+            }
             tx.execute(
                 "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND owner_pid = ?2",
                 params![run, pid, until],
             )?;
-            tx.query_one::<bool>(
-                "SELECT cancel_requested FROM runs WHERE id = ?1",
-                params![run],
-            )
+            Ok(cancel)
         })
     }
 
@@ -713,6 +752,20 @@ fn write_batch(
     batch: &JournalBatch,
     now: i64,
 ) -> anyhow::Result<()> {
+    if let Some(held) = batch.fence {
+        // Read inside the write transaction: a taking of the lease by another process either
+        // committed before (seen here) or conflicts with this transaction.
+        let token: i64 =
+            tx.query_one("SELECT lease_token FROM runs WHERE id = ?1", params![run])?;
+        if token != held {
+            return Err(LeaseLost {
+                run: run.to_owned(),
+                held,
+                now: token,
+            }
+            .into());
+        }
+    }
     for a in &batch.starts {
         tx.execute(
             "INSERT INTO attempts (run_id, exec, item, attempt, task, action, input,
@@ -830,6 +883,7 @@ mod tests {
             output: None,
             errors: None,
             started_by: None,
+            lease_token: 0,
         }
     }
 

@@ -357,6 +357,24 @@ pub fn migrations() -> Migrations<'static> {
         ),
         // The identity of each compiled artifact's file once verified (see packs/cache.rs).
         M::up("ALTER TABLE compiled_artifacts ADD COLUMN file_identity TEXT;"),
+        // Workers sharing the runs (`orch worker`, see store/workers.rs): a run's fencing token
+        // (one more at every taking of its lease; the holder's journal writes check it), the
+        // queue of runs no process drives yet (status `queued`), and the workers themselves.
+        M::up(
+            "ALTER TABLE runs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX runs_queued ON runs (created_at, id)
+                WHERE status = 'queued' AND parent_run IS NULL;
+            CREATE TABLE workers (
+                id           TEXT PRIMARY KEY,
+                host         TEXT NOT NULL,
+                pid          INTEGER NOT NULL,
+                tags         TEXT NOT NULL,
+                concurrency  INTEGER NOT NULL,
+                started_at   INTEGER NOT NULL,
+                heartbeat_at INTEGER NOT NULL,
+                draining     INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1))
+            ) STRICT, WITHOUT ROWID;",
+        ),
     ])
 }
 

@@ -121,6 +121,24 @@ impl Server {
         self.url(&name)
     }
 
+    /// Everything database `url` (one [`create_database`](Self::create_database) made) holds,
+    /// as `pg_dump --data-only` writes it: what a test searches for a secret that must not be
+    /// stored in clear.
+    pub fn dump(&self, url: &str) -> Vec<u8> {
+        let out = Command::new(tool(&self.bin, "pg_dump"))
+            .args(["--data-only", "--no-owner", "--dbname"])
+            .arg(url)
+            .output()
+            .unwrap_or_else(|err| panic!("running pg_dump: {err}"));
+        assert!(
+            out.status.success(),
+            "pg_dump of {url} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     /// The server's log so far (for panic messages).
     pub fn log(&self) -> String {
         read_log(&self.dir)

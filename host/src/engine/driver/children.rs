@@ -72,7 +72,8 @@ impl Engine<'_> {
                         .unwrap_or_default(),
                 ));
             }
-            self.lease(&existing.id)?;
+            let mut existing = existing;
+            existing.lease_token = self.lease(&existing.id)?;
             let mode = if child.cancel {
                 Mode::Cancel
             } else {

@@ -1,0 +1,191 @@
+//! The work queue shared by `orch worker` processes: queued runs claimed in batches (`FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL), runs whose driver is gone found for another worker to resume,
+//! and the workers themselves (who, where, their tags, their last heartbeat, whether asked to
+//! drain), for `orch workers list`.
+//!
+//! A claim takes a run's lease as `acquire_lease` does: owner, expiry and a new fencing token
+//! (`runs.lease_token`, one more at every taking), which every journal write of the holder
+//! checks (`JournalBatch::fence`); a worker that lost its lease (it stalled past expiry and
+//! another took the run) can then write nothing more to that run.
+
+use std::collections::BTreeMap;
+
+use super::runs::{RUN_COLUMNS, run_row};
+use super::sql::{Dialect, params};
+use super::{RunRow, Store};
+
+/// A worker process, as it registered and last reported.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WorkerRow {
+    /// Unique id, `HOST:PID:START` (a pid reused later is another worker).
+    pub id: String,
+    /// Host name.
+    pub host: String,
+    /// Process id.
+    pub pid: i64,
+    /// Its tags (`site=lon`), matched against runs' placement.
+    pub tags: BTreeMap<String, String>,
+    /// Runs it drives at once at most.
+    pub concurrency: i64,
+    /// When it started (Unix ms).
+    pub started_at: i64,
+    /// Its last heartbeat (Unix ms).
+    pub heartbeat_at: i64,
+    /// Whether it was asked to stop taking work (SIGTERM): it finishes or hands back what it
+    /// holds.
+    pub draining: bool,
+    /// Root runs whose lease it holds now.
+    pub runs_held: i64,
+}
+
+/// The channel PostgreSQL notifies workers on when runs are queued.
+pub const QUEUED_CHANNEL: &str = "orch_runs_queued";
+
+impl Store {
+    /// Records (or records again, after a restart under the same id) a worker.
+    pub fn register_worker(&self, worker: &WorkerRow) -> anyhow::Result<()> {
+        let tags = serde_json::to_string(&worker.tags)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO workers (id, host, pid, tags, concurrency, started_at, heartbeat_at,
+                                      draining)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+                 ON CONFLICT (id) DO UPDATE SET tags = excluded.tags,
+                    concurrency = excluded.concurrency, heartbeat_at = excluded.heartbeat_at,
+                    draining = 0",
+                params![
+                    worker.id,
+                    worker.host,
+                    worker.pid,
+                    tags,
+                    worker.concurrency,
+                    worker.started_at,
+                    worker.heartbeat_at
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Notes that worker `id` is alive at `now`, and whether it is draining.
+    pub fn worker_heartbeat(&self, id: &str, draining: bool, now: i64) -> anyhow::Result<()> {
+        self.conn(|conn| {
+            conn.execute(
+                "UPDATE workers SET heartbeat_at = ?2, draining = ?3 WHERE id = ?1",
+                params![id, now, draining],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Forgets worker `id` (it stopped).
+    pub fn remove_worker(&self, id: &str) -> anyhow::Result<()> {
+        self.conn(|conn| conn.execute("DELETE FROM workers WHERE id = ?1", params![id]))?;
+        Ok(())
+    }
+
+    /// Every registered worker with the root runs it holds, by id.
+    pub fn workers(&self, now: i64) -> anyhow::Result<Vec<WorkerRow>> {
+        self.conn(|conn| {
+            conn.query_map(
+                "SELECT w.id, w.host, w.pid, w.tags, w.concurrency, w.started_at, w.heartbeat_at,
+                        w.draining,
+                        (SELECT count(*) FROM runs r
+                         WHERE r.parent_run IS NULL AND r.owner_host = w.host
+                           AND r.owner_pid = w.pid AND r.lease_until > ?1)
+                 FROM workers w ORDER BY w.id",
+                params![now],
+                |r| {
+                    Ok(WorkerRow {
+                        id: r.get(0)?,
+                        host: r.get(1)?,
+                        pid: r.get(2)?,
+                        tags: r.json(3)?,
+                        concurrency: r.get(4)?,
+                        started_at: r.get(5)?,
+                        heartbeat_at: r.get(6)?,
+                        draining: r.get(7)?,
+                        runs_held: r.get(8)?,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Takes up to `limit` queued root runs, oldest first, for (`host`, `pid`) until `until`: each
+    /// becomes `running` with a new fencing token. Two workers claiming at once get different
+    /// runs (PostgreSQL skips the rows another claim has locked; SQLite has one writer).
+    pub fn claim_queued(
+        &self,
+        host: &str,
+        pid: i64,
+        limit: i64,
+        until: i64,
+    ) -> anyhow::Result<Vec<RunRow>> {
+        let returning = RUN_COLUMNS;
+        // One statement, so atomic without a transaction of its own; on PostgreSQL at READ
+        // COMMITTED, the level SKIP LOCKED is made for.
+        self.conn(|tx| {
+            let skip_locked = match tx.dialect() {
+                Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+                Dialect::Sqlite => "",
+            };
+            let mut claimed = tx.query_map(
+                &format!(
+                    "UPDATE runs SET owner_host = ?1, owner_pid = ?2, lease_until = ?3,
+                        lease_token = lease_token + 1, status = 'running'
+                     WHERE id IN (SELECT id FROM runs
+                                  WHERE status = 'queued' AND parent_run IS NULL
+                                  ORDER BY created_at, id LIMIT ?4 {skip_locked})
+                     RETURNING {returning}"
+                ),
+                params![host, pid, until, limit],
+                run_row,
+            )?;
+            claimed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(claimed)
+        })
+    }
+
+    /// Gives back run `run`, which process `pid` paused when it was stopped: it becomes a
+    /// running run without a driver, which the next worker to look takes and resumes. False
+    /// when the run is no longer paused by `pid` (someone resumed it meanwhile).
+    pub fn hand_back(&self, run: &str, pid: i64) -> anyhow::Result<bool> {
+        let changed = self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'running', lease_until = NULL
+                 WHERE id = ?1 AND status = 'paused' AND owner_pid = ?2",
+                params![run, pid],
+            )
+        })?;
+        if changed > 0 {
+            self.notify_queued()?;
+        }
+        Ok(changed > 0)
+    }
+
+    /// Root runs that look driven (`running`) but whose lease ran out at `now` or that a process
+    /// holds: the caller keeps those whose holder is gone and takes them with `acquire_lease`.
+    pub fn running_roots(&self) -> anyhow::Result<Vec<RunRow>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE status = 'running' AND parent_run IS NULL ORDER BY created_at, id"
+        );
+        self.conn(|conn| conn.query_map(&sql, params![], run_row))
+    }
+
+    /// Wakes the workers waiting for queued runs (PostgreSQL's NOTIFY, once per call however many
+    /// runs were queued: a notification per row would serialise every commit); nothing on
+    /// SQLite, whose workers poll.
+    pub fn notify_queued(&self) -> anyhow::Result<()> {
+        self.conn(|conn| {
+            if conn.dialect() == Dialect::Postgres {
+                conn.execute(
+                    "SELECT pg_notify(CAST(?1 AS TEXT), '')",
+                    params![QUEUED_CHANNEL],
+                )?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! `orch worker`: a process that takes runs from the shared store and drives them, so that
+//! several processes (on one machine or many, sharing one PostgreSQL database) share the work
+//! and a run outlives the process that was driving it.
+//!
+//! The loop: claim queued runs in one statement (`Store::claim_queued`: `FOR UPDATE SKIP
+//! LOCKED`, a new fencing token per run), take over runs whose driver is gone (lease expired, or
+//! a dead process on this host: `Engine::resume`, the exactly-once rules of `orch runs
+//! resume`), drive each in its own task, up to `--concurrency` at once; then sleep until
+//! PostgreSQL notifies that runs were queued, a run ends, or the poll interval passes. Every
+//! driver renews its run's lease (the run's heartbeat); the worker's own heartbeat is its row in
+//! `workers`, for `orch workers list`. On SIGTERM or Ctrl-C it stops taking work, its runs get
+//! the grace period to finish, and those that paused are handed back for another worker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::capabilities::Broker;
+use crate::engine::{self, Engine, Quiet, RunState, Settings, blocking, lease};
+use crate::home::Home;
+use crate::packs::Packs;
+use crate::runtime::Runtime;
+use crate::store::{RunRow, Store, WorkerRow, now_ms};
+
+/// How often a worker looks for work when nothing woke it.
+pub const POLL: Duration = Duration::from_secs(1);
+/// How often a worker writes its heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// What a worker is.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Its tags (`site=lon`).
+    pub tags: BTreeMap<String, String>,
+    /// Runs it drives at once at most.
+    pub concurrency: usize,
+    /// How often it looks for work when not woken.
+    pub poll: Duration,
+    /// The engines' settings (limits, grace, workflow directory).
+    pub engine: Settings,
+}
+
+/// What a worker shares with the tasks driving its runs.
+pub struct Worker {
+    home: Home,
+    store: Store,
+    runtime: Arc<Runtime>,
+    broker: Arc<Broker>,
+    config: WorkerConfig,
+    owner: lease::Owner,
+    id: String,
+    stop_runs: watch::Receiver<bool>,
+}
+
+/// How a worker stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// Runs it drove to an end or a pause, in all.
+    pub driven: usize,
+    /// Runs it handed back (paused at the stop) for another worker.
+    pub handed_back: usize,
+}
+
+impl Worker {
+    /// A worker over `home` (whose store is the shared one) with its own store connection,
+    /// runtime and broker; `stop_runs` turning true asks its runs to pause.
+    pub fn new(
+        home: Home,
+        store: Store,
+        runtime: Arc<Runtime>,
+        broker: Arc<Broker>,
+        config: WorkerConfig,
+        stop_runs: watch::Receiver<bool>,
+    ) -> Self {
+        let owner = lease::Owner::current();
+        let id = format!("{}:{}:{}", owner.host, owner.pid, now_ms());
+        Self {
+            home,
+            store,
+            runtime,
+            broker,
+            config,
+            owner,
+            id,
+            stop_runs,
+        }
+    }
+
+    /// This worker's id (`HOST:PID:START`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn engine(&self) -> Engine<'_> {
+        Engine::new(
+            &self.store,
+            Packs::new(&self.home, &self.store, &self.runtime),
+            Arc::clone(&self.runtime),
+            Arc::clone(&self.broker),
+            &Quiet,
+            self.config.engine.clone(),
+            self.stop_runs.clone(),
+        )
+    }
+
+    /// Takes and drives runs until `stop` turns true, then drains: no new work, the runs it
+    /// holds finish or pause within the grace period, paused ones are handed back.
+    pub async fn work(
+        self: Arc<Self>,
+        mut stop: watch::Receiver<bool>,
+        mut wake: Option<tokio::sync::mpsc::Receiver<()>>,
+    ) -> anyhow::Result<Stopped> {
+        let started = now_ms();
+        let row = WorkerRow {
+            id: self.id.clone(),
+            host: self.owner.host.clone(),
+            pid: self.owner.pid,
+            tags: self.config.tags.clone(),
+            concurrency: i64::try_from(self.config.concurrency).unwrap_or(i64::MAX),
+            started_at: started,
+            heartbeat_at: started,
+            draining: false,
+            runs_held: 0,
+        };
+        blocking(|| self.store.register_worker(&row))?;
+        tracing::info!(worker = %self.id, "worker started");
+        let mut tasks: JoinSet<(String, anyhow::Result<engine::Outcome>)> = JoinSet::new();
+        let mut stopped = Stopped::default();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        while !*stop.borrow() {
+            while let Some(done) = tasks.try_join_next() {
+                self.ended(done, &mut stopped);
+            }
+            let free = self.config.concurrency.saturating_sub(tasks.len());
+            if free > 0 {
+                for (run, resume) in blocking(|| self.take(free))? {
+                    let worker = Arc::clone(&self);
+                    tasks.spawn(async move {
+                        let engine = worker.engine();
+                        let id = run.id.clone();
+                        let outcome = if resume {
+                            engine.resume(&id).await
+                        } else {
+                            engine.drive_recorded(run).await
+                        };
+                        (id, outcome)
+                    });
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.config.poll) => {}
+                Some(()) = recv(&mut wake) => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    self.ended(done, &mut stopped);
+                }
+                _ = heartbeat.tick() => {
+                    blocking(|| self.store.worker_heartbeat(&self.id, false, now_ms()))?;
+                }
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!(worker = %self.id, runs = tasks.len(), "worker draining");
+        blocking(|| self.store.worker_heartbeat(&self.id, true, now_ms()))?;
+        while let Some(done) = tasks.join_next().await {
+            self.ended(done, &mut stopped);
+        }
+        blocking(|| self.store.remove_worker(&self.id))?;
+        tracing::info!(worker = %self.id, driven = stopped.driven, handed_back = stopped.handed_back, "worker stopped");
+        Ok(stopped)
+    }
+
+    /// Up to `free` runs to drive: runs whose driver is gone first (taken with their lease, to
+    /// resume), then queued ones (claimed, to start).
+    fn take(&self, free: usize) -> anyhow::Result<Vec<(RunRow, bool)>> {
+        let now = now_ms();
+        let mut taken = Vec::new();
+        for run in self.store.running_roots()? {
+            if taken.len() >= free {
+                return Ok(taken);
+            }
+            if matches!(lease::driver_of(&run, now), lease::Driver::Gone { .. }) {
+                // `Engine::resume` takes the lease itself (or finds another worker was first).
+                taken.push((run, true));
+            }
+        }
+        let limit = i64::try_from(free - taken.len()).unwrap_or(i64::MAX);
+        if limit > 0 {
+            let claimed = self.store.claim_queued(
+                &self.owner.host,
+                self.owner.pid,
+                limit,
+                lease::expiry(),
+            )?;
+            taken.extend(claimed.into_iter().map(|run| (run, false)));
+        }
+        Ok(taken)
+    }
+
+    fn ended(
+        &self,
+        done: Result<(String, anyhow::Result<engine::Outcome>), tokio::task::JoinError>,
+        stopped: &mut Stopped,
+    ) {
+        let (id, outcome) = match done {
+            Ok(done) => done,
+            Err(err) => {
+                tracing::error!(worker = %self.id, "a run's task ended abnormally: {err}");
+                return;
+            }
+        };
+        match outcome {
+            Ok(outcome) => {
+                stopped.driven += 1;
+                tracing::info!(worker = %self.id, run = %id, status = %outcome.status, "run stopped being driven");
+                if outcome.status == RunState::Paused && *self.stop_runs.borrow() {
+                    match blocking(|| self.store.hand_back(&id, self.owner.pid)) {
+                        Ok(true) => stopped.handed_back += 1,
+                        Ok(false) => {}
+                        Err(err) => {
+                            tracing::error!(worker = %self.id, run = %id, "handing the run back: {err:#}");
+                        }
+                    }
+                }
+            }
+            // Another worker took it first, or the run cannot go on: it is not this worker's.
+            Err(err) => tracing::warn!(worker = %self.id, run = %id, "run not driven: {err:#}"),
+        }
+    }
+}
+
+async fn recv(wake: &mut Option<tokio::sync::mpsc::Receiver<()>>) -> Option<()> {
+    match wake {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,222 @@
+//! `orch worker` on a PostgreSQL store: workers share queued runs, a run whose worker is killed
+//! is finished by another without re-running what had finished, and `orch run --queue --wait`
+//! follows a run a worker drives.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{Background, TestHost};
+
+/// Three steps; the middle one waits long enough to kill its worker in it.
+const STEPS: &str = "\
+version: 1.0
+input:
+  - pause
+tasks:
+  first:
+    action: core.echo
+    input: {message: one}
+    next:
+      - do: middle
+  middle:
+    action: core.sleep
+    input:
+      seconds: <% ctx(pause) %>
+    next:
+      - do: last
+  last:
+    action: core.echo
+    input: {message: three}
+output:
+  - done: true
+";
+
+fn workflow(host: &TestHost) -> String {
+    let path = host.home().join("steps.yaml");
+    std::fs::write(&path, STEPS).expect("writing the workflow");
+    path.display().to_string()
+}
+
+fn worker(host: &TestHost, tags: &str) -> Background {
+    host.spawn(&[
+        "worker",
+        "--concurrency",
+        "4",
+        "--poll",
+        "0.2",
+        "--tags",
+        tags,
+    ])
+}
+
+fn queue(host: &TestHost, path: &str, pause: f64) -> String {
+    let pause = format!("pause={pause}");
+    host.orch(&["run", path, "-i", &pause, "--queue"])
+        .ok()
+        .trim()
+        .to_owned()
+}
+
+fn show(host: &TestHost, id: &str) -> Value {
+    host.orch(&["runs", "show", id, "--json"]).json()
+}
+
+/// Waits until `done` holds of run `id`'s `runs show --json`, or panics after `limit`.
+#[track_caller]
+fn wait_for(host: &TestHost, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let shown = show(host, id);
+        if done(&shown) {
+            return shown;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "run {id} after {limit:?}: {shown:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How many times each task's attempts were started, by task.
+fn starts(shown: &Value) -> Vec<(String, i64)> {
+    let mut starts: Vec<(String, i64)> = shown["tasks"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .flat_map(|t| {
+            t["attempts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |a| {
+                    (
+                        t["task"].as_str().unwrap_or_default().to_owned(),
+                        a["starts"].as_i64().unwrap_or(0),
+                    )
+                })
+        })
+        .collect();
+    starts.sort();
+    starts
+}
+
+#[test]
+fn two_workers_share_queued_runs_and_list_themselves() {
+    let Some(host) = TestHost::on_postgres() else {
+        return;
+    };
+    let path = workflow(&host);
+    let ids: Vec<String> = (0..6).map(|_| queue(&host, &path, 0.6)).collect();
+    let first = worker(&host, "site=lon");
+    let second = worker(&host, "site=par,zone=dmz");
+    // Both register and list themselves with their tags while the runs go.
+    let start = Instant::now();
+    let listed = loop {
+        let listed = host.orch(&["workers", "list", "--json"]).json();
+        if listed.as_array().is_some_and(|w| w.len() == 2) {
+            break listed;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "workers: {listed:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let tags: Vec<Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["tags"].clone())
+        .collect();
+    assert!(
+        tags.contains(&serde_json::json!({"site": "par", "zone": "dmz"})),
+        "{listed:#}"
+    );
+    let mut drivers = std::collections::BTreeSet::new();
+    for id in &ids {
+        let shown = wait_for(&host, id, Duration::from_secs(60), |s| {
+            s["status"] == "succeeded"
+        });
+        drivers.insert(shown["owner"]["pid"].as_i64().expect("an owner pid"));
+        assert_eq!(
+            starts(&shown),
+            vec![
+                ("first".to_owned(), 1),
+                ("last".to_owned(), 1),
+                ("middle".to_owned(), 1)
+            ],
+            "{shown:#}"
+        );
+    }
+    let pids: std::collections::BTreeSet<i64> = [first.id(), second.id()]
+        .iter()
+        .map(|p| i64::from(*p))
+        .collect();
+    assert_eq!(drivers, pids, "each worker drove some of the six runs");
+    // SIGTERM drains a worker: it leaves the list.
+    first.signal("-TERM");
+    let out = first.wait();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stderr.contains("runs driven"), "{out:#?}");
+    let listed = host.orch(&["workers", "list", "--json"]).json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed:#}");
+    drop(second);
+}
+
+#[test]
+fn a_run_whose_worker_is_killed_is_finished_by_another_without_rerunning_finished_steps() {
+    let Some(host) = TestHost::on_postgres() else {
+        return;
+    };
+    let path = workflow(&host);
+    let doomed = worker(&host, "");
+    let id = queue(&host, &path, 3.0);
+    // Killed while it waits in `middle`, after `first` finished.
+    wait_for(&host, &id, Duration::from_secs(30), |s| {
+        starts(s).iter().any(|(task, _)| task == "middle")
+    });
+    doomed.signal("-KILL");
+    drop(doomed);
+    let rescuer = worker(&host, "");
+    let shown = wait_for(&host, &id, Duration::from_secs(60), |s| {
+        s["status"] == "succeeded"
+    });
+    assert_eq!(
+        shown["owner"]["pid"].as_i64(),
+        Some(i64::from(rescuer.id())),
+        "{shown:#}"
+    );
+    let counted = starts(&shown);
+    assert!(
+        counted.contains(&("first".to_owned(), 1)) && counted.contains(&("last".to_owned(), 1)),
+        "a finished step ran again, or one never ran: {counted:?}"
+    );
+}
+
+#[test]
+fn a_queued_run_is_followed_to_its_end_with_wait() {
+    let Some(host) = TestHost::on_postgres() else {
+        return;
+    };
+    let path = workflow(&host);
+    let _worker = worker(&host, "");
+    let out = host.orch(&[
+        "run",
+        &path,
+        "-i",
+        "pause=0.1",
+        "--queue",
+        "--wait",
+        "--json",
+    ]);
+    let result = out.json();
+    assert_eq!(result["status"], "succeeded", "{out:#?}");
+    assert_eq!(
+        result["output"],
+        serde_json::json!({"done": true}),
+        "{out:#?}"
+    );
+}
