@@ -311,15 +311,15 @@ fn flood(
 
 /// Versions of `collection` in the store and the bytes of their values.
 fn stored(host: &TestHost, collection: &str) -> (u64, u64) {
-    host.db()
-        .query_row(
-            "SELECT count(*), coalesce(sum(length(CAST(value AS BLOB))), 0) FROM records
-             WHERE collection = ?1",
-            [collection],
-            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
-        )
-        .map(|(n, bytes)| (n.unsigned_abs(), bytes.unsigned_abs()))
-        .expect("reading the records")
+    let bytes = if host.database_url().is_some() {
+        "octet_length(value)"
+    } else {
+        "length(CAST(value AS BLOB))"
+    };
+    let filter = format!("FROM records WHERE collection = '{collection}'");
+    let versions = host.sql_count(&format!("SELECT count(*) {filter}"));
+    let total = host.sql_count(&format!("SELECT coalesce(sum({bytes}), 0) {filter}"));
+    (versions.unsigned_abs(), total.unsigned_abs())
 }
 
 /// Bytes of the database files (`orch.db` and its WAL).

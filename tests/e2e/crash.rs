@@ -46,16 +46,13 @@ fn workflow() -> String {
     y
 }
 
-fn events(db: &rusqlite::Connection) -> i64 {
-    db.query_row("SELECT count(*) FROM events", [], |r| r.get(0))
-        .unwrap_or(0)
+fn events(host: &TestHost) -> i64 {
+    host.sql_count("SELECT count(*) FROM events")
 }
 
-fn finished(db: &rusqlite::Connection, id: &str) -> bool {
-    db.query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| {
-        r.get::<_, String>(0)
-    })
-    .is_ok_and(|s| s == "succeeded")
+fn finished(host: &TestHost, id: &str) -> bool {
+    host.sql(&format!("SELECT status FROM runs WHERE id = '{id}'"))
+        .is_some_and(|s| s == "succeeded")
 }
 
 #[test]
@@ -71,11 +68,10 @@ fn a_run_killed_at_many_points_resumes_to_the_same_outputs_running_each_step_onc
     assert_eq!(clean.code, 0, "{clean:#?}");
     let expected = clean.json()["output"].clone();
     let clean_id = clean.json()["run"].as_str().expect("run id").to_owned();
-    let total_events = events(&reference.db());
+    let total_events = events(&reference);
     assert!(total_events > 60, "only {total_events} events");
 
     let host = TestHost::with_packs(&["misbehave"]);
-    let db = host.db();
     let mut kills = 0;
     let mut threshold = 1;
     let mut run_id: Option<String> = None;
@@ -94,22 +90,18 @@ fn a_run_killed_at_many_points_resumes_to_the_same_outputs_running_each_step_onc
             if let Some(code) = bg.try_wait() {
                 break Some(code);
             }
-            if events(&db) >= threshold {
+            if events(&host) >= threshold {
                 break None;
             }
             std::thread::sleep(Duration::from_millis(1));
         };
         if run_id.is_none() {
-            run_id = db
-                .query_row("SELECT id FROM runs WHERE parent_run IS NULL", [], |r| {
-                    r.get(0)
-                })
-                .ok();
+            run_id = host.sql("SELECT id FROM runs WHERE parent_run IS NULL");
         }
         match exited {
             Some(_) => break bg.wait(),
             // Killed after the final commit: the journal says it is done.
-            None if run_id.as_ref().is_some_and(|id| finished(&db, id)) => {
+            None if run_id.as_ref().is_some_and(|id| finished(&host, id)) => {
                 bg.signal("-KILL");
                 drop(bg);
                 break host.orch(&["runs", "show", run_id.as_deref().unwrap_or(""), "--json"]);
@@ -119,13 +111,13 @@ fn a_run_killed_at_many_points_resumes_to_the_same_outputs_running_each_step_onc
                 let killed = bg.wait();
                 // The final commit can land between the check above and the kill: then the
                 // run is done and there is nothing to resume.
-                if killed.code == 0 || run_id.as_ref().is_some_and(|id| finished(&db, id)) {
+                if killed.code == 0 || run_id.as_ref().is_some_and(|id| finished(&host, id)) {
                     break host.orch(&["runs", "show", run_id.as_deref().unwrap_or(""), "--json"]);
                 }
                 kills += 1;
                 // Vary the gap so kills land in different places: between commits, during
                 // an invocation, right after a start.
-                threshold = events(&db) + 1 + (kills % 5);
+                threshold = events(&host) + 1 + (kills % 5);
             }
         }
     };
@@ -140,50 +132,32 @@ fn a_run_killed_at_many_points_resumes_to_the_same_outputs_running_each_step_onc
 
     // Exactly once: one journaled outcome per step, one recorded log line per step, and no
     // attempt that finished was ever started again.
-    let per_step: Vec<(String, i64, i64)> = {
-        let mut stmt = db
-            .prepare(
-                "SELECT exec, item, count(*) FROM attempts WHERE run_id = ?1 AND finished_at IS NOT NULL
-                 GROUP BY exec, item",
-            )
-            .expect("query");
-        stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("rows")
-    };
+    let per_step = host.sql_rows(&format!(
+        "SELECT exec, item, count(*) FROM attempts WHERE run_id = '{id}' AND finished_at IS NOT NULL
+         GROUP BY exec, item"
+    ));
     assert_eq!(per_step.len(), 40 + 16 + 1 + 10, "{per_step:?}");
-    for (exec, item, finished) in &per_step {
-        assert_eq!(*finished, 1, "{exec}[{item}] finished {finished} times");
+    for row in &per_step {
+        assert_eq!(
+            row[2], "1",
+            "{}[{}] finished {} times",
+            row[0], row[1], row[2]
+        );
     }
-    let logs: Vec<(String, i64, i64)> = {
-        let mut stmt = db
-            .prepare("SELECT exec, item, count(*) FROM logs WHERE run_id = ?1 GROUP BY exec, item")
-            .expect("query");
-        stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("rows")
-    };
+    let logs = host.sql_rows(&format!(
+        "SELECT exec, item, count(*) FROM logs WHERE run_id = '{id}' GROUP BY exec, item"
+    ));
     assert_eq!(logs.len(), 40 + 16 + 10);
-    assert!(logs.iter().all(|(_, _, n)| *n == 1), "{logs:?}");
-    let succeeded: i64 = db
-        .query_row(
-            "SELECT count(*) FROM events WHERE run_id = ?1 AND event LIKE '{\"event\":\"action_succeeded\"%'",
-            [&id],
-            |r| r.get(0),
-        )
-        .expect("count");
+    assert!(logs.iter().all(|row| row[2] == "1"), "{logs:?}");
+    let succeeded = host.sql_count(&format!(
+        "SELECT count(*) FROM events WHERE run_id = '{id}'
+         AND event LIKE '{{\"event\":\"action_succeeded\"%'"
+    ));
     assert_eq!(succeeded, 67);
     // The interrupted run journaled the same events as the clean one, in a possibly different
     // order for the parallel parts.
-    let clean_events: i64 = reference
-        .db()
-        .query_row(
-            "SELECT count(*) FROM events WHERE run_id = ?1",
-            [&clean_id],
-            |r| r.get(0),
-        )
-        .expect("count");
-    assert_eq!(events(&db), clean_events);
+    let clean_events = reference.sql_count(&format!(
+        "SELECT count(*) FROM events WHERE run_id = '{clean_id}'"
+    ));
+    assert_eq!(events(&host), clean_events);
 }

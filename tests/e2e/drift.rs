@@ -511,8 +511,10 @@ fn drift_ticket_creation_killed_and_resumed_leaves_one_incident() {
     assert_ne!(killed.code, 0, "{killed:#?}");
     let run_id: String = lab
         .host
-        .db()
-        .query_row("SELECT id FROM runs WHERE parent_run IS NULL AND status != 'succeeded' ORDER BY rowid DESC LIMIT 1", [], |r| r.get(0))
+        .sql(
+            "SELECT id FROM runs WHERE parent_run IS NULL AND status != 'succeeded'
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
         .expect("the killed run is in the store");
 
     // The stand-in finishes the request of the dead process and commits the record; only then

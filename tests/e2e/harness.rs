@@ -187,6 +187,14 @@ impl TestHost {
         })
     }
 
+    /// A host whose store is the home's SQLite file, whatever `ORCH_TEST_BACKEND` says.
+    pub fn on_sqlite() -> Self {
+        Self {
+            home: tempfile::tempdir().expect("temp dir"),
+            database_url: None,
+        }
+    }
+
     /// The PostgreSQL database this host's store is in, if not its SQLite file.
     pub fn database_url(&self) -> Option<&str> {
         self.database_url.as_deref()
@@ -334,24 +342,75 @@ impl TestHost {
         Background { child }
     }
 
-    /// A read-only connection to this home's store, to watch a run from outside.
-    pub fn db(&self) -> rusqlite::Connection {
-        let started = std::time::Instant::now();
-        while !self.home.path().join("orch.db").exists() {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "orch never created its store"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
+    /// The first column of the first row `sql` gives on this host's store (its SQLite file or
+    /// its PostgreSQL database), as text; `None` when it gives no row or orch has not created
+    /// the store yet: what a test watching a run from outside polls.
+    pub fn sql(&self, sql: &str) -> Option<String> {
+        if let Some(url) = &self.database_url {
+            return orch_pg_peer::server().query(url, sql);
+        }
+        let path = self.home.path().join("orch.db");
+        if !path.exists() {
+            return None;
         }
         let conn = rusqlite::Connection::open_with_flags(
-            self.home.path().join("orch.db"),
+            &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
-        .expect("opening the store");
+        .ok()?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
+        conn.query_row(sql, [], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Null => None,
+                rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                rusqlite::types::ValueRef::Text(v) | rusqlite::types::ValueRef::Blob(v) => {
+                    Some(String::from_utf8_lossy(v).into_owned())
+                }
+            })
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// Every row `sql` gives on this host's store, each as its columns' texts (NULL as ""); also
+    /// runs a statement that changes the store (a test planting what a pack could not).
+    pub fn sql_rows(&self, sql: &str) -> Vec<Vec<String>> {
+        if let Some(url) = &self.database_url {
+            return orch_pg_peer::server()
+                .rows(url, sql)
+                .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        }
+        let conn = rusqlite::Connection::open(self.home.path().join("orch.db"))
+            .expect("opening the store");
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .expect("busy timeout");
-        conn
+        let mut stmt = conn
+            .prepare(sql)
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap_or_else(|err| panic!("{sql}: {err}"));
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().expect("a row") {
+            out.push(
+                (0..columns)
+                    .map(|i| match row.get_ref(i).expect("a column") {
+                        rusqlite::types::ValueRef::Null => String::new(),
+                        rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Text(v) | rusqlite::types::ValueRef::Blob(v) => {
+                            String::from_utf8_lossy(v).into_owned()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    /// [`sql`](Self::sql) as a number (a count), 0 when there is none yet.
+    pub fn sql_count(&self, sql: &str) -> i64 {
+        self.sql(sql).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
     /// Loads the TextFSM templates `netdev.facts` reads into this home's catalog with

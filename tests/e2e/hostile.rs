@@ -551,22 +551,15 @@ fn a_schema_whose_check_is_exponential_is_refused() {
         json!({ "type": "string", "minLength": 1000 }),
     );
     let bomb = json!({ "$defs": defs, "$ref": "#/$defs/l0" });
-    let db = rusqlite::Connection::open(host.home().join("orch.db")).expect("opening the store");
-    let manifest: String = db
-        .query_row(
-            "SELECT manifest FROM packs WHERE name = 'hostile'",
-            [],
-            |r| r.get(0),
-        )
+    let manifest = host
+        .sql("SELECT manifest FROM packs WHERE name = 'hostile'")
         .expect("the stored manifest");
     let mut manifest: Value = serde_json::from_str(&manifest).expect("manifest JSON");
     manifest["actions"][0]["input_schema"] = bomb;
-    db.execute(
-        "UPDATE packs SET manifest = ?1 WHERE name = 'hostile'",
-        [manifest.to_string()],
-    )
-    .expect("planting the schema");
-    drop(db);
+    host.sql_rows(&format!(
+        "UPDATE packs SET manifest = '{}' WHERE name = 'hostile'",
+        manifest.to_string().replace('\'', "''")
+    ));
     let run = host.orch(&["action", "run", "hostile.http", "--input", "\"x\""]);
     let err = run.fails_with(2);
     assert!(err.contains("hostile.http"), "{err}");

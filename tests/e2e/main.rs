@@ -35,6 +35,7 @@ mod servicenow;
 mod servicenow_peer;
 mod signing;
 mod ssh_broker;
+mod store_migrate;
 mod wasi_http;
 mod workers;
 mod workflow_run;

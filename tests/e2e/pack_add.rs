@@ -195,13 +195,8 @@ fn a_corrupt_or_truncated_cache_entry_is_rebuilt() {
         .expect("an artifact");
     let bytes = std::fs::read(&artifact).expect("read artifact");
     // The file's identity is recorded when written: later loads map it without hashing it.
-    let identity = || -> Option<String> {
-        host.db()
-            .query_row("SELECT file_identity FROM compiled_artifacts", [], |r| {
-                r.get(0)
-            })
-            .expect("the artifact's row")
-    };
+    let identity =
+        || -> Option<String> { host.sql("SELECT file_identity FROM compiled_artifacts") };
     let written = identity().expect("an identity recorded at pack add");
 
     // The same bytes in another file (a copied or restored home): verified by its hash once,

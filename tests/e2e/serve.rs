@@ -703,11 +703,7 @@ fn serve_resumes_orphaned_runs_and_a_graceful_stop_leaves_its_runs_resumable() {
     let wf = path_str(workflows.path());
     // An `orch run` killed mid-run: its lease's owner is gone.
     let bg = host.spawn(&["run", "sleepy", "--workflows", &wf, "-i", "seconds=2"]);
-    let orphan: String = wait_for(30, "the run to start", || {
-        host.db()
-            .query_row("SELECT id FROM runs", [], |r| r.get(0))
-            .ok()
-    });
+    let orphan: String = wait_for(30, "the run to start", || host.sql("SELECT id FROM runs"));
     std::thread::sleep(Duration::from_millis(300));
     bg.signal("-KILL");
     drop(bg.wait());
@@ -799,39 +795,23 @@ fn an_event_fires_its_rule_at_most_once_across_kills_of_the_server() {
     }
     // A last start finishes what the kills left, then every decision is in.
     let server = Server::start(&host, &args);
-    let db = host.db();
     wait_for(60, "every event decided and every firing started", || {
-        let undecided: i64 = db
-            .query_row(
-                "SELECT count(*) FROM trigger_events WHERE decided_at IS NULL",
-                [],
-                |r| r.get(0),
-            )
+        let undecided: i64 = host
+            .sql("SELECT count(*) FROM trigger_events WHERE decided_at IS NULL")?
+            .parse()
             .ok()?;
-        let unstarted: i64 = db.query_row("SELECT count(*) FROM rule_decisions d WHERE decision = 'fired' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = d.run_id)", [], |r| r.get(0)).ok()?;
+        let unstarted: i64 = host
+            .sql(
+                "SELECT count(*) FROM rule_decisions d WHERE decision = 'fired'
+                 AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = d.run_id)",
+            )?
+            .parse()
+            .ok()?;
         (undecided == 0 && unstarted == 0).then_some(())
     });
-    let events: i64 = db
-        .query_row(
-            "SELECT count(*) FROM trigger_events WHERE type = 'webhook'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
-    let fired: i64 = db
-        .query_row(
-            "SELECT count(*) FROM rule_decisions WHERE decision = 'fired'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
-    let runs: i64 = db
-        .query_row(
-            "SELECT count(*) FROM runs WHERE workflow = 'echo'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let events = host.sql_count("SELECT count(*) FROM trigger_events WHERE type = 'webhook'");
+    let fired = host.sql_count("SELECT count(*) FROM rule_decisions WHERE decision = 'fired'");
+    let runs = host.sql_count("SELECT count(*) FROM runs WHERE workflow = 'echo'");
     assert_eq!(events, accepted, "every accepted webhook is stored");
     assert_eq!(fired, events, "every event fired its rule once");
     assert_eq!(runs, fired, "one run per firing, none twice");

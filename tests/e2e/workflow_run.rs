@@ -599,13 +599,8 @@ fn a_run_whose_driver_was_killed_is_marked_in_list_and_show() {
         "tasks:\n  wait:\n    action: misbehave.slow\n    input: { ms: 60000, tag: slow }\n    timeout: 120\n",
     );
     let mut bg = host.spawn(&["run", &wf]);
-    let db = host.db();
     let started = Instant::now();
-    while db
-        .query_row("SELECT count(*) FROM attempts", [], |r| r.get::<_, i64>(0))
-        .unwrap_or(0)
-        == 0
-    {
+    while host.sql_count("SELECT count(*) FROM attempts") == 0 {
         assert!(bg.try_wait().is_none(), "orch exited early");
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -642,12 +637,9 @@ fn an_interrupted_non_idempotent_attempt_waits_for_a_person() {
         "tasks:\n  pay:\n    action: misbehave.transfer\n    input: { ms: 60000, tag: paid }\n    timeout: 120\n    next: [{publish: [{tag: <% result().tag %>}]}]\noutput:\n  - tag: <% ctx().tag %>\n",
     );
     let mut bg = host.spawn(&["run", &wf]);
-    let db = host.db();
     let started = Instant::now();
     loop {
-        let n: i64 = db
-            .query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
-            .unwrap_or(0);
+        let n = host.sql_count("SELECT count(*) FROM attempts");
         if n > 0 {
             break;
         }
@@ -660,9 +652,7 @@ fn an_interrupted_non_idempotent_attempt_waits_for_a_person() {
     }
     bg.signal("-KILL");
     drop(bg);
-    let id: String = db
-        .query_row("SELECT id FROM runs", [], |r| r.get(0))
-        .expect("run id");
+    let id = host.sql("SELECT id FROM runs").expect("run id");
     let stuck = host.orch(&["runs", "resume", &id, "--json"]);
     assert_eq!(stuck.code, 4, "{stuck:#?}");
     let reason = stuck.json()["reason"].as_str().unwrap_or("").to_owned();
@@ -672,15 +662,15 @@ fn an_interrupted_non_idempotent_attempt_waits_for_a_person() {
     );
     assert_eq!(show(&host, &id)["status"], "needs_attention");
 
-    let started_at = |db: &rusqlite::Connection| -> (i64, i64) {
-        db.query_row(
-            "SELECT starts, started_at FROM attempts WHERE exec = 'pay#1'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+    let started_at = |host: &TestHost| -> (i64, i64) {
+        let rows = host.sql_rows("SELECT starts, started_at FROM attempts WHERE exec = 'pay#1'");
+        let row = rows.first().expect("the attempt row");
+        (
+            row[0].parse().expect("starts"),
+            row[1].parse().expect("started_at"),
         )
-        .expect("the attempt row")
     };
-    let before = started_at(&db);
+    let before = started_at(&host);
     assert_eq!(before.0, 1);
 
     // A person checked: fail it rather than pay twice. The history still shows one start, at
@@ -691,7 +681,7 @@ fn an_interrupted_non_idempotent_attempt_waits_for_a_person() {
     let attempt = &task(&report, "pay#1")["attempts"][0];
     assert_eq!(attempt["error"]["code"], "interrupted");
     assert_eq!(attempt["starts"], 1, "{attempt}");
-    assert_eq!(started_at(&db), before, "the attempt ran once");
+    assert_eq!(started_at(&host), before, "the attempt ran once");
 }
 
 #[test]
@@ -704,13 +694,8 @@ fn canceling_a_run_with_an_interrupted_attempt_records_no_second_start() {
         "tasks:\n  pay:\n    action: misbehave.transfer\n    input: { ms: 60000, tag: paid }\n    timeout: 120\n",
     );
     let mut bg = host.spawn(&["run", &wf]);
-    let db = host.db();
     let started = Instant::now();
-    while db
-        .query_row("SELECT count(*) FROM attempts", [], |r| r.get::<_, i64>(0))
-        .unwrap_or(0)
-        == 0
-    {
+    while host.sql_count("SELECT count(*) FROM attempts") == 0 {
         assert!(bg.try_wait().is_none(), "orch exited early");
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -720,20 +705,28 @@ fn canceling_a_run_with_an_interrupted_attempt_records_no_second_start() {
     }
     bg.signal("-KILL");
     drop(bg);
-    let id: String = db
-        .query_row("SELECT id FROM runs", [], |r| r.get(0))
-        .expect("run id");
-    let before: (i64, i64) = db
-        .query_row("SELECT starts, started_at FROM attempts", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+    let id = host.sql("SELECT id FROM runs").expect("run id");
+    let before: (i64, i64) = host
+        .sql_rows("SELECT starts, started_at FROM attempts")
+        .first()
+        .map(|row| {
+            (
+                row[0].parse().expect("starts"),
+                row[1].parse().expect("started_at"),
+            )
         })
         .expect("the attempt row");
     let canceled = host.orch(&["runs", "cancel", &id, "--json"]);
     assert_eq!(canceled.code, 1, "{canceled:#?}");
     assert_eq!(show(&host, &id)["status"], "canceled");
-    let after: (i64, i64) = db
-        .query_row("SELECT starts, started_at FROM attempts", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+    let after: (i64, i64) = host
+        .sql_rows("SELECT starts, started_at FROM attempts")
+        .first()
+        .map(|row| {
+            (
+                row[0].parse().expect("starts"),
+                row[1].parse().expect("started_at"),
+            )
         })
         .expect("the attempt row");
     assert_eq!(after, before, "canceling did not start it again");
@@ -749,16 +742,9 @@ fn sigint_pauses_the_run_and_resume_finishes_it_without_rerunning_done_work() {
         "tasks:\n  one:\n    action: misbehave.slow\n    input: { ms: 10, tag: one }\n    next: [{do: two}]\n  two:\n    action: misbehave.slow\n    input: { ms: 1500, tag: two }\n    next: [{do: three}]\n  three:\n    action: misbehave.slow\n    input: { ms: 10, tag: three }\n    next: [{publish: [{last: <% result().tag %>}]}]\noutput:\n  - last: <% ctx().last %>\n",
     );
     let mut bg = host.spawn(&["run", &wf, "--grace", "30"]);
-    let db = host.db();
     let started = Instant::now();
     loop {
-        let n: i64 = db
-            .query_row(
-                "SELECT count(*) FROM attempts WHERE exec = 'two#1'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap_or(0);
+        let n = host.sql_count("SELECT count(*) FROM attempts WHERE exec = 'two#1'");
         if n > 0 {
             break;
         }
@@ -778,9 +764,7 @@ fn sigint_pauses_the_run_and_resume_finishes_it_without_rerunning_done_work() {
             .contains("paused; continue it with: orch runs resume"),
         "{paused:#?}"
     );
-    let id: String = db
-        .query_row("SELECT id FROM runs", [], |r| r.get(0))
-        .expect("run id");
+    let id = host.sql("SELECT id FROM runs").expect("run id");
     let report = show(&host, &id);
     assert_eq!(report["status"], "paused");
     // The running invocation finished within the grace period and was recorded.
@@ -809,10 +793,9 @@ fn a_second_process_cannot_drive_a_run_and_cancel_asks_the_driver() {
         "tasks:\n  nap:\n    action: core.sleep\n    input: { seconds: 60 }\n",
     );
     let bg = host.spawn(&["run", &wf]);
-    let db = host.db();
     let started = Instant::now();
     let id: String = loop {
-        if let Ok(id) = db.query_row("SELECT id FROM runs", [], |r| r.get(0)) {
+        if let Some(id) = host.sql("SELECT id FROM runs") {
             break id;
         }
         assert!(

@@ -948,6 +948,43 @@ mod tests {
     }
 
     #[test]
+    fn a_process_that_lost_its_lease_writes_nothing_more_to_the_run() {
+        crate::store::testing::each_backend(|store| {
+            store.insert_run(&run("r1")).unwrap();
+            let until = now_ms() + 60_000;
+            let first = store
+                .acquire_lease("r1", "h", 2, until, |_, _| true)
+                .unwrap()
+                .unwrap();
+            // Another process takes the run (the first looked gone): the token moves on.
+            let second = store
+                .acquire_lease("r1", "h", 3, until, |_, _| true)
+                .unwrap()
+                .unwrap();
+            assert_eq!(second, first + 1);
+            let mut seq = store.next_seq("r1").unwrap();
+            let late = JournalBatch {
+                events: vec!["late".into()],
+                fence: Some(first),
+                ..JournalBatch::default()
+            };
+            let err = store.commit_batch("r1", &mut seq, &late).unwrap_err();
+            assert!(err.downcast_ref::<LeaseLost>().is_some(), "{err:#}");
+            assert_eq!(seq, 1, "a refused batch numbers nothing");
+            let renewal = store.renew_lease("r1", 2, first, until).unwrap_err();
+            assert!(renewal.downcast_ref::<LeaseLost>().is_some(), "{renewal:#}");
+            let mine = JournalBatch {
+                events: vec!["mine".into()],
+                fence: Some(second),
+                ..JournalBatch::default()
+            };
+            store.commit_batch("r1", &mut seq, &mine).unwrap();
+            assert_eq!(store.events("r1").unwrap(), vec!["mine"]);
+            assert!(!store.renew_lease("r1", 3, second, until).unwrap());
+        });
+    }
+
+    #[test]
     fn a_batch_numbers_events_and_finishes_attempts_with_their_logs() {
         crate::store::testing::each_backend(|store| {
             store.insert_run(&run("r1")).unwrap();

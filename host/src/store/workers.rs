@@ -189,3 +189,92 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{RunRow, now_ms};
+
+    fn queued(id: &str, created_at: i64, parent: Option<&str>) -> RunRow {
+        RunRow {
+            id: id.into(),
+            workflow: "wf".into(),
+            source: "wf.yaml".into(),
+            definition: "version: 1".into(),
+            workflows_dir: ".".into(),
+            input: "{}".into(),
+            status: "queued".into(),
+            reason: None,
+            parent_run: parent.map(str::to_owned),
+            parent_step: parent.map(|_| "step".to_owned()),
+            owner_host: None,
+            owner_pid: None,
+            lease_until: None,
+            lease_token: 0,
+            cancel_requested: false,
+            created_at,
+            updated_at: created_at,
+            output: None,
+            errors: None,
+            started_by: None,
+        }
+    }
+
+    #[test]
+    fn claims_take_queued_root_runs_oldest_first_each_once_with_a_new_token() {
+        crate::store::testing::each_backend(|store| {
+            let t = now_ms();
+            for (i, id) in ["a", "b", "c"].iter().enumerate() {
+                store
+                    .insert_run(&queued(id, t + i64::try_from(i).unwrap(), None))
+                    .unwrap();
+            }
+            store.insert_run(&queued("child", t, Some("a"))).unwrap();
+            let until = t + 60_000;
+            let first = store.claim_queued("h", 1, 2, until).unwrap();
+            let ids: Vec<&str> = first.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(ids, ["a", "b"]);
+            assert!(
+                first
+                    .iter()
+                    .all(|r| r.status == "running" && r.owner_pid == Some(1) && r.lease_token == 1)
+            );
+            let second = store.claim_queued("h", 2, 5, until).unwrap();
+            let ids: Vec<&str> = second.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(
+                ids,
+                ["c"],
+                "a child run is its parent's driver's, not the queue's"
+            );
+            assert!(store.claim_queued("h", 3, 5, until).unwrap().is_empty());
+        });
+    }
+
+    #[test]
+    fn workers_are_listed_with_their_tags_and_the_runs_they_hold() {
+        crate::store::testing::each_backend(|store| {
+            let t = now_ms();
+            let worker = super::WorkerRow {
+                id: "h:7:1".into(),
+                host: "h".into(),
+                pid: 7,
+                tags: [("site".to_owned(), "lon".to_owned())].into(),
+                concurrency: 4,
+                started_at: t,
+                heartbeat_at: t,
+                draining: false,
+                runs_held: 0,
+            };
+            store.register_worker(&worker).unwrap();
+            store.insert_run(&queued("a", t, None)).unwrap();
+            store.claim_queued("h", 7, 1, t + 60_000).unwrap();
+            store.worker_heartbeat("h:7:1", true, t + 5).unwrap();
+            let listed = store.workers(t + 10).unwrap();
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].tags, worker.tags);
+            assert_eq!((listed[0].runs_held, listed[0].draining), (1, true));
+            assert_eq!(listed[0].heartbeat_at, t + 5);
+            store.remove_worker("h:7:1").unwrap();
+            assert!(store.workers(t).unwrap().is_empty());
+        });
+    }
+}

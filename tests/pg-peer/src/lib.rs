@@ -139,6 +139,47 @@ impl Server {
         out.stdout
     }
 
+    /// The first column of the first row `sql` gives in database `url`, as text (`psql -At`);
+    /// `None` when it gives no row or fails (a table not created yet).
+    pub fn query(&self, url: &str, sql: &str) -> Option<String> {
+        self.rows(url, sql)
+            .ok()?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every row `sql` gives in database `url`, each as its columns' texts (NULL as ""); also
+    /// runs statements that give none. Errors carry what psql said.
+    pub fn rows(&self, url: &str, sql: &str) -> Result<Vec<Vec<String>>, String> {
+        let out = Command::new(tool(&self.bin, "psql"))
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-q",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--dbname",
+            ])
+            .arg(url)
+            .arg("-c")
+            .arg(sql)
+            .output()
+            .map_err(|err| format!("running psql: {err}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect())
+    }
+
     /// The server's log so far (for panic messages).
     pub fn log(&self) -> String {
         read_log(&self.dir)
