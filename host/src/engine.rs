@@ -367,6 +367,9 @@ pub struct Settings {
     pub retry_interrupted: bool,
     /// Record interrupted attempts of non-idempotent actions as failed.
     pub fail_interrupted: bool,
+    /// Hand sub-workflow runs out to the workers sharing the store (queued, placed by the
+    /// task's `placement:`) instead of driving them here: what `orch worker` does.
+    pub hand_out_children: bool,
 }
 
 impl Default for Settings {
@@ -377,6 +380,7 @@ impl Default for Settings {
             workflows_dir: None,
             retry_interrupted: false,
             fail_interrupted: false,
+            hand_out_children: false,
         }
     }
 }
@@ -484,13 +488,15 @@ impl<'a> Engine<'a> {
     }
 
     /// Loads and checks `reference` with `input` as [`start`](Self::start) does, and records it
-    /// as a queued run that no process drives: a worker claims it (`orch worker`). `answers`
-    /// pre-answer `core.ask` tasks by task name. Workers waiting for work are woken.
+    /// as a queued run that no process drives: a worker whose tags include `placement` claims
+    /// it (`orch worker`). `answers` pre-answer `core.ask` tasks by task name. Workers waiting
+    /// for work are woken.
     pub fn queue(
         &self,
         reference: &str,
         input: Map<String, Value>,
         answers: &[(String, Value)],
+        placement: &std::collections::BTreeMap<String, String>,
         started_by: &str,
     ) -> anyhow::Result<RunRow> {
         let prepared = self.prepare(reference, input)?;
@@ -507,6 +513,8 @@ impl<'a> Engine<'a> {
         run.owner_pid = None;
         run.lease_until = None;
         run.lease_token = 0;
+        run.reason = driver::waiting_reason(placement);
+        run.placement = Some(serde_json::to_string(placement)?);
         self.store.insert_run(&run)?;
         for (task, answer) in answers {
             self.store
@@ -558,9 +566,11 @@ impl<'a> Engine<'a> {
         )
     }
 
-    /// Drives a run [`record_prepared`](Self::record_prepared) recorded.
+    /// Drives a run [`record_prepared`](Self::record_prepared) recorded, or one a worker
+    /// claimed (a sub-workflow run handed out counts its ancestors towards the nesting limit).
     pub async fn drive_recorded(&self, run: RunRow) -> anyhow::Result<Outcome> {
-        self.drive_row(run, driver::Mode::Start, 0).await
+        let depth = ancestors(self.store, &run)?;
+        self.drive_row(run, driver::Mode::Start, depth).await
     }
 
     /// Parses and checks `reference` offline (nothing runs): the problems found, empty when the
@@ -663,6 +673,7 @@ impl<'a> Engine<'a> {
             errors: None,
             started_by,
             lease_token: 1,
+            placement: None,
         }
     }
 
@@ -685,6 +696,24 @@ impl<'a> Engine<'a> {
 
     /// Continues a run from its journal (a sub-workflow's run continues through its root).
     pub async fn resume(&self, id: &str) -> anyhow::Result<Outcome> {
+        let run = find_run(self.store, id)?;
+        if run.parent_run.is_some() && run.placement.is_some() {
+            // A sub-workflow run handed out to the workers goes on by itself; its parent's
+            // driver waits for it.
+            let status = RunState::parse(&run.status);
+            if status.is_finished() {
+                return Err(EngineError::Finished {
+                    run: run.id,
+                    status,
+                    verb: "resume",
+                }
+                .into());
+            }
+            let depth = ancestors(self.store, &run)?;
+            let mut run = run;
+            run.lease_token = self.lease(&run.id)?;
+            return self.drive_row(run, driver::Mode::Resume, depth).await;
+        }
         let mut root = self.unfinished_root(id, "resume")?;
         root.lease_token = self.lease(&root.id)?;
         self.drive_row(root, driver::Mode::Resume, 0).await
@@ -928,6 +957,20 @@ pub fn outcome_of(store: &Store, run: &RunRow) -> anyhow::Result<Outcome> {
     })
 }
 
+/// How many runs `run` descends from (0 for a root run).
+fn ancestors(store: &Store, run: &RunRow) -> anyhow::Result<usize> {
+    let mut depth = 0;
+    let mut parent = run.parent_run.clone();
+    while let Some(id) = parent {
+        depth += 1;
+        if depth > MAX_DEPTH + 1 {
+            break;
+        }
+        parent = store.run(&id)?.and_then(|r| r.parent_run);
+    }
+    Ok(depth)
+}
+
 /// The run `id` (or unique id prefix).
 pub fn find_run(store: &Store, id: &str) -> anyhow::Result<RunRow> {
     let mut found = store.find_run(id)?;
@@ -1104,6 +1147,7 @@ mod tests {
             errors: None,
             started_by: None,
             lease_token: 0,
+            placement: None,
         };
         store.insert_run(&run).expect("insert");
         assert!(super::replay(&store, &run).is_ok());

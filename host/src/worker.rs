@@ -177,7 +177,7 @@ impl Worker {
     fn take(&self, free: usize) -> anyhow::Result<Vec<(RunRow, bool)>> {
         let now = now_ms();
         let mut taken = Vec::new();
-        for run in self.store.running_roots()? {
+        for run in self.store.running_shared(&self.config.tags)? {
             if taken.len() >= free {
                 return Ok(taken);
             }
@@ -191,6 +191,7 @@ impl Worker {
             let claimed = self.store.claim_queued(
                 &self.owner.host,
                 self.owner.pid,
+                &self.config.tags,
                 limit,
                 lease::expiry(),
             )?;

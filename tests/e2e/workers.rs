@@ -220,3 +220,174 @@ fn a_queued_run_is_followed_to_its_end_with_wait() {
         "{out:#?}"
     );
 }
+
+const FLEET: &str = "\
+version: 1
+input:
+  - devices
+tasks:
+  each:
+    with:
+      items: d in <% ctx(devices) %>
+      concurrency: 40
+    action: device
+    input:
+      name: <% item(d).name %>
+    placement:
+      site: <% item(d).site %>
+output:
+  - backed_up: <% ctx(devices).len() %>
+";
+
+const DEVICE: &str = "\
+version: 1
+input:
+  - name
+tasks:
+  back_up:
+    action: core.sleep
+    input:
+      seconds: 1
+output:
+  - name: <% ctx(name) %>
+";
+
+/// Each child run of `root`: id, status, the pid that drove it, its placement.
+fn children(host: &TestHost, root: &str) -> Vec<Vec<String>> {
+    host.sql_rows(&format!(
+        "SELECT id, status, owner_pid, placement FROM runs WHERE parent_run = '{root}' ORDER BY id"
+    ))
+}
+
+#[test]
+fn workers_share_a_fan_out_of_sub_workflows_by_site_and_finish_a_killed_workers_share() {
+    let Some(host) = TestHost::on_postgres() else {
+        return;
+    };
+    let dir = host.home().join("fleet");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("fleet.yaml"), FLEET).unwrap();
+    std::fs::write(dir.join("device.yaml"), DEVICE).unwrap();
+    let devices: Vec<Value> = (0..30)
+        .map(|i| {
+            let site = if i % 3 == 0 { "par" } else { "lon" };
+            serde_json::json!({"name": format!("r{i}"), "site": site})
+        })
+        .collect();
+    let input = format!("devices={}", Value::Array(devices));
+    let spawn = |tags: &str| {
+        host.spawn(&[
+            "worker",
+            "--concurrency",
+            "4",
+            "--poll",
+            "0.2",
+            "--tags",
+            tags,
+        ])
+    };
+    let doomed = spawn("site=lon");
+    let lon = spawn("site=lon");
+    let par = spawn("site=par");
+    let dir_arg = dir.display().to_string();
+    let root = host
+        .orch(&[
+            "run",
+            "--workflows",
+            &dir_arg,
+            "fleet",
+            "-i",
+            &input,
+            "--queue",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+
+    // Kill one worker once it has driven some of the devices to their end.
+    let doomed_pid = doomed.id().to_string();
+    let start = Instant::now();
+    while !children(&host, &root)
+        .iter()
+        .any(|c| c[1] == "succeeded" && c[2] == doomed_pid)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first worker never finished a device: {:?}",
+            children(&host, &root)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    doomed.signal("-KILL");
+    drop(doomed);
+
+    let shown = wait_for(&host, &root, Duration::from_secs(120), |s| {
+        s["status"] != "running" && s["status"] != "queued"
+    });
+    assert_eq!(shown["status"], "succeeded", "{shown:#}");
+    assert_eq!(shown["output"], serde_json::json!({"backed_up": 30}));
+    let all = children(&host, &root);
+    assert_eq!(
+        all.len(),
+        30,
+        "one child run per device, none twice: {all:?}"
+    );
+    let (lon_pid, par_pid) = (lon.id().to_string(), par.id().to_string());
+    let mut drivers = std::collections::BTreeSet::new();
+    for child in &all {
+        assert_eq!(child[1], "succeeded", "{child:?}");
+        drivers.insert(child[2].clone());
+        // Placement: a device of site par was driven by the par worker only, lon by lon ones.
+        if child[3].contains("par") {
+            assert_eq!(child[2], par_pid, "{child:?}");
+        } else {
+            assert_ne!(child[2], par_pid, "{child:?}");
+        }
+        // Exactly once: the step finished once, however many workers touched the run.
+        let finished = host.sql_count(&format!(
+            "SELECT count(*) FROM attempts WHERE run_id = '{}' AND finished_at IS NOT NULL",
+            child[0]
+        ));
+        assert_eq!(finished, 1, "{child:?}");
+    }
+    assert!(
+        drivers.contains(&doomed_pid) && drivers.contains(&lon_pid) && drivers.contains(&par_pid),
+        "every worker drove some devices: {drivers:?} (killed {doomed_pid}, lon {lon_pid}, par {par_pid})"
+    );
+}
+
+#[test]
+fn a_run_placed_where_no_worker_is_waits_and_says_so() {
+    let Some(host) = TestHost::on_postgres() else {
+        return;
+    };
+    let path = workflow(&host);
+    let _worker = worker(&host, "site=lon");
+    let id = host
+        .orch(&[
+            "run",
+            &path,
+            "-i",
+            "pause=0",
+            "--queue",
+            "--placement",
+            "site=par",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    std::thread::sleep(Duration::from_secs(2));
+    let shown = show(&host, &id);
+    assert_eq!(shown["status"], "queued", "{shown:#}");
+    assert!(
+        shown["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("site=par")),
+        "{shown:#}"
+    );
+    // A worker of that site takes it.
+    let _par = worker(&host, "site=par");
+    wait_for(&host, &id, Duration::from_secs(30), |s| {
+        s["status"] == "succeeded"
+    });
+}

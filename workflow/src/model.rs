@@ -233,6 +233,11 @@ pub struct Task {
     pub delay: Option<Template>,
     /// `timeout:` seconds per attempt, passed to the driver.
     pub timeout: Option<Template>,
+    /// `placement:` (an orch extension): the worker tags a sub-workflow's run needs, e.g.
+    /// `{site: <% item().site %>}`; rendered per item like the input. Workers sharing a store
+    /// run each child where its tags are; a single process runs it itself.
+    #[serde(default)]
+    pub placement: Option<Template>,
 }
 
 /// `join:`.

@@ -302,7 +302,15 @@ struct Parser<'a> {
 
 const TOP_KEYS: &[&str] = &["version", "description", "input", "vars", "tasks", "output"];
 const TASK_KEYS: &[&str] = &[
-    "action", "input", "next", "join", "with", "retry", "delay", "timeout",
+    "action",
+    "input",
+    "next",
+    "join",
+    "with",
+    "retry",
+    "delay",
+    "timeout",
+    "placement",
 ];
 const NEXT_KEYS: &[&str] = &["when", "publish", "do"];
 const WITH_KEYS: &[&str] = &["items", "concurrency", "on_item_failure"];
@@ -643,6 +651,7 @@ impl Parser<'_> {
             retry: None,
             delay: None,
             timeout: None,
+            placement: None,
         };
         if matches!(node.kind, NodeKind::Null) {
             // `task: ~` is a routing task with nothing to do; harmless.
@@ -686,6 +695,17 @@ impl Parser<'_> {
                 "retry" => task.retry = Some(self.retry(v, &field)?),
                 "delay" => task.delay = Some(self.number_or_expr(v, &field)?),
                 "timeout" => task.timeout = Some(self.number_or_expr(v, &field)?),
+                "placement" => {
+                    if !matches!(v.kind, NodeKind::Map(_)) {
+                        return Err(self.wrong_type(
+                            v,
+                            &field,
+                            "a mapping of worker tag names to values (e.g. `placement: {site: \
+                             <% item().site %>}`)",
+                        ));
+                    }
+                    task.placement = Some(self.template(v, &field)?);
+                }
                 _ => unreachable_key(),
             }
         }
@@ -708,6 +728,7 @@ impl Parser<'_> {
                 (task.with.is_some(), "with"),
                 (task.retry.is_some(), "retry"),
                 (task.timeout.is_some(), "timeout"),
+                (task.placement.is_some(), "placement"),
             ] {
                 if present {
                     return Err(self.invalid(

@@ -1347,6 +1347,7 @@ fn replaying_the_same_events_gives_the_same_commands_and_outstanding_is_right() 
                     attempt: *attempt,
                     action: String::new(),
                     input: Value::Null,
+                    placement: None,
                     timeout_secs: None,
                     idempotency_key: String::new(),
                 }),
@@ -1802,5 +1803,48 @@ fn example_workflows_validate_cleanly() {
         seen >= 6,
         "only {seen} workflows found in {}",
         dir.display()
+    );
+}
+
+#[test]
+fn placement_is_rendered_per_item_and_a_non_mapping_is_refused() {
+    let yaml = "\
+version: 1
+input:
+  - devices
+tasks:
+  each:
+    with: d in <% ctx(devices) %>
+    action: backup-device
+    input:
+      name: <% item(d).name %>
+    placement:
+      site: <% item(d).site %>
+";
+    let mut m = machine(
+        yaml,
+        json!({"devices": [{"name": "r1", "site": "lon"}, {"name": "r2", "site": "par"}]}),
+    );
+    let placements: Vec<Option<Value>> = m
+        .start()
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::StartAction { placement, .. } => Some(placement),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        placements,
+        vec![Some(json!({"site": "lon"})), Some(json!({"site": "par"}))]
+    );
+    let refused = parse_workflow(
+        "t",
+        "version: 1\ntasks:\n  a:\n    action: x\n    placement: lon\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("placement") && refused.contains("mapping"),
+        "{refused}"
     );
 }

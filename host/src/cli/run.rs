@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// stops, as a run driven here would.
     #[arg(long, requires = "queue")]
     pub wait: bool,
+    /// With --queue: only a worker with these tags may drive it (KEY=VALUE,...).
+    #[arg(long, requires = "queue", value_name = "KEY=VALUE,...", value_parser = super::worker::parse_tags)]
+    pub placement: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Options of every command that drives a run.
@@ -98,7 +101,15 @@ async fn queue(
         &args.common,
         Settings::default(),
         &crate::engine::Quiet,
-        async |engine| engine.queue(&args.workflow, input, answers, "cli"),
+        async |engine| {
+            engine.queue(
+                &args.workflow,
+                input,
+                answers,
+                &args.placement.clone().unwrap_or_default(),
+                "cli",
+            )
+        },
     )
     .await?;
     if !args.wait {

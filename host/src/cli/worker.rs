@@ -48,7 +48,7 @@ pub enum WorkersCommand {
     },
 }
 
-fn parse_tags(text: &str) -> Result<BTreeMap<String, String>, String> {
+pub(super) fn parse_tags(text: &str) -> Result<BTreeMap<String, String>, String> {
     let mut tags = BTreeMap::new();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((key, value)) = pair.split_once('=') else {
@@ -99,6 +99,7 @@ pub async fn run(session: &Session, args: WorkerArgs) -> anyhow::Result<ExitCode
             limits,
             grace: Duration::from_secs_f64(args.drive.grace.max(0.0)),
             workflows_dir: args.drive.workflows.clone(),
+            hand_out_children: true,
             ..Settings::default()
         },
     };

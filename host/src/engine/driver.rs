@@ -42,6 +42,7 @@ use crate::store::{
     AttemptId, AttemptRow, FinishedAttempt, JournalBatch, NO_ITEM, NewAttempt, NewLog, RunRow,
     StatusChange, now_ms,
 };
+pub(super) use children::waiting_reason;
 
 mod children;
 mod invoke;
@@ -436,6 +437,7 @@ impl<'e, 'a> Driver<'e, 'a> {
                 attempt,
                 action,
                 input,
+                placement,
                 timeout_secs,
                 idempotency_key,
             } => {
@@ -540,6 +542,7 @@ impl<'e, 'a> Driver<'e, 'a> {
                             cancel: self.mode == Mode::Cancel,
                             deadline: timeout_secs.map(|t| started.saturating_add(secs_to_ms(t))),
                             timeout_secs,
+                            placement,
                         });
                     }
                     ActionKind::Pack { pack, action: name } => {

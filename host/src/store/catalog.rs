@@ -910,6 +910,7 @@ mod tests {
                 errors: None,
                 started_by: None,
                 lease_token: 0,
+                placement: None,
             };
             store.insert_run(&run).unwrap();
             let mut seq = store.next_seq("run1").unwrap();

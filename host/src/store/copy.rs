@@ -294,6 +294,7 @@ mod tests {
             errors: None,
             started_by: Some("test".into()),
             lease_token: 0,
+            placement: None,
         }
     }
 

@@ -584,6 +584,7 @@ mod tests {
                 errors: None,
                 started_by: None,
                 lease_token: 0,
+                placement: None,
             };
             let finish = |id: &str| {
                 let batch = crate::store::JournalBatch {

@@ -383,4 +383,7 @@ CREATE TABLE workers (
     draining     BIGINT NOT NULL DEFAULT 0 CHECK (draining IN (0, 1))
 );
 "#,
+    // Where a run may be driven: the worker tags it needs (a JSON object; `{}` for any worker),
+    // on runs meant for workers; NULL for runs a process drives itself.
+    "ALTER TABLE runs ADD COLUMN placement TEXT COLLATE \"C\";",
 ];

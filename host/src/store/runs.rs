@@ -48,6 +48,9 @@ pub struct RunRow {
     /// The fencing token of the lease: one more at every taking; the holder's journal writes
     /// carry it (`JournalBatch::fence`) and are refused once another process took the run.
     pub lease_token: i64,
+    /// For a run meant for workers, the worker tags it needs (a JSON object, `{}` for any
+    /// worker); `None` for a run the process that made it drives.
+    pub placement: Option<String>,
     /// Someone asked to cancel while another process drove the run.
     pub cancel_requested: bool,
     /// Created (Unix ms).
@@ -283,7 +286,7 @@ pub struct LeaseHeld {
 
 pub(super) const RUN_COLUMNS: &str = "id, workflow, source, definition, workflows_dir, input, status, reason, \
      parent_run, parent_step, owner_host, owner_pid, lease_until, cancel_requested, created_at, \
-     updated_at, output, errors, started_by, lease_token";
+     updated_at, output, errors, started_by, lease_token, placement";
 
 pub(super) fn run_row(row: &Row) -> anyhow::Result<RunRow> {
     run_row_at(row, 0)
@@ -313,6 +316,7 @@ pub(super) fn run_row_at(row: &Row, offset: usize) -> anyhow::Result<RunRow> {
         errors: row.get(at(17))?,
         started_by: row.get(at(18))?,
         lease_token: row.get(at(19))?,
+        placement: row.get(at(20))?,
     })
 }
 
@@ -396,7 +400,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO runs ({RUN_COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                     ?20)"
+                     ?20, ?21)"
         );
         self.write(|tx| {
             tx.execute(
@@ -421,7 +425,8 @@ impl Store {
                     run.output,
                     run.errors,
                     run.started_by,
-                    run.lease_token
+                    run.lease_token,
+                    run.placement
                 ],
             )?;
             Ok(())
@@ -884,6 +889,7 @@ mod tests {
             errors: None,
             started_by: None,
             lease_token: 0,
+            placement: None,
         }
     }
 

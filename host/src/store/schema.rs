@@ -375,6 +375,10 @@ pub fn migrations() -> Migrations<'static> {
                 draining     INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1))
             ) STRICT, WITHOUT ROWID;",
         ),
+        // Where a run may be driven: the worker tags it needs (a JSON object; `{}` for any
+        // worker). Set on runs meant for workers (queued by `orch run --queue`, sub-workflow
+        // runs a worker's run hands out); NULL for runs a process drives itself.
+        M::up("ALTER TABLE runs ADD COLUMN placement TEXT;"),
     ])
 }
 

@@ -38,6 +38,18 @@ pub struct WorkerRow {
     pub runs_held: i64,
 }
 
+/// Whether a run placed at `placement` (a JSON object of tags, `None` or `{}`: anywhere) may
+/// run on a worker with `tags`. A placement that does not read is nowhere.
+pub fn placed_here(placement: Option<&str>, tags: &BTreeMap<String, String>) -> bool {
+    let Some(placement) = placement else {
+        return true;
+    };
+    match serde_json::from_str::<BTreeMap<String, String>>(placement) {
+        Ok(wanted) => wanted.iter().all(|(k, v)| tags.get(k) == Some(v)),
+        Err(_) => false,
+    }
+}
+
 /// The channel PostgreSQL notifies workers on when runs are queued.
 pub const QUEUED_CHANNEL: &str = "orch_runs_queued";
 
@@ -112,37 +124,50 @@ impl Store {
         })
     }
 
-    /// Takes up to `limit` queued root runs, oldest first, for (`host`, `pid`) until `until`: each
-    /// becomes `running` with a new fencing token. Two workers claiming at once get different
-    /// runs (PostgreSQL skips the rows another claim has locked; SQLite has one writer).
+    /// Takes up to `limit` queued runs whose placement `tags` satisfy (every tag a run needs,
+    /// with its value), oldest first, for (`host`, `pid`) until `until`: each becomes `running`
+    /// with a new fencing token. Two workers claiming at once get different runs (PostgreSQL
+    /// skips the rows another claim has locked; SQLite has one writer).
     pub fn claim_queued(
         &self,
         host: &str,
         pid: i64,
+        tags: &BTreeMap<String, String>,
         limit: i64,
         until: i64,
     ) -> anyhow::Result<Vec<RunRow>> {
-        let returning = RUN_COLUMNS;
-        // One statement, so atomic without a transaction of its own; on PostgreSQL at READ
-        // COMMITTED, the level SKIP LOCKED is made for.
-        self.conn(|tx| {
+        let claim = format!(
+            "UPDATE runs SET owner_host = ?2, owner_pid = ?3, lease_until = ?4,
+                lease_token = lease_token + 1, status = 'running', reason = NULL
+             WHERE id = ?1 AND status = 'queued' RETURNING {RUN_COLUMNS}"
+        );
+        // Runs placed elsewhere are looked at and left: look at more than are wanted.
+        let window = limit.saturating_mul(8).clamp(1, 512);
+        self.write(|tx| {
             let skip_locked = match tx.dialect() {
                 Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
                 Dialect::Sqlite => "",
             };
-            let mut claimed = tx.query_map(
+            let candidates: Vec<(String, Option<String>)> = tx.query_map(
                 &format!(
-                    "UPDATE runs SET owner_host = ?1, owner_pid = ?2, lease_until = ?3,
-                        lease_token = lease_token + 1, status = 'running'
-                     WHERE id IN (SELECT id FROM runs
-                                  WHERE status = 'queued' AND parent_run IS NULL
-                                  ORDER BY created_at, id LIMIT ?4 {skip_locked})
-                     RETURNING {returning}"
+                    "SELECT id, placement FROM runs WHERE status = 'queued'
+                     ORDER BY created_at, id LIMIT ?1 {skip_locked}"
                 ),
-                params![host, pid, until, limit],
-                run_row,
+                params![window],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            claimed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            let mut claimed = Vec::new();
+            for (id, placement) in candidates {
+                if i64::try_from(claimed.len()).unwrap_or(i64::MAX) >= limit {
+                    break;
+                }
+                if !placed_here(placement.as_deref(), tags) {
+                    continue;
+                }
+                if let Some(run) = tx.query_opt(&claim, params![id, host, pid, until], run_row)? {
+                    claimed.push(run);
+                }
+            }
             Ok(claimed)
         })
     }
@@ -164,14 +189,36 @@ impl Store {
         Ok(changed > 0)
     }
 
-    /// Root runs that look driven (`running`) but whose lease ran out at `now` or that a process
-    /// holds: the caller keeps those whose holder is gone and takes them with `acquire_lease`.
-    pub fn running_roots(&self) -> anyhow::Result<Vec<RunRow>> {
+    /// Runs a worker may take over once their driver is gone: `running` root runs, and
+    /// sub-workflow runs handed out to the workers, that `tags` satisfy. The caller keeps those
+    /// whose holder is gone and takes them with `acquire_lease`. (A sub-workflow run its
+    /// parent's process drives itself goes on with that parent.)
+    pub fn running_shared(&self, tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<RunRow>> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs
-             WHERE status = 'running' AND parent_run IS NULL ORDER BY created_at, id"
+             WHERE status = 'running' AND (parent_run IS NULL OR placement IS NOT NULL)
+             ORDER BY created_at, id"
         );
-        self.conn(|conn| conn.query_map(&sql, params![], run_row))
+        let runs = self.conn(|conn| conn.query_map(&sql, params![], run_row))?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| placed_here(r.placement.as_deref(), tags))
+            .collect())
+    }
+
+    /// Hands a sub-workflow run the workers drive back to them after it stopped (it waited for
+    /// an answer given since, or was paused): it becomes a running run without a driver, which
+    /// the next worker to look resumes.
+    pub fn hand_back_stopped(&self, run: &str) -> anyhow::Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'running', lease_until = NULL,
+                    owner_pid = coalesce(owner_pid, 0)
+                 WHERE id = ?1 AND status IN ('waiting', 'paused')",
+                params![run],
+            )
+        })?;
+        self.notify_queued()
     }
 
     /// Wakes the workers waiting for queued runs (PostgreSQL's NOTIFY, once per call however many
@@ -192,6 +239,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use crate::store::{RunRow, now_ms};
 
     fn queued(id: &str, created_at: i64, parent: Option<&str>) -> RunRow {
@@ -210,6 +259,7 @@ mod tests {
             owner_pid: None,
             lease_until: None,
             lease_token: 0,
+            placement: None,
             cancel_requested: false,
             created_at,
             updated_at: created_at,
@@ -220,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn claims_take_queued_root_runs_oldest_first_each_once_with_a_new_token() {
+    fn claims_take_each_queued_run_once_oldest_first_where_it_is_placed() {
         crate::store::testing::each_backend(|store| {
             let t = now_ms();
             for (i, id) in ["a", "b", "c"].iter().enumerate() {
@@ -228,25 +278,55 @@ mod tests {
                     .insert_run(&queued(id, t + i64::try_from(i).unwrap(), None))
                     .unwrap();
             }
-            store.insert_run(&queued("child", t, Some("a"))).unwrap();
+            let mut child = queued("child", t, Some("a"));
+            child.placement = Some(r#"{"site":"par"}"#.into());
+            store.insert_run(&child).unwrap();
             let until = t + 60_000;
-            let first = store.claim_queued("h", 1, 2, until).unwrap();
+            let lon: BTreeMap<String, String> = [("site".to_owned(), "lon".to_owned())].into();
+            let first = store.claim_queued("h", 1, &lon, 2, until).unwrap();
             let ids: Vec<&str> = first.iter().map(|r| r.id.as_str()).collect();
-            assert_eq!(ids, ["a", "b"]);
+            assert_eq!(ids, ["a", "b"], "the child placed at site=par is left");
             assert!(
                 first
                     .iter()
                     .all(|r| r.status == "running" && r.owner_pid == Some(1) && r.lease_token == 1)
             );
-            let second = store.claim_queued("h", 2, 5, until).unwrap();
+            let second = store.claim_queued("h", 2, &lon, 5, until).unwrap();
             let ids: Vec<&str> = second.iter().map(|r| r.id.as_str()).collect();
-            assert_eq!(
-                ids,
-                ["c"],
-                "a child run is its parent's driver's, not the queue's"
+            assert_eq!(ids, ["c"]);
+            let par: BTreeMap<String, String> = [
+                ("site".to_owned(), "par".to_owned()),
+                ("zone".to_owned(), "dmz".to_owned()),
+            ]
+            .into();
+            let third = store.claim_queued("h", 3, &par, 5, until).unwrap();
+            let ids: Vec<&str> = third.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(ids, ["child"]);
+            assert!(
+                store
+                    .claim_queued("h", 4, &par, 5, until)
+                    .unwrap()
+                    .is_empty()
             );
-            assert!(store.claim_queued("h", 3, 5, until).unwrap().is_empty());
         });
+    }
+
+    #[test]
+    fn a_placement_is_satisfied_by_every_tag_it_names() {
+        let tags: BTreeMap<String, String> = [
+            ("site".to_owned(), "lon".to_owned()),
+            ("zone".to_owned(), "dmz".to_owned()),
+        ]
+        .into();
+        assert!(super::placed_here(None, &tags));
+        assert!(super::placed_here(Some("{}"), &BTreeMap::new()));
+        assert!(super::placed_here(Some(r#"{"site":"lon"}"#), &tags));
+        assert!(!super::placed_here(Some(r#"{"site":"par"}"#), &tags));
+        assert!(!super::placed_here(
+            Some(r#"{"site":"lon","rack":"4"}"#),
+            &tags
+        ));
+        assert!(!super::placed_here(Some("not json"), &tags));
     }
 
     #[test]
@@ -266,7 +346,9 @@ mod tests {
             };
             store.register_worker(&worker).unwrap();
             store.insert_run(&queued("a", t, None)).unwrap();
-            store.claim_queued("h", 7, 1, t + 60_000).unwrap();
+            store
+                .claim_queued("h", 7, &BTreeMap::new(), 1, t + 60_000)
+                .unwrap();
             store.worker_heartbeat("h:7:1", true, t + 5).unwrap();
             let listed = store.workers(t + 10).unwrap();
             assert_eq!(listed.len(), 1);

@@ -39,6 +39,9 @@ pub(super) struct Unit {
     pub(super) item: Option<usize>,
     pub(super) item_value: Option<Value>,
     pub(super) input: Value,
+    /// The rendered `placement:` (worker tags), when the task has one.
+    #[serde(default)]
+    pub(super) placement: Option<Value>,
     pub(super) attempt: u32,
     pub(super) policy_retries: u32,
     pub(super) state: UnitState,
@@ -104,11 +107,17 @@ impl Exec {
 }
 
 impl Unit {
-    pub(super) fn new(item: Option<usize>, item_value: Option<Value>, input: Value) -> Unit {
+    pub(super) fn new(
+        item: Option<usize>,
+        item_value: Option<Value>,
+        input: Value,
+        placement: Option<Value>,
+    ) -> Unit {
         Unit {
             item,
             item_value,
             input,
+            placement,
             attempt: 1,
             policy_retries: 0,
             state: UnitState::Pending,

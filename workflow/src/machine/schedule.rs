@@ -232,7 +232,8 @@ impl Machine {
             match &task.with {
                 None => {
                     let input = render_input(task.input.as_ref(), &scope, &site("input"))?;
-                    units.push(Unit::new(None, None, input));
+                    let placement = render_placement(task, &scope, &site("placement"))?;
+                    units.push(Unit::new(None, None, input, placement));
                 }
                 Some(w) => {
                     let items =
@@ -262,7 +263,12 @@ impl Machine {
                             &item_scope,
                             &format!("{} (item {i})", site("input")),
                         )?;
-                        units.push(Unit::new(Some(i), Some(item), input));
+                        let placement = render_placement(
+                            task,
+                            &item_scope,
+                            &format!("{} (item {i})", site("placement")),
+                        )?;
+                        units.push(Unit::new(Some(i), Some(item), input, placement));
                     }
                 }
             }
@@ -347,6 +353,7 @@ impl Machine {
             attempt: u.attempt,
             action,
             input: u.input.clone(),
+            placement: u.placement.clone(),
             timeout_secs: exec.timeout,
             idempotency_key: key,
         }
@@ -362,6 +369,14 @@ pub(super) fn render_input(
         None => Ok(Value::Object(Map::new())),
         Some(t) => expr::render(t, scope).map_err(|e| e.at(site)),
     }
+}
+
+/// The task's `placement:` rendered in `scope`, if it has one.
+fn render_placement(task: &Task, scope: &Scope, site: &str) -> Result<Option<Value>, ExprError> {
+    task.placement
+        .as_ref()
+        .map(|t| expr::render(t, scope).map_err(|e| e.at(site)))
+        .transpose()
 }
 
 pub(super) fn type_name(v: &Value) -> &'static str {

@@ -152,6 +152,8 @@ pub enum Command {
         action: String,
         /// Rendered input.
         input: Value,
+        /// Rendered `placement:` (the worker tags a sub-workflow's run needs), if any.
+        placement: Option<Value>,
         /// Per-attempt timeout.
         timeout_secs: Option<f64>,
         /// Stable across attempts of the same step; see the module docs.

@@ -15,6 +15,8 @@ pub(super) struct ChildStart {
     pub(super) deadline: Option<i64>,
     /// The task's timeout, for the message.
     pub(super) timeout_secs: Option<f64>,
+    /// The task's rendered `placement:` (worker tags), if any.
+    pub(super) placement: Option<Value>,
 }
 
 /// How a child run ended, as far as the parent is concerned.
@@ -56,6 +58,10 @@ impl Engine<'_> {
             |code: &str, message: String| Ok(ChildEnd::Done(Err(builtins::error(code, message))));
         if let Some(existing) = self.store.child_run(&parent.id, &child.step)? {
             let status = RunState::parse(&existing.status);
+            if existing.placement.is_some() && !status.is_finished() {
+                // Handed out to the workers: one drives it, or will.
+                return self.await_handed_out(existing, &child).await;
+            }
             if status.is_finished() {
                 return Ok(child_end(
                     &existing.id,
@@ -129,6 +135,32 @@ impl Engine<'_> {
                 format!("sub-workflow `{}`: {e}", child.action),
             );
         }
+        if self.settings.hand_out_children {
+            let placement = match placement_tags(child.placement.take()) {
+                Ok(tags) => tags,
+                Err(message) => return fail("invalid_placement", message),
+            };
+            let mut row = self.run_row(
+                &file,
+                &dir,
+                input,
+                Some((&parent.id, child.step.clone())),
+                None,
+                None,
+            );
+            row.status = RunState::Queued.as_str().to_owned();
+            (
+                row.owner_host,
+                row.owner_pid,
+                row.lease_until,
+                row.lease_token,
+            ) = (None, None, None, 0);
+            row.reason = waiting_reason(&placement);
+            row.placement = Some(serde_json::to_string(&placement)?);
+            self.store.insert_run(&row)?;
+            self.store.notify_queued()?;
+            return self.await_handed_out(row, &child).await;
+        }
         let row = self.new_run(
             &file,
             &dir,
@@ -141,6 +173,41 @@ impl Engine<'_> {
             .drive_bounded(row, Mode::Start, depth, child.deadline)
             .await?;
         Ok(bounded_end(&file.name, outcome, timed_out, &child))
+    }
+
+    /// Waits for a child run the workers drive to stop being driven (finished, or stopped for
+    /// an answer or a person), asking it to cancel at the task's deadline or when the parent is
+    /// canceled. A child that stopped before (it waited for an answer given since, or was
+    /// paused) is handed back to the workers to go on.
+    async fn await_handed_out(&self, row: RunRow, child: &ChildStart) -> anyhow::Result<ChildEnd> {
+        let id = row.id;
+        let workflow = row.workflow;
+        if matches!(
+            RunState::parse(&row.status),
+            RunState::Waiting | RunState::Paused
+        ) {
+            self.store.hand_back_stopped(&id)?;
+        }
+        let mut timed_out = false;
+        let mut cancel_asked = false;
+        loop {
+            let row = self
+                .store
+                .run(&id)?
+                .with_context(|| format!("sub-workflow run {id} is no longer in the store"))?;
+            let status = RunState::parse(&row.status);
+            if !matches!(status, RunState::Queued | RunState::Running) {
+                let outcome = super::super::outcome_of(self.store, &row)?;
+                return Ok(bounded_end(&workflow, outcome, timed_out, child));
+            }
+            let past_deadline = child.deadline.is_some_and(|d| now_ms() >= d);
+            if (past_deadline || child.cancel) && !cancel_asked {
+                self.store.request_cancel(&id)?;
+                cancel_asked = true;
+                timed_out = past_deadline;
+            }
+            tokio::time::sleep(HANDED_OUT_POLL).await;
+        }
     }
 
     /// Drives a child run; at `deadline` (Unix ms) it is asked to cancel (its driver sees the
@@ -166,6 +233,51 @@ impl Engine<'_> {
             }
         }
     }
+}
+
+/// How often a parent looks at a child run the workers drive.
+const HANDED_OUT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A rendered `placement:` as worker tags: a mapping of names to strings (numbers and booleans
+/// as written); none is `{}` (any worker).
+fn placement_tags(
+    placement: Option<Value>,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut tags = std::collections::BTreeMap::new();
+    match placement {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                let value = match value {
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    other => {
+                        return Err(format!(
+                            "placement `{name}` must be a string (a worker tag's value), got {other}"
+                        ));
+                    }
+                };
+                tags.insert(name, value);
+            }
+        }
+        Some(other) => {
+            return Err(format!(
+                "placement must be a mapping of worker tag names to values, got {other}"
+            ));
+        }
+    }
+    Ok(tags)
+}
+
+/// What a queued run's `reason` says while it waits for a worker with `tags`.
+pub(in crate::engine) fn waiting_reason(
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    (!tags.is_empty()).then(|| {
+        let wanted: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("waits for a worker tagged {}", wanted.join(","))
+    })
 }
 
 /// How a child run that may have been canceled at its task's timeout ended.
