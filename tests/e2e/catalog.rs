@@ -520,8 +520,8 @@ fn prune_applies_keep_last_and_keep_days_and_a_dry_run_changes_nothing() {
     let host = TestHost::new();
     host.orch(&["catalog", "list"]).ok();
     {
-        let home = orch::home::Home::open(host.home()).expect("home");
-        let store = Store::open(&home.database()).expect("store");
+        let home = host.orch_home();
+        let store = home.open_store().expect("store");
         for days_ago in [40, 30, 20, 10, 1] {
             put_aged(&store, "configs", "R1/backup", days_ago);
         }

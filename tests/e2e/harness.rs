@@ -195,6 +195,14 @@ impl TestHost {
         }
     }
 
+    /// This host's home as the library opens it (with its database URL on PostgreSQL), for tests
+    /// that drive the library in their own process: `orch_home().open_store()`.
+    pub fn orch_home(&self) -> orch::home::Home {
+        orch::home::Home::open(self.home.path())
+            .expect("home")
+            .with_database_url(self.database_url.clone())
+    }
+
     /// The PostgreSQL database this host's store is in, if not its SQLite file.
     pub fn database_url(&self) -> Option<&str> {
         self.database_url.as_deref()

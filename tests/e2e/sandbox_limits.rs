@@ -132,8 +132,8 @@ fn the_host_goes_on_after_a_failed_invocation() {
     let host = TestHost::with_packs(&["misbehave"]);
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     rt.block_on(async {
-        let home = orch::home::Home::open(host.home()).expect("home");
-        let store = orch::store::Store::open(&home.database()).expect("store");
+        let home = host.orch_home();
+        let store = home.open_store().expect("store");
         let runtime = orch::runtime::Runtime::new(256 << 20).expect("runtime");
         let packs = orch::packs::Packs::new(&home, &store, &runtime);
         let pack = packs.load("misbehave").expect("load");
@@ -164,8 +164,8 @@ fn a_fresh_instance_never_sees_what_the_last_one_wrote() {
     let host = TestHost::with_packs(&["misbehave"]);
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     rt.block_on(async {
-        let home = orch::home::Home::open(host.home()).expect("home");
-        let store = orch::store::Store::open(&home.database()).expect("store");
+        let home = host.orch_home();
+        let store = home.open_store().expect("store");
         for reset in [
             orch::runtime::SlotReset::KeepWritten,
             orch::runtime::SlotReset::Unmap,

@@ -558,8 +558,8 @@ fn ssh_sessions_a_pack_leaves_open_are_closed_when_the_invocation_ends() {
     // In this process (the library, as `orch run` drives it), so the process outlives the
     // invocation: the connection may only end because the host closed it.
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
-    let home = orch::home::Home::open(host.home()).expect("home");
-    let store = orch::store::Store::open(&home.database()).expect("store");
+    let home = host.orch_home();
+    let store = home.open_store().expect("store");
     let runtime = orch::runtime::Runtime::new(256 << 20).expect("runtime");
     let packs = orch::packs::Packs::new(&home, &store, &runtime);
     let pack = packs.load("broker").expect("load");

@@ -420,13 +420,9 @@ fn an_answer_the_run_has_not_taken_is_shown_and_not_silently_replaced() {
         .as_str()
         .expect("the question's step")
         .to_owned();
-    rusqlite::Connection::open(host.home().join("orch.db"))
-        .expect("opening the store")
-        .execute(
-            "INSERT INTO answers (run_id, step, answer, at) VALUES (?1, ?2, ?3, 0)",
-            [id.as_str(), step.as_str(), r#"{"approved":true}"#],
-        )
-        .expect("planting the answer");
+    host.sql_rows(&format!(
+        r#"INSERT INTO answers (run_id, step, answer, at) VALUES ('{id}', '{step}', '{{"approved":true}}', 0)"#
+    ));
     let report = show(&host, &id);
     assert_eq!(report["status"], "waiting");
     assert_eq!(

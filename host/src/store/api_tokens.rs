@@ -61,7 +61,7 @@ impl Store {
                 // Written at most once a minute per token: every API call must not be a write.
                 conn.execute(
                     "UPDATE api_tokens SET last_used_at = ?2
-                     WHERE name = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)",
+                     WHERE name = ?1 AND (last_used_at IS NULL OR last_used_at < CAST(?2 AS BIGINT) - 60000)",
                     params![row.name, now],
                 )?;
             }
