@@ -172,7 +172,10 @@ fn latencies(dir: &Path, samples: usize) -> Vec<i64> {
         }
         let server = orch_pg_peer::server();
         let created: i64 = server
-            .query(&url, &format!("SELECT created_at FROM runs WHERE id = '{id}'"))
+            .query(
+                &url,
+                &format!("SELECT created_at FROM runs WHERE id = '{id}'"),
+            )
             .and_then(|v| v.parse().ok())
             .expect("created_at");
         let started: i64 = server

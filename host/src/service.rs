@@ -85,6 +85,8 @@ pub struct Config {
     pub runtime: EngineSettings,
     /// The store in PostgreSQL at this URL instead of the home's SQLite file.
     pub database_url: Option<String>,
+    /// Also take queued runs as a worker would (`orch worker`), with these settings.
+    pub worker: Option<crate::worker::WorkerConfig>,
 }
 
 /// Why `orch serve` will not start; the user can fix each.
@@ -629,6 +631,24 @@ pub async fn serve(
             spawn_http(listener, app, stop_rx.clone())
         }
     };
+    let worker = match config.worker.clone() {
+        Some(settings) => {
+            // Its own connection: the worker's tasks hold it for as long as they run.
+            let store = core.home.open_store()?;
+            let wake = store.listen(crate::store::QUEUED_CHANNEL)?;
+            let worker = Arc::new(crate::worker::Worker::new(
+                core.home.clone(),
+                store,
+                Arc::clone(&core.runtime),
+                Arc::clone(&core.broker),
+                settings,
+                core.stop_runs.clone(),
+            ));
+            tracing::info!(worker = worker.id(), "also taking queued runs");
+            Some(tokio::spawn(worker.work(stop_rx.clone(), wake)))
+        }
+        None => None,
+    };
     core.accepting.store(true, Ordering::SeqCst);
     core.ready.store(true, Ordering::SeqCst);
     tracing::info!(%http_addr, rules = core.rules.len(), "serving");
@@ -656,6 +676,17 @@ pub async fn serve(
     }
     let mut runs = std::mem::take(&mut *core.runs.lock().unwrap_or_else(|p| p.into_inner()));
     while runs.join_next().await.is_some() {}
+    if let Some(worker) = worker {
+        match worker.await {
+            Ok(Ok(stopped)) => tracing::info!(
+                driven = stopped.driven,
+                handed_back = stopped.handed_back,
+                "the worker stopped"
+            ),
+            Ok(Err(err)) => tracing::error!("the worker: {err:#}"),
+            Err(err) => tracing::error!("the worker ended abnormally: {err}"),
+        }
+    }
     let paused = blocking(|| core.store.runs_to_resume())
         .map(|r| r.len())
         .unwrap_or(0);

@@ -391,3 +391,30 @@ fn a_run_placed_where_no_worker_is_waits_and_says_so() {
         s["status"] == "succeeded"
     });
 }
+
+#[test]
+fn orch_serve_on_postgres_also_takes_queued_runs_unless_told_not_to() {
+    let Some(host) = TestHost::on_postgres() else {
+        return;
+    };
+    let path = workflow(&host);
+    let rules = crate::server::rules_dir(&[]);
+    let rules_arg = rules.path().display().to_string();
+    let server = crate::server::Server::start(&host, &["--rules", &rules_arg]);
+    let id = queue(&host, &path, 0.1);
+    let shown = wait_for(&host, &id, Duration::from_secs(30), |s| {
+        s["status"] == "succeeded"
+    });
+    assert_eq!(
+        shown["owner"]["pid"].as_i64(),
+        Some(i64::from(server.pid())),
+        "{shown:#}"
+    );
+    drop(server);
+
+    let quiet = crate::server::Server::start(&host, &["--rules", &rules_arg, "--no-worker"]);
+    let id = queue(&host, &path, 0.1);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(show(&host, &id)["status"], "queued");
+    drop(quiet);
+}

@@ -47,6 +47,13 @@ pub struct ServeArgs {
     /// Largest webhook body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = service::DEFAULT_MAX_BODY)]
     pub max_body: usize,
+    /// With a database URL (ORCH_DATABASE_URL), `orch serve` also takes queued runs as
+    /// `orch worker` does; this turns that off.
+    #[arg(long)]
+    pub no_worker: bool,
+    /// The tags the server takes queued runs with, as `orch worker --tags` (KEY=VALUE,...).
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = super::worker::parse_tags, default_value = "")]
+    pub worker_tags: std::collections::BTreeMap<String, String>,
     #[command(flatten)]
     pub drive: DriveArgs,
 }
@@ -71,6 +78,20 @@ pub async fn run(session: &Session, args: ServeArgs) -> anyhow::Result<ExitCode>
         broker: args.drive.host_keys.broker_settings(),
         runtime: session.engine_settings(Limits::DEFAULT.memory_bytes),
         database_url: session.database_url().map(str::to_owned),
+        worker: (session.database_url().is_some() && !args.no_worker).then(|| {
+            crate::worker::WorkerConfig {
+                tags: args.worker_tags.clone(),
+                concurrency: 16,
+                poll: crate::worker::POLL,
+                engine: Settings {
+                    limits: Limits::DEFAULT,
+                    grace: Duration::from_secs_f64(args.drive.grace.max(0.0)),
+                    workflows_dir: args.drive.workflows.clone(),
+                    hand_out_children: true,
+                    ..Settings::default()
+                },
+            }
+        }),
     };
     let rules_dir = config.rules_dir.clone();
     let stopped = service::serve(
