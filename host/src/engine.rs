@@ -906,6 +906,32 @@ impl<'a> Engine<'a> {
                 };
             }
         }
+        if RunState::parse(&root.status) == RunState::Queued {
+            // No worker took it: nothing ran, nothing is to stop. Starting its machine to
+            // cancel it would start its first tasks.
+            let reason = "canceled while queued, before any worker took it".to_owned();
+            let batch = crate::store::JournalBatch {
+                status: Some(crate::store::StatusChange {
+                    status: RunState::Canceled.as_str().to_owned(),
+                    reason: Some(reason.clone()),
+                    output: None,
+                    errors: None,
+                }),
+                fence: Some(root.lease_token),
+                ..crate::store::JournalBatch::default()
+            };
+            let mut seq = self.store.next_seq(&root.id)?;
+            self.store.commit_batch(&root.id, &mut seq, &batch)?;
+            self.store.release_lease(&root.id, self.owner.pid)?;
+            return Ok(Canceled::Done(Outcome {
+                run: root.id,
+                status: RunState::Canceled,
+                output: None,
+                errors: Vec::new(),
+                reason: Some(reason),
+                questions: Vec::new(),
+            }));
+        }
         Ok(Canceled::Done(
             self.drive_row(root, driver::Mode::Cancel, 0).await?,
         ))

@@ -385,11 +385,32 @@ fn a_run_placed_where_no_worker_is_waits_and_says_so() {
             .is_some_and(|r| r.contains("site=par")),
         "{shown:#}"
     );
-    // A worker of that site takes it.
+    // A queued run nobody took can be canceled: it never runs.
+    let doomed = host
+        .orch(&[
+            "run",
+            &path,
+            "-i",
+            "pause=0",
+            "--queue",
+            "--placement",
+            "site=par",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let canceled = host.orch(&["runs", "cancel", &doomed, "--json"]);
+    assert_eq!(canceled.json()["status"], "canceled", "{canceled:#?}");
+    // A worker of that site takes the other.
     let _par = worker(&host, "site=par");
     wait_for(&host, &id, Duration::from_secs(30), |s| {
         s["status"] == "succeeded"
     });
+    assert_eq!(show(&host, &doomed)["status"], "canceled");
+    assert!(
+        starts(&show(&host, &doomed)).is_empty(),
+        "a canceled queued run never ran"
+    );
 }
 
 #[test]
