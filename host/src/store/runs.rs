@@ -532,7 +532,9 @@ impl Store {
     }
 
     /// Takes the lease on `run` for (`host`, `pid`) until `until`, unless another owner holds a
-    /// live one; returns the lease's new fencing token. `owner_dead` says whether a recorded
+    /// live one; returns the lease's fencing token: a new one when the run changes hands, the
+    /// same one when this process takes it again (two requests to one server, such as two
+    /// answers at once, must not fence each other's driver). `owner_dead` says whether a recorded
     /// owner is known to be gone (same host, no such process), which frees its lease before
     /// expiry.
     pub fn acquire_lease(
@@ -565,7 +567,8 @@ impl Store {
             }
             let token: i64 = tx.query_one(
                 "UPDATE runs SET owner_host = ?2, owner_pid = ?3, lease_until = ?4,
-                    lease_token = lease_token + 1
+                    lease_token = CASE WHEN owner_host = ?2 AND owner_pid = ?3
+                                       THEN lease_token ELSE lease_token + 1 END
                  WHERE id = ?1 RETURNING lease_token",
                 params![run, host, pid, until],
             )?;
