@@ -500,7 +500,7 @@ impl<'a> Engine<'a> {
         started_by: &str,
     ) -> anyhow::Result<RunRow> {
         let prepared = self.prepare(reference, input)?;
-        let mut run = self.run_row(
+        let run = self.run_row(
             &prepared.file,
             &prepared.dir,
             prepared.input,
@@ -508,13 +508,7 @@ impl<'a> Engine<'a> {
             None,
             Some(started_by.to_owned()),
         );
-        run.status = RunState::Queued.as_str().to_owned();
-        run.owner_host = None;
-        run.owner_pid = None;
-        run.lease_until = None;
-        run.lease_token = 0;
-        run.reason = driver::waiting_reason(placement);
-        run.placement = Some(serde_json::to_string(placement)?);
+        let run = queued(run, placement)?;
         self.store.insert_run(&run)?;
         for (task, answer) in answers {
             self.store
@@ -969,18 +963,29 @@ pub fn outcome_of(store: &Store, run: &RunRow) -> anyhow::Result<Outcome> {
     Ok(Outcome {
         run: run.id.clone(),
         status,
-        output: run
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok()),
-        errors: run
-            .errors
-            .as_deref()
-            .and_then(|e| serde_json::from_str(e).ok())
-            .unwrap_or_default(),
+        output: run.output_value(),
+        errors: run.error_values(),
         reason: run.reason.clone(),
         questions,
     })
+}
+
+/// `run` as a queued run for the workers whose tags include `placement`: no owner, no lease,
+/// its reason saying where it waits when it is placed.
+fn queued(
+    mut run: RunRow,
+    placement: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<RunRow> {
+    run.status = RunState::Queued.as_str().to_owned();
+    (
+        run.owner_host,
+        run.owner_pid,
+        run.lease_until,
+        run.lease_token,
+    ) = (None, None, None, 0);
+    run.reason = driver::waiting_reason(placement);
+    run.placement = Some(serde_json::to_string(placement)?);
+    Ok(run)
 }
 
 /// How many runs `run` descends from (0 for a root run).

@@ -185,15 +185,8 @@ pub fn report(store: &Store, run: &RunRow) -> anyhow::Result<RunReport> {
         parent: run.parent_run.clone(),
         started_by: run.started_by.clone(),
         input: serde_json::from_str(&run.input).unwrap_or(Value::Null),
-        output: run
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok()),
-        errors: run
-            .errors
-            .as_deref()
-            .and_then(|e| serde_json::from_str(e).ok())
-            .unwrap_or_default(),
+        output: run.output_value(),
+        errors: run.error_values(),
         created_at: run.created_at,
         updated_at: run.updated_at,
         owner: run

@@ -66,6 +66,23 @@ pub struct RunRow {
     pub started_by: Option<String>,
 }
 
+impl RunRow {
+    /// The rendered output, parsed (none until the run finished with one).
+    pub fn output_value(&self) -> Option<serde_json::Value> {
+        self.output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+    }
+
+    /// The recorded errors, parsed (none when there are none).
+    pub fn error_values(&self) -> Vec<serde_json::Value> {
+        self.errors
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// Which root runs a listing shows.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {

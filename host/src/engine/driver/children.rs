@@ -67,15 +67,8 @@ impl Engine<'_> {
                     &existing.id,
                     &existing.workflow,
                     status,
-                    existing
-                        .output
-                        .as_deref()
-                        .and_then(|o| serde_json::from_str(o).ok()),
-                    existing
-                        .errors
-                        .as_deref()
-                        .and_then(|e| serde_json::from_str(e).ok())
-                        .unwrap_or_default(),
+                    existing.output_value(),
+                    existing.error_values(),
                 ));
             }
             let mut existing = existing;
@@ -140,23 +133,17 @@ impl Engine<'_> {
                 Ok(tags) => tags,
                 Err(message) => return fail("invalid_placement", message),
             };
-            let mut row = self.run_row(
-                &file,
-                &dir,
-                input,
-                Some((&parent.id, child.step.clone())),
-                None,
-                None,
-            );
-            row.status = RunState::Queued.as_str().to_owned();
-            (
-                row.owner_host,
-                row.owner_pid,
-                row.lease_until,
-                row.lease_token,
-            ) = (None, None, None, 0);
-            row.reason = waiting_reason(&placement);
-            row.placement = Some(serde_json::to_string(&placement)?);
+            let row = super::super::queued(
+                self.run_row(
+                    &file,
+                    &dir,
+                    input,
+                    Some((&parent.id, child.step.clone())),
+                    None,
+                    None,
+                ),
+                &placement,
+            )?;
             self.store.insert_run(&row)?;
             self.store.notify_queued()?;
             return self.await_handed_out(row, &child).await;
