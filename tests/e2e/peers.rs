@@ -15,7 +15,7 @@
 
 use std::ffi::OsStr;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
@@ -63,11 +63,10 @@ pub fn is_root() -> bool {
     output("id", &["-u"]).trim() == "0"
 }
 
-/// A free port on 127.0.0.1: bound to port 0, then released for the peer to take. Another
-/// process could take it in between; the peer's start then fails loudly with its log.
+/// A free port on 127.0.0.1 for a peer to take (see [`orch_pg_peer::free_port`]: outside the
+/// range the local ends of outgoing connections use, never the same one twice).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((HOST, 0)).expect("binding 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
+    orch_pg_peer::free_port().unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// A random lowercase hex string of `bytes` bytes from the kernel's generator: unique secrets

@@ -508,15 +508,36 @@ fn read_log(dir: &Path) -> String {
     std::fs::read_to_string(log_path(dir)).unwrap_or_default()
 }
 
-/// A free port on 127.0.0.1: bound to port 0, then released for the server to take. Another
-/// process could take it in between; the start then fails with the server's log.
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind((HOST, 0)).map_err(|err| format!("binding {HOST}:0: {err}"))?;
-    listener
-        .local_addr()
-        .map(|addr| addr.port())
-        .map_err(|err| format!("reading the bound port: {err}"))
+/// A free port on 127.0.0.1 for a server a test starts (also the e2e peers' ports).
+///
+/// Taken below the kernel's ephemeral range (32768 and up), where the local ends of outgoing
+/// connections never land: a port bound to 0 and released can be taken by any connection the
+/// tests open before the server binds it (a fakenos fleet of 20 devices lost that race under
+/// load). Ports are handed out in turn from a random start, so one process never hands out a
+/// port twice and two test binaries at once rarely meet; each is checked free by binding it.
+pub fn free_port() -> Result<u16, String> {
+    use std::hash::BuildHasher as _;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 32_768 - FIRST;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    if NEXT.load(Ordering::Relaxed) == u32::MAX {
+        let start = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        let _ = NEXT.compare_exchange(
+            u32::MAX,
+            u32::try_from(start % u64::from(COUNT)).unwrap_or(0),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+    for _ in 0..COUNT {
+        let port = FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT;
+        let port = u16::try_from(port).map_err(|err| err.to_string())?;
+        if TcpListener::bind((HOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(format!("no free port on {HOST} between {FIRST} and 32767"))
 }
 
 /// Whether this process runs as root (CI does).
