@@ -8,6 +8,8 @@
 //!   its first task's start (both times as the store recorded them), median and 95th centile.
 //!
 //! Under `cargo test` it runs as a smoke test: 8 children, 1 worker, 3 latency samples.
+//! `BENCH_CHILDREN=N` sets the fan-out's size in either mode; `BENCH_WORKER_LOGS=DIR` keeps the
+//! workers' logs.
 
 #[path = "support/sampling.rs"]
 #[allow(dead_code, reason = "this bench uses part of the shared support")]
@@ -87,11 +89,25 @@ impl Drop for Workers {
 fn workers(home: &Path, url: &str, count: usize) -> Workers {
     Workers(
         (0..count)
-            .map(|_| {
+            .map(|i| {
+                // BENCH_WORKER_LOGS=DIR keeps each worker's log there (what it did and why).
+                let log: Stdio = match std::env::var_os("BENCH_WORKER_LOGS") {
+                    Some(dir) => {
+                        let file = Path::new(&dir).join(format!(
+                            "worker-{}-{i}.log",
+                            home.display().to_string().replace('/', "_")
+                        ));
+                        std::fs::File::create(&file)
+                            .unwrap_or_else(|err| panic!("{}: {err}", file.display()))
+                            .into()
+                    }
+                    None => Stdio::null(),
+                };
                 orch(home, Some(url))
+                    .env("ORCH_LOG", "info")
                     .args(["worker", "--concurrency", "64", "--poll", "0.5"])
                     .stdout(Stdio::null())
-                    .stderr(Stdio::null())
+                    .stderr(log)
                     .spawn()
                     .expect("starting a worker")
             })
@@ -197,11 +213,18 @@ fn main() {
         return;
     }
     let measuring = sampling::measuring();
-    let (n, counts, samples): (usize, &[usize], usize) = if measuring {
+    let (mut n, counts, samples): (usize, &[usize], usize) = if measuring {
         (1_000, &[1, 2, 4], 50)
     } else {
         (8, &[1], 3)
     };
+    // BENCH_CHILDREN=N: another fan-out size (a quick look at a change).
+    if let Some(children) = std::env::var("BENCH_CHILDREN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        n = children;
+    }
     let dir = tempfile::tempdir().expect("workflows");
     std::fs::write(dir.path().join("parent.yaml"), PARENT).expect("parent");
     std::fs::write(dir.path().join("child.yaml"), CHILD).expect("child");

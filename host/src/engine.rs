@@ -759,7 +759,8 @@ impl<'a> Engine<'a> {
         root.lease_token = self.lease(&root.id)?;
         let waiting = questions(self.store, &run)?;
         let Some((q, step)) = waiting.iter().find(|(q, _)| q.task == task) else {
-            self.store.release_lease(&root.id, self.owner.pid)?;
+            self.store
+                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
             let listed = if waiting.is_empty() {
                 "it waits for no answer".to_owned()
             } else {
@@ -780,7 +781,8 @@ impl<'a> Engine<'a> {
             .into());
         };
         if let Err(rejected) = check_answer(&q.schema, task, &answer) {
-            self.store.release_lease(&root.id, self.owner.pid)?;
+            self.store
+                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
             return Err(EngineError::AnswerRejected {
                 run: q.run.clone(),
                 task: task.to_owned(),
@@ -792,7 +794,8 @@ impl<'a> Engine<'a> {
             && *pending != answer
             && !replace
         {
-            self.store.release_lease(&root.id, self.owner.pid)?;
+            self.store
+                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
             return Err(EngineError::AnswerPending {
                 run: q.run.clone(),
                 task: task.to_owned(),
@@ -916,7 +919,8 @@ impl<'a> Engine<'a> {
             };
             let mut seq = self.store.next_seq(&root.id)?;
             self.store.commit_batch(&root.id, &mut seq, &batch)?;
-            self.store.release_lease(&root.id, self.owner.pid)?;
+            self.store
+                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
             return Ok(Canceled::Done(Outcome {
                 run: root.id,
                 status: RunState::Canceled,

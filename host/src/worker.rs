@@ -11,9 +11,9 @@
 //! `workers`, for `orch workers list`. On SIGTERM or Ctrl-C it stops taking work, its runs get
 //! the grace period to finish, and those that paused are handed back for another worker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -29,6 +29,10 @@ use crate::store::{RunRow, Store, WorkerRow, now_ms};
 pub const POLL: Duration = Duration::from_secs(1);
 /// How often a worker writes its heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long a run whose driving failed (the store refused a write, the connection broke) rests
+/// before it is taken again: doubled at each failure in a row, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// What a worker is.
 #[derive(Debug, Clone)]
@@ -129,35 +133,46 @@ impl Worker {
         tracing::info!(worker = %self.id, "worker started");
         let mut tasks: JoinSet<(String, anyhow::Result<engine::Outcome>)> = JoinSet::new();
         let mut stopped = Stopped::default();
+        let mut resting = Resting::default();
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         while !*stop.borrow() {
             while let Some(done) = tasks.try_join_next() {
-                self.ended(done, &mut stopped);
+                self.ended(done, &mut stopped, &mut resting);
             }
             let free = self.config.concurrency.saturating_sub(tasks.len());
-            if free > 0 {
-                for (run, resume) in blocking(|| self.take(free))? {
-                    let worker = Arc::clone(&self);
-                    tasks.spawn(async move {
-                        let engine = worker.engine();
-                        let id = run.id.clone();
-                        let outcome = if resume {
-                            engine.resume(&id).await
-                        } else {
-                            engine.drive_recorded(run).await
-                        };
-                        (id, outcome)
-                    });
-                }
+            // A store that fails now (restarting, unreachable) fails this round only: the worker
+            // goes on looking, as its runs' drivers go on renewing.
+            let taken = if free > 0 {
+                blocking(|| self.take(free, &resting)).unwrap_or_else(|err| {
+                    tracing::warn!(worker = %self.id, "looking for runs: {err:#}");
+                    Vec::new()
+                })
+            } else {
+                Vec::new()
+            };
+            for (run, resume) in taken {
+                let worker = Arc::clone(&self);
+                tasks.spawn(async move {
+                    let engine = worker.engine();
+                    let id = run.id.clone();
+                    let outcome = if resume {
+                        engine.resume(&id).await
+                    } else {
+                        engine.drive_recorded(run).await
+                    };
+                    (id, outcome)
+                });
             }
             tokio::select! {
                 () = tokio::time::sleep(self.config.poll) => {}
                 Some(()) = recv(&mut wake) => {}
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    self.ended(done, &mut stopped);
+                    self.ended(done, &mut stopped, &mut resting);
                 }
                 _ = heartbeat.tick() => {
-                    blocking(|| self.store.worker_heartbeat(&self.id, false, now_ms()))?;
+                    if let Err(err) = blocking(|| self.store.worker_heartbeat(&self.id, false, now_ms())) {
+                        tracing::warn!(worker = %self.id, "writing the heartbeat: {err:#}");
+                    }
                 }
                 _ = stop.changed() => {}
             }
@@ -165,7 +180,7 @@ impl Worker {
         tracing::info!(worker = %self.id, runs = tasks.len(), "worker draining");
         blocking(|| self.store.worker_heartbeat(&self.id, true, now_ms()))?;
         while let Some(done) = tasks.join_next().await {
-            self.ended(done, &mut stopped);
+            self.ended(done, &mut stopped, &mut resting);
         }
         blocking(|| self.store.remove_worker(&self.id))?;
         tracing::info!(worker = %self.id, driven = stopped.driven, handed_back = stopped.handed_back, "worker stopped");
@@ -174,12 +189,16 @@ impl Worker {
 
     /// Up to `free` runs to drive: runs whose driver is gone first (taken with their lease, to
     /// resume), then queued ones (claimed, to start).
-    fn take(&self, free: usize) -> anyhow::Result<Vec<(RunRow, bool)>> {
+    /// Runs whose driving failed here a moment ago wait out their rest.
+    fn take(&self, free: usize, resting: &Resting) -> anyhow::Result<Vec<(RunRow, bool)>> {
         let now = now_ms();
         let mut taken = Vec::new();
         for run in self.store.running_shared(&self.config.tags)? {
             if taken.len() >= free {
                 return Ok(taken);
+            }
+            if resting.is_resting(&run.id) {
+                continue;
             }
             if matches!(lease::driver_of(&run, now), lease::Driver::Gone { .. }) {
                 // `Engine::resume` takes the lease itself (or finds another worker was first).
@@ -204,6 +223,7 @@ impl Worker {
         &self,
         done: Result<(String, anyhow::Result<engine::Outcome>), tokio::task::JoinError>,
         stopped: &mut Stopped,
+        resting: &mut Resting,
     ) {
         let (id, outcome) = match done {
             Ok(done) => done,
@@ -214,6 +234,7 @@ impl Worker {
         };
         match outcome {
             Ok(outcome) => {
+                resting.forget(&id);
                 stopped.driven += 1;
                 tracing::info!(worker = %self.id, run = %id, status = %outcome.status, "run stopped being driven");
                 if outcome.status == RunState::Paused && *self.stop_runs.borrow() {
@@ -226,9 +247,46 @@ impl Worker {
                     }
                 }
             }
-            // Another worker took it first, or the run cannot go on: it is not this worker's.
-            Err(err) => tracing::warn!(worker = %self.id, run = %id, "run not driven: {err:#}"),
+            // Another worker took it first (then the lease is not ours to give up), or driving
+            // it failed: the lease is given up at once, for this worker or another to take the
+            // run over from its journal after a rest, instead of at the lease's expiry.
+            Err(err) => {
+                let rest = resting.rest(&id);
+                tracing::warn!(worker = %self.id, run = %id, "run not driven (taken again in {rest:?} at the earliest): {err:#}");
+                if let Err(err) = blocking(|| {
+                    self.store
+                        .release_lease(&id, &self.owner.host, self.owner.pid)
+                }) {
+                    tracing::warn!(worker = %self.id, run = %id, "giving up the lease: {err:#}");
+                }
+            }
         }
+    }
+}
+
+/// Runs whose driving failed in this worker, each resting until a time before it is taken again.
+#[derive(Default)]
+struct Resting(HashMap<String, (Instant, Duration)>);
+
+impl Resting {
+    /// Starts (or doubles) `run`'s rest; how long it is.
+    fn rest(&mut self, run: &str) -> Duration {
+        let rest = self
+            .0
+            .get(run)
+            .map_or(RETRY_FIRST, |(_, last)| (*last * 2).min(RETRY_MAX));
+        self.0.insert(run.to_owned(), (Instant::now() + rest, rest));
+        rest
+    }
+
+    fn is_resting(&self, run: &str) -> bool {
+        self.0
+            .get(run)
+            .is_some_and(|(until, _)| Instant::now() < *until)
+    }
+
+    fn forget(&mut self, run: &str) {
+        self.0.remove(run);
     }
 }
 

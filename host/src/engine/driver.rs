@@ -305,7 +305,9 @@ impl<'e, 'a> Driver<'e, 'a> {
         self.flush()?;
         if self.finished.is_some() {
             let outcome = self.outcome(RunState::parse(self.machine.status().as_str()), None);
-            engine.store.release_lease(&self.run.id, engine.owner.pid)?;
+            engine
+                .store
+                .release_lease(&self.run.id, &engine.owner.host, engine.owner.pid)?;
             engine.observer.note(Note::RunEnded(&outcome));
             return Ok(outcome);
         }
@@ -403,9 +405,11 @@ impl<'e, 'a> Driver<'e, 'a> {
             errors: None,
         });
         self.commit()?;
-        self.engine
-            .store
-            .release_lease(&self.run.id, self.engine.owner.pid)?;
+        self.engine.store.release_lease(
+            &self.run.id,
+            &self.engine.owner.host,
+            self.engine.owner.pid,
+        )?;
         let outcome = self.outcome(status, reason);
         self.engine.observer.note(Note::RunEnded(&outcome));
         Ok(outcome)

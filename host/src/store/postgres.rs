@@ -4,7 +4,8 @@
 //! The connections' I/O runs on a small runtime of its own, so the store's callers stay
 //! synchronous, as they are with SQLite: a call blocks its thread for a round trip the way an
 //! SQLite commit blocks for its fsync. Statements are awaited with `futures`' executor on the
-//! calling thread, which is allowed inside another tokio runtime (tokio's `block_on` is not).
+//! calling thread, which is allowed inside another tokio runtime (tokio's `block_on` is not),
+//! outside tokio's cooperative budget (see [`block_on`]).
 //!
 //! Write transactions are SERIALIZABLE and retried when PostgreSQL reports a serialization
 //! failure or a deadlock: the store's read-then-write transactions (the next catalog version,
@@ -16,7 +17,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bytes::BytesMut;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use futures::executor::block_on;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{IsolationLevel, NoTls};
@@ -28,8 +28,12 @@ use super::sql::{Dialect, Row, Sql, ToValue, Value};
 /// requests each hold one only for a statement or a transaction.
 const POOL_SIZE: usize = 16;
 
-/// How many times a write transaction is run again after a serialization failure.
-const WRITE_ATTEMPTS: u32 = 30;
+/// How long a write transaction keeps being run again after serialization failures. Many
+/// drivers writing at once (a worker driving 64 runs) can make one transaction lose a few times
+/// in a row; it gives up only when the database stays that busy this long.
+const WRITE_RETRY_FOR: Duration = Duration::from_secs(10);
+/// The longest pause between two tries.
+const WRITE_BACKOFF_MAX: Duration = Duration::from_millis(50);
 
 /// The key of the advisory lock that serialises migrations between processes starting at once.
 const MIGRATION_LOCK: i64 = 0x6f72_6368_6d69_6772; // "orchmigr"
@@ -106,14 +110,15 @@ impl Postgres {
         f(&mut PostgresSql { client: &client })
     }
 
-    /// Runs `f` in a SERIALIZABLE transaction, committed when `f` returns `Ok`; run again (up to
-    /// [`WRITE_ATTEMPTS`] times) when PostgreSQL could not serialise it with another.
+    /// Runs `f` in a SERIALIZABLE transaction, committed when `f` returns `Ok`; run again (for up
+    /// to [`WRITE_RETRY_FOR`]) when PostgreSQL could not serialise it with another.
     pub fn write<T>(
         &self,
         mut f: impl FnMut(&mut dyn Sql) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let mut client = self.client()?;
-        let mut attempt = 0;
+        let started = std::time::Instant::now();
+        let mut attempt = 0u32;
         loop {
             attempt += 1;
             let result = (|| {
@@ -129,9 +134,8 @@ impl Postgres {
                 Ok(value)
             })();
             match result {
-                Err(err) if attempt < WRITE_ATTEMPTS && is_conflict(&err) => {
-                    // Back off a little, longer each time, so the other writer finishes.
-                    std::thread::sleep(Duration::from_micros(200 * u64::from(attempt)));
+                Err(err) if is_conflict(&err) && started.elapsed() < WRITE_RETRY_FOR => {
+                    std::thread::sleep(backoff(attempt));
                 }
                 other => return other,
             }
@@ -393,6 +397,26 @@ impl ToSql for Value {
     to_sql_checked!();
 }
 
+/// The pause before try `attempt + 1` of a write: doubling from 1 ms up to
+/// [`WRITE_BACKOFF_MAX`], and random within that, so the writers that collided do not collide
+/// again at the same moment.
+fn backoff(attempt: u32) -> Duration {
+    use std::hash::BuildHasher as _;
+    let ceiling = Duration::from_millis(1 << attempt.min(16)).min(WRITE_BACKOFF_MAX);
+    let random = std::collections::hash_map::RandomState::new().hash_one(attempt);
+    ceiling.mul_f64((random % 1000) as f64 / 1000.0)
+}
+
+/// Awaits `future` on the calling thread.
+///
+/// Unconstrained: called from a tokio task that has used up its cooperative budget, the pool's
+/// semaphore and timers would otherwise answer "not yet, try again" to every poll until the
+/// task yields, which it cannot do while it blocks here. A worker spun in `Pool::get` for
+/// seconds that way, with every connection idle (the workers bench found it).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    futures::executor::block_on(tokio::task::unconstrained(future))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +437,37 @@ mod tests {
         );
         assert_eq!(redact("postgres://orch@db/orch"), "postgres://orch@db/orch");
         assert!(!redact("postgres://a:p@ss@h/d").contains("ss@h"));
+    }
+
+    /// A store call from a tokio task that has used up its cooperative budget completes (it
+    /// spun in the pool before `block_on` ran its future unconstrained).
+    #[test]
+    fn a_statement_completes_in_a_task_whose_budget_is_used_up() {
+        use futures::FutureExt as _;
+        if !orch_pg_peer::available() {
+            return;
+        }
+        let url = orch_pg_peer::server().create_database("budget");
+        let db = std::sync::Arc::new(Postgres::connect(&url).unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let answer = runtime.block_on(async {
+                tokio::spawn(async move {
+                    // Use the task's whole budget without yielding.
+                    while tokio::task::consume_budget().now_or_never().is_some() {}
+                    db.conn(|sql| sql.query_one::<i64>("SELECT CAST(1 + 1 AS BIGINT)", &[]))
+                })
+                .await
+                .unwrap()
+            });
+            let _ = tx.send(answer);
+        });
+        let answer = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the statement never completed");
+        assert_eq!(answer.unwrap(), 2);
     }
 }

@@ -618,12 +618,14 @@ impl Store {
         })
     }
 
-    /// Gives the lease up.
-    pub fn release_lease(&self, run: &str, pid: i64) -> anyhow::Result<()> {
+    /// Gives up the lease (`host`, `pid`) holds on `run`, if it still holds it: whoever looks
+    /// next finds the run's driver gone.
+    pub fn release_lease(&self, run: &str, host: &str, pid: i64) -> anyhow::Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE runs SET lease_until = NULL WHERE id = ?1 AND owner_pid = ?2",
-                params![run, pid],
+                "UPDATE runs SET lease_until = NULL
+                 WHERE id = ?1 AND owner_host = ?2 AND owner_pid = ?3",
+                params![run, host, pid],
             )
         })?;
         Ok(())
@@ -965,7 +967,15 @@ mod tests {
                 .acquire_lease("r1", "h", 2, now_ms() + 1000, |_, pid| pid == 1)
                 .unwrap()
                 .unwrap();
-            store.release_lease("r1", 2).unwrap();
+            // Pid 2 of another host holds nothing here.
+            store.release_lease("r1", "elsewhere", 2).unwrap();
+            assert!(
+                store
+                    .acquire_lease("r1", "h", 3, now_ms() + 1000, |_, _| false)
+                    .unwrap()
+                    .is_err()
+            );
+            store.release_lease("r1", "h", 2).unwrap();
             store
                 .acquire_lease("r1", "h", 3, now_ms() + 1000, |_, _| false)
                 .unwrap()
