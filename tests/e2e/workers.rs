@@ -221,6 +221,52 @@ fn a_queued_run_is_followed_to_its_end_with_wait() {
     );
 }
 
+#[test]
+fn orch_run_on_a_shared_store_goes_to_a_live_worker_and_is_followed_unless_here() {
+    let Some(host) = TestHost::on_postgres() else {
+        return;
+    };
+    let path = workflow(&host);
+    let driver = |run: &Value| {
+        let id = run["run"].as_str().expect("a run id");
+        host.sql(&format!("SELECT owner_pid FROM runs WHERE id = '{id}'"))
+            .unwrap_or_default()
+    };
+    // No worker: the run is driven by `orch run` itself, as on SQLite.
+    let alone = host.orch(&["run", &path, "-i", "pause=0", "--json"]).json();
+    assert_eq!(alone["status"], "succeeded", "{alone:#}");
+
+    let worker = worker(&host, "");
+    let start = Instant::now();
+    while host.sql_count("SELECT count(*) FROM workers") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker never registered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let worker_pid = worker.id().to_string();
+    assert_ne!(driver(&alone), worker_pid);
+
+    // A live worker: queued for it, followed, and printed as a run driven here would be.
+    let out = host.orch(&["run", &path, "-i", "pause=0.1", "--json"]);
+    let queued = out.json();
+    assert_eq!(queued["status"], "succeeded", "{out:#?}");
+    assert_eq!(
+        queued["output"],
+        serde_json::json!({"done": true}),
+        "{out:#?}"
+    );
+    assert_eq!(driver(&queued), worker_pid, "the worker drove it");
+
+    // --here drives it in this process all the same.
+    let here = host
+        .orch(&["run", &path, "-i", "pause=0", "--here", "--json"])
+        .json();
+    assert_eq!(here["status"], "succeeded", "{here:#}");
+    assert_ne!(driver(&here), worker_pid, "--here was driven by the worker");
+}
+
 const FLEET: &str = "\
 version: 1
 input:

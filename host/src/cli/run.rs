@@ -41,9 +41,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Put the run on the queue for a worker (`orch worker`) instead of driving it here, and
-    /// print its id.
-    #[arg(long)]
+    /// print its id. (With a database URL and a live worker, a run is queued and followed to
+    /// its end without this flag.)
+    #[arg(long, conflicts_with = "here")]
     pub queue: bool,
+    /// Drive the run in this process even when workers share the database.
+    #[arg(long)]
+    pub here: bool,
     /// With --queue: follow the run while workers drive it, and print its result once it
     /// stops, as a run driven here would.
     #[arg(long, requires = "queue")]
@@ -74,7 +78,17 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|a| parse_pair(a, "--answer", "TASK=JSON"))
         .collect::<Result<Vec<_>, _>>()?;
     if args.queue {
-        return queue(session, &args, input, &answers).await;
+        return queue(session, &args, input, &answers, args.wait).await;
+    }
+    if !args.here && workers_take_work(session)? {
+        // Several processes share this database: the workers drive the run; this process
+        // follows it and prints what a run driven here would.
+        if !args.json {
+            eprintln!(
+                "queued for the workers (orch workers list); following the run (--here drives it in this process)"
+            );
+        }
+        return queue(session, &args, input, &answers, true).await;
     }
     let printer = Printer::new(args.json);
     let outcome = with_engine(
@@ -88,13 +102,32 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<ExitCode> {
     finish(&outcome, args.json)
 }
 
-/// `orch run --queue [--wait]`: records the run for a worker; with `--wait`, follows it until
+/// Whether the store is shared through a database URL and a worker is there to take runs.
+fn workers_take_work(session: &Session) -> anyhow::Result<bool> {
+    if session.database_url().is_none() {
+        return Ok(false);
+    }
+    let (_, store) = session.home_and_store()?;
+    a_worker_takes_work(store)
+}
+
+/// Whether a registered worker reported lately, is not draining, and is not known to be dead.
+fn a_worker_takes_work(store: &crate::store::Store) -> anyhow::Result<bool> {
+    let now = crate::store::now_ms();
+    Ok(store
+        .workers(now)?
+        .iter()
+        .any(|w| w.takes_work(now) && !crate::engine::lease::owner_is_dead(&w.host, w.pid)))
+}
+
+/// `orch run --queue [--wait]`: records the run for a worker; when `follow`, follows it until
 /// no worker drives it any more (finished, waiting for an answer, paused).
 async fn queue(
     session: &Session,
     args: &RunArgs,
     input: Map<String, Value>,
     answers: &[(String, Value)],
+    follow: bool,
 ) -> anyhow::Result<ExitCode> {
     let run = with_engine(
         session,
@@ -112,7 +145,7 @@ async fn queue(
         },
     )
     .await?;
-    if !args.wait {
+    if !follow {
         let mut out = std::io::stdout().lock();
         if args.json {
             untrusted::write_json(
@@ -129,10 +162,21 @@ async fn queue(
         return Ok(ExitCode::SUCCESS);
     }
     let (_, store) = session.home_and_store()?;
+    let mut told_nobody_takes_it = false;
     loop {
         let row = store
             .run(&run.id)?
             .ok_or_else(|| anyhow::anyhow!("run {} is no longer in the store", run.id))?;
+        if RunState::parse(&row.status) == RunState::Queued
+            && !told_nobody_takes_it
+            && !a_worker_takes_work(store)?
+        {
+            eprintln!(
+                "no live worker takes runs now: run {} waits in the queue until one starts (orch worker)",
+                run.id
+            );
+            told_nobody_takes_it = true;
+        }
         // Queued, or running (a run whose worker died is running until another takes it):
         // workers still owe it progress.
         if !matches!(

@@ -155,7 +155,13 @@ pub async fn list(session: &Session, command: WorkersCommand) -> anyhow::Result<
             .collect::<Vec<_>>()
             .join(",");
         let age = (now - w.heartbeat_at).max(0) / 1000;
-        let state = if w.draining { "draining" } else { "working" };
+        let state = if w.draining {
+            "draining"
+        } else if w.takes_work(now) {
+            "working"
+        } else {
+            "silent (gone?)"
+        };
         writeln!(
             out,
             "{:<40} {:<8} {:<24} {:>9}s {:>5}  {state}",

@@ -38,6 +38,17 @@ pub struct WorkerRow {
     pub runs_held: i64,
 }
 
+/// A worker silent this long (no heartbeat; it writes one every 2 s) is taken for gone: killed,
+/// or cut off from the database.
+pub const WORKER_SILENT_AFTER_MS: i64 = 10_000;
+
+impl WorkerRow {
+    /// Whether it takes work at `now` (Unix ms): it reported lately and is not draining.
+    pub fn takes_work(&self, now: i64) -> bool {
+        !self.draining && now - self.heartbeat_at < WORKER_SILENT_AFTER_MS
+    }
+}
+
 /// Whether a run placed at `placement` (a JSON object of tags, `None` or `{}`: anywhere) may
 /// run on a worker with `tags`. A placement that does not read is nowhere.
 pub fn placed_here(placement: Option<&str>, tags: &BTreeMap<String, String>) -> bool {
