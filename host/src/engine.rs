@@ -619,6 +619,12 @@ impl<'a> Engine<'a> {
         Ok(Arc::new(wf))
     }
 
+    /// Gives up this process's lease on `run` (if it still holds it).
+    fn release_lease(&self, run: &str) -> anyhow::Result<()> {
+        self.store
+            .release_lease(run, &self.owner.host, self.owner.pid)
+    }
+
     /// Records a new run, leased to this process. `parent` is the parent run and the step
     /// this run carries out, for a sub-workflow's run.
     fn new_run(
@@ -759,8 +765,7 @@ impl<'a> Engine<'a> {
         root.lease_token = self.lease(&root.id)?;
         let waiting = questions(self.store, &run)?;
         let Some((q, step)) = waiting.iter().find(|(q, _)| q.task == task) else {
-            self.store
-                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
+            self.release_lease(&root.id)?;
             let listed = if waiting.is_empty() {
                 "it waits for no answer".to_owned()
             } else {
@@ -781,8 +786,7 @@ impl<'a> Engine<'a> {
             .into());
         };
         if let Err(rejected) = check_answer(&q.schema, task, &answer) {
-            self.store
-                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
+            self.release_lease(&root.id)?;
             return Err(EngineError::AnswerRejected {
                 run: q.run.clone(),
                 task: task.to_owned(),
@@ -794,8 +798,7 @@ impl<'a> Engine<'a> {
             && *pending != answer
             && !replace
         {
-            self.store
-                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
+            self.release_lease(&root.id)?;
             return Err(EngineError::AnswerPending {
                 run: q.run.clone(),
                 task: task.to_owned(),
@@ -919,8 +922,7 @@ impl<'a> Engine<'a> {
             };
             let mut seq = self.store.next_seq(&root.id)?;
             self.store.commit_batch(&root.id, &mut seq, &batch)?;
-            self.store
-                .release_lease(&root.id, &self.owner.host, self.owner.pid)?;
+            self.release_lease(&root.id)?;
             return Ok(Canceled::Done(Outcome {
                 run: root.id,
                 status: RunState::Canceled,

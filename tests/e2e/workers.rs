@@ -58,6 +58,22 @@ fn queue(host: &TestHost, path: &str, pause: f64) -> String {
         .to_owned()
 }
 
+/// Queues a run of `path` that only a worker with the tags `placement` may take: its id.
+fn queue_placed(host: &TestHost, path: &str, placement: &str) -> String {
+    host.orch(&[
+        "run",
+        path,
+        "-i",
+        "pause=0",
+        "--queue",
+        "--placement",
+        placement,
+    ])
+    .ok()
+    .trim()
+    .to_owned()
+}
+
 fn show(host: &TestHost, id: &str) -> Value {
     host.orch(&["runs", "show", id, "--json"]).json()
 }
@@ -409,19 +425,7 @@ fn a_run_placed_where_no_worker_is_waits_and_says_so() {
     };
     let path = workflow(&host);
     let _worker = worker(&host, "site=lon");
-    let id = host
-        .orch(&[
-            "run",
-            &path,
-            "-i",
-            "pause=0",
-            "--queue",
-            "--placement",
-            "site=par",
-        ])
-        .ok()
-        .trim()
-        .to_owned();
+    let id = queue_placed(&host, &path, "site=par");
     std::thread::sleep(Duration::from_secs(2));
     let shown = show(&host, &id);
     assert_eq!(shown["status"], "queued", "{shown:#}");
@@ -432,19 +436,7 @@ fn a_run_placed_where_no_worker_is_waits_and_says_so() {
         "{shown:#}"
     );
     // A queued run nobody took can be canceled: it never runs.
-    let doomed = host
-        .orch(&[
-            "run",
-            &path,
-            "-i",
-            "pause=0",
-            "--queue",
-            "--placement",
-            "site=par",
-        ])
-        .ok()
-        .trim()
-        .to_owned();
+    let doomed = queue_placed(&host, &path, "site=par");
     let canceled = host.orch(&["runs", "cancel", &doomed, "--json"]);
     assert_eq!(canceled.json()["status"], "canceled", "{canceled:#?}");
     // A worker of that site takes the other.

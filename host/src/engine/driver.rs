@@ -305,9 +305,7 @@ impl<'e, 'a> Driver<'e, 'a> {
         self.flush()?;
         if self.finished.is_some() {
             let outcome = self.outcome(RunState::parse(self.machine.status().as_str()), None);
-            engine
-                .store
-                .release_lease(&self.run.id, &engine.owner.host, engine.owner.pid)?;
+            engine.release_lease(&self.run.id)?;
             engine.observer.note(Note::RunEnded(&outcome));
             return Ok(outcome);
         }
@@ -405,11 +403,7 @@ impl<'e, 'a> Driver<'e, 'a> {
             errors: None,
         });
         self.commit()?;
-        self.engine.store.release_lease(
-            &self.run.id,
-            &self.engine.owner.host,
-            self.engine.owner.pid,
-        )?;
+        self.engine.release_lease(&self.run.id)?;
         let outcome = self.outcome(status, reason);
         self.engine.observer.note(Note::RunEnded(&outcome));
         Ok(outcome)

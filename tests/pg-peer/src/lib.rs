@@ -517,19 +517,14 @@ fn read_log(dir: &Path) -> String {
 /// port twice and two test binaries at once rarely meet; each is checked free by binding it.
 pub fn free_port() -> Result<u16, String> {
     use std::hash::BuildHasher as _;
+    use std::sync::LazyLock;
     use std::sync::atomic::{AtomicU32, Ordering};
     const FIRST: u32 = 20_000;
     const COUNT: u32 = 32_768 - FIRST;
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    if NEXT.load(Ordering::Relaxed) == u32::MAX {
+    static NEXT: LazyLock<AtomicU32> = LazyLock::new(|| {
         let start = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
-        let _ = NEXT.compare_exchange(
-            u32::MAX,
-            u32::try_from(start % u64::from(COUNT)).unwrap_or(0),
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
-    }
+        AtomicU32::new(u32::try_from(start % u64::from(COUNT)).unwrap_or(0))
+    });
     for _ in 0..COUNT {
         let port = FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT;
         let port = u16::try_from(port).map_err(|err| err.to_string())?;

@@ -128,34 +128,29 @@ impl Engine<'_> {
                 format!("sub-workflow `{}`: {e}", child.action),
             );
         }
-        if self.settings.hand_out_children {
-            let placement = match placement_tags(child.placement.take()) {
-                Ok(tags) => tags,
+        let placement = if self.settings.hand_out_children {
+            match placement_tags(child.placement.take()) {
+                Ok(tags) => Some(tags),
                 Err(message) => return fail("invalid_placement", message),
-            };
-            let row = super::super::queued(
-                self.run_row(
-                    &file,
-                    &dir,
-                    input,
-                    Some((&parent.id, child.step.clone())),
-                    None,
-                    None,
-                ),
-                &placement,
-            )?;
-            self.store.insert_run(&row)?;
-            self.store.notify_queued()?;
-            return self.await_handed_out(row, &child).await;
-        }
-        let row = self.new_run(
+            }
+        } else {
+            None
+        };
+        let row = self.run_row(
             &file,
             &dir,
             input,
             Some((&parent.id, child.step.clone())),
             None,
             None,
-        )?;
+        );
+        if let Some(placement) = placement {
+            let row = super::super::queued(row, &placement)?;
+            self.store.insert_run(&row)?;
+            self.store.notify_queued()?;
+            return self.await_handed_out(row, &child).await;
+        }
+        self.store.insert_run(&row)?;
         let (outcome, timed_out) = self
             .drive_bounded(row, Mode::Start, depth, child.deadline)
             .await?;
